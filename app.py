@@ -1,0 +1,82 @@
+"""Kvorum: the only router. Staff pages exist in the navigation only after a login."""
+from __future__ import annotations
+
+import streamlit as st
+
+from services.auth import authenticate, create_first_admin, get_user, has_users
+from services.errors import DomainError
+from ui import state
+
+st.set_page_config(page_title="Kvorum — ОСС в МКД", page_icon=":material/how_to_vote:", layout="wide")
+state.init_state()
+
+
+def login_page() -> None:
+    sf = state.session_factory()
+    st.title("Kvorum")
+    st.caption("Общее собрание собственников помещений в МКД в форме заочного голосования")
+    if not has_users(sf):
+        st.subheader("Первый запуск: создайте администратора")
+        st.write("Учётная запись администратора нужна, чтобы работать с реестром, уведомлениями и итогами. "
+                 "Страница голосования собственников открыта без входа.")
+        with st.form("first_admin"):
+            username = st.text_input("Имя пользователя (логин)")
+            full_name = st.text_input("ФИО сотрудника")
+            password = st.text_input("Пароль (не короче 8 символов)", type="password")
+            password2 = st.text_input("Пароль ещё раз", type="password")
+            if st.form_submit_button("Создать администратора", type="primary"):
+                if password != password2:
+                    st.error("Пароли не совпадают.")
+                else:
+                    try:
+                        user = create_first_admin(sf, username=username, password=password, full_name=full_name)
+                    except DomainError as exc:
+                        st.error(exc.message)
+                        for line in exc.details:
+                            st.write(f"— {line}")
+                    else:
+                        st.session_state[state.USER] = user
+                        st.rerun()
+        return
+    st.subheader("Вход для сотрудников")
+    with st.form("login"):
+        username = st.text_input("Имя пользователя")
+        password = st.text_input("Пароль", type="password")
+        if st.form_submit_button("Войти", type="primary"):
+            try:
+                user = authenticate(sf, username=username, password=password)
+            except DomainError as exc:
+                st.error(exc.message)
+            else:
+                st.session_state[state.USER] = user
+                st.rerun()
+
+
+def logout() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+user = st.session_state.get(state.USER)
+if user is not None and get_user(state.session_factory(), user.id) is None:
+    # the account was removed or disabled since the login
+    logout()
+    user = None
+
+if user is None:
+    pages = [st.Page(login_page, title="Вход", icon=":material/login:", url_path="login", default=True)]
+    st.navigation(pages, position="hidden").run()
+else:
+    with st.sidebar:
+        st.caption(f"Вы вошли как **{user.full_name or user.username}**")
+        st.button("Выйти", on_click=logout, icon=":material/logout:")
+    nav = st.navigation({
+        "Собрания": [
+            st.Page(state.PAGE_MEETINGS, title="Собрания", icon=":material/list:", default=True),
+            st.Page(state.PAGE_STAGES, title="Этапы ОСС", icon=":material/checklist:"),
+        ],
+        "Этапы": [
+            st.Page(state.PAGE_REGISTRY, title="Реестр собственников", icon=":material/groups:"),
+        ],
+    })
+    nav.run()

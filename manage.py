@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Kvorum administrator's command line. Every command honours DATABASE_URL and only calls services.
+
+    python manage.py migrate
+    python manage.py create-user [--username U] [--role admin|operator|observer]
+    python manage.py check-registry FILE [--json]
+    python manage.py create-meeting --from meeting.json [--json]
+    python manage.py import-registry --meeting ID FILE [--replace] [--json]
+    python manage.py demo
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from services.errors import DomainError  # noqa: E402
+from services.spreadsheet import TableFileError  # noqa: E402
+
+
+def _runtime():
+    from services.runtime import build_runtime
+
+    return build_runtime()
+
+
+def _print_report(summary: dict) -> None:
+    print(f"Собственников (принято строк): {summary['owners']}")
+    print(f"Помещений: {summary['premises']}")
+    print(f"Общая площадь: {summary['total_area']:.2f} м²")
+    print(f"Голосов: {summary['votes']:.2f}")
+    if summary["errors"]:
+        print(f"\nОтклонено ({len(summary['errors'])}):")
+        for e in summary["errors"]:
+            print(f"  строка {e['row']}, столбец «{e['column']}»: {e['message']}")
+    if summary["warnings"]:
+        print(f"\nПредупреждения ({len(summary['warnings'])}):")
+        for w in summary["warnings"]:
+            where = f"строка {w['row']}" if w["row"] else f"помещение {w['premise']}"
+            print(f"  {where}: {w['message']}")
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise TableFileError(f"Файл «{path}» не найден.") from None
+    except IsADirectoryError:
+        raise TableFileError(f"«{path}» — папка, а не файл.") from None
+    except PermissionError:
+        raise TableFileError(f"Нет прав на чтение файла «{path}».") from None
+
+
+def cmd_migrate(args) -> int:
+    _runtime()
+    print("Схема базы данных обновлена.")
+    return 0
+
+
+def cmd_create_user(args) -> int:
+    from services.auth import create_user
+
+    rt = _runtime()
+    username = args.username or input("Имя пользователя: ").strip()
+    password = os.environ.get("KVORUM_PASSWORD") or args.password
+    if not password:
+        password = getpass.getpass("Пароль: ")
+        if getpass.getpass("Пароль ещё раз: ") != password:
+            print("Пароли не совпадают.", file=sys.stderr)
+            return 2
+    user = create_user(rt.session_factory, username=username, password=password, role=args.role,
+                       full_name=args.full_name or "")
+    print(f"Пользователь «{user.username}» создан (роль: {user.role}).")
+    return 0
+
+
+def cmd_check_registry(args) -> int:
+    from services.registry_parse import parse_registry
+
+    report = parse_registry(_read_file(args.file), Path(args.file).name)
+    summary = report.summary()
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_report(summary)
+    return 0
+
+
+def cmd_create_meeting(args) -> int:
+    from services.meetings import create_meeting, meeting_from_json
+
+    data = meeting_from_json(args.source)
+    meeting_id = create_meeting(_runtime().session_factory, data=data)
+    print(json.dumps({"id": meeting_id}) if args.json else meeting_id)
+    return 0
+
+
+def cmd_import_registry(args) -> int:
+    from services.registry import import_registry
+
+    rt = _runtime()
+    report, _result = import_registry(
+        rt.session_factory, meeting_id=args.meeting, data=_read_file(args.file), filename=Path(args.file).name,
+        replace=args.replace,
+    )
+    summary = report.summary()
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_report(summary)
+        print("\nРеестр " + ("заменён." if args.replace else "дополнен."))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from services.demo import create_demo_meeting
+
+    meeting_id = create_demo_meeting(_runtime().session_factory)
+    print(f"Создано демонстрационное собрание № {meeting_id}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="manage.py", description="Kvorum: команды администратора")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="обновить схему базы данных").set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser("create-user", help="создать сотрудника")
+    s.add_argument("--username")
+    s.add_argument("--password", help="лучше передать в KVORUM_PASSWORD или ввести по запросу")
+    s.add_argument("--full-name")
+    s.add_argument("--role", default="admin", choices=["admin", "operator", "observer"])
+    s.set_defaults(func=cmd_create_user)
+
+    s = sub.add_parser("check-registry", help="проверить файл реестра, ничего не сохраняя")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_check_registry)
+
+    s = sub.add_parser("create-meeting", help="создать собрание из JSON")
+    s.add_argument("--from", dest="source", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_create_meeting)
+
+    s = sub.add_parser("import-registry", help="загрузить реестр собственников в собрание")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("file")
+    s.add_argument("--replace", action="store_true", help="заменить реестр (иначе — добавить к нему)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_import_registry)
+
+    sub.add_parser("demo", help="создать демонстрационное собрание").set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (TableFileError, DomainError) as exc:
+        print(f"Ошибка: {exc}", file=sys.stderr)
+        for line in getattr(exc, "details", []) or []:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

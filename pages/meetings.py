@@ -1,0 +1,170 @@
+"""Собрания: the list of meetings, creating and editing one."""
+from __future__ import annotations
+
+import datetime as dt
+import streamlit as st
+
+from services.demo import create_demo_meeting
+from services.errors import DomainError
+from services.law import AGENDA_TEMPLATES, LAW_EDITION, MAJORITY_KINDS, majority_label
+from services.meetings import FORMS, MeetingData, QuestionData, create_meeting, get_meeting, list_meetings, update_meeting
+from ui import state
+
+EDITING = "meetings_editing"  # None, "new" or a meeting id
+DRAFT = "meetings_draft"  # list of {"id", "text", "majority"} while editing
+
+sf = state.session_factory()
+st.title("Собрания собственников")
+state.show_flash()
+
+
+def _new_id() -> int:
+    return max((q["id"] for q in st.session_state.get(DRAFT, [])), default=0) + 1
+
+
+def open_stages(meeting_id: int) -> None:
+    st.session_state[state.MEETING_ID] = meeting_id
+
+
+def start_edit(target) -> None:
+    st.session_state[EDITING] = target
+    if target == "new":
+        st.session_state[DRAFT] = [{"id": 1, "text": "", "majority": "simple"}]
+    else:
+        m = get_meeting(sf, target)
+        st.session_state[DRAFT] = [
+            {"id": i, "text": q.text, "majority": q.majority} for i, q in enumerate(m.questions, start=1)
+        ]
+    for key in [k for k in st.session_state if str(k).startswith("mf_")]:
+        del st.session_state[key]
+
+
+def make_demo() -> None:
+    try:
+        meeting_id = create_demo_meeting(sf)
+    except DomainError as exc:
+        state.flash("error", exc.message)
+        return
+    st.session_state[state.MEETING_ID] = meeting_id
+    state.flash("success", f"Создано демонстрационное собрание № {meeting_id} с реестром собственников.")
+
+
+editing = st.session_state.get(EDITING)
+meetings = list_meetings(sf)
+
+if editing is None:
+    c1, c2 = st.columns([1, 3])
+    c1.button("Создать собрание", type="primary", on_click=start_edit, args=("new",), icon=":material/add:")
+    if not meetings:
+        st.info("Собраний пока нет. Создайте собрание или посмотрите, как всё устроено, на демонстрационном.")
+        c2.button("Создать демонстрационное собрание", on_click=make_demo, icon=":material/auto_awesome:")
+    for m in meetings:
+        with st.container(border=True):
+            a, b = st.columns([4, 2])
+            a.markdown(f"**№ {m.id}. {state.md(m.address)}**")
+            a.caption(
+                f"Заочное голосование {m.start_date:%d.%m.%Y} — {m.end_date:%d.%m.%Y} · инициатор: {state.md(m.initiator)} · "
+                f"вопросов: {m.questions} · собственников в реестре: {m.owners}"
+            )
+            if b.button("Этапы ОСС", key=f"open_{m.id}", on_click=open_stages, args=(m.id,), type="primary"):
+                st.switch_page(state.PAGE_STAGES)
+            b.button("Изменить", key=f"edit_{m.id}", on_click=start_edit, args=(m.id,))
+    st.stop()
+
+# ---------- the meeting form ----------
+is_new = editing == "new"
+current = None if is_new else get_meeting(sf, editing)
+st.subheader("Новое собрание" if is_new else f"Собрание № {editing}")
+today = dt.date.today()
+
+c1, c2 = st.columns(2)
+address = c1.text_input("Адрес дома", value="" if is_new else current.address, key="mf_address",
+                        placeholder="г. Москва, ул. Садовая, д. 10")
+form = c2.selectbox("Форма собрания", FORMS, index=0 if is_new else FORMS.index(current.form), key="mf_form")
+initiator = c1.text_input("Инициатор собрания", value="" if is_new else current.initiator, key="mf_initiator",
+                          placeholder="ООО «УК Пример» или ФИО собственника")
+initiator_details = c2.text_input(
+    "Сведения об инициаторе (ОГРН, ИНН, адрес; для собственника — помещение и документ о праве)",
+    value="" if is_new else current.initiator_details, key="mf_initiator_details")
+start = c1.date_input("Начало голосования", value=today + dt.timedelta(days=11) if is_new else current.start_date,
+                      format="DD.MM.YYYY", key="mf_start")
+end = c2.date_input("Окончание приёма решений (последний день)",
+                    value=today + dt.timedelta(days=40) if is_new else current.end_date, format="DD.MM.YYYY",
+                    key="mf_end")
+if isinstance(start, dt.date) and start - dt.timedelta(days=10) < today:
+    st.warning(f"Сообщение о собрании нужно направить не позднее чем за 10 дней до начала голосования "
+               f"(ЖК РФ ст. 45 ч. 4): для начала {start:%d.%m.%Y} — не позднее {start - dt.timedelta(days=10):%d.%m.%Y}.")
+decisions_place = st.text_area("Место или адрес приёма письменных решений", key="mf_decisions_place",
+                               value="" if is_new else current.decisions_place, height=68)
+materials_place = st.text_area("Где можно ознакомиться с материалами собрания", key="mf_materials_place",
+                               value="" if is_new else current.materials_place, height=68)
+c1, c2 = st.columns(2)
+gis_id = c1.text_input("Идентификатор собрания в ГИС ЖКХ (номер протокола)", key="mf_gis_id",
+                       value="" if is_new else current.gis_id)
+gis_posted = c2.date_input("Дата размещения сообщения в ГИС ЖКХ", key="mf_gis_posted",
+                           value=None if is_new else current.gis_posted_on, format="DD.MM.YYYY")
+
+st.markdown("#### Повестка дня")
+with st.expander("Какое большинство нужно для вопроса? (ЖК РФ ст. 46 ч. 1)"):
+    st.caption(LAW_EDITION)
+    st.table([
+        {"Большинство": k.label, "Правило": k.rule, "Пункты ст. 44 ч. 2": k.points, "Источник": k.source}
+        for k in MAJORITY_KINDS.values()
+    ])
+    st.caption("Неверно выбранное большинство — частая причина признания решений собрания недействительными в суде.")
+
+draft: list[dict] = st.session_state[DRAFT]
+keys = list(MAJORITY_KINDS)
+for i, q in enumerate(draft, start=1):
+    with st.container(border=True):
+        a, b, c = st.columns([6, 3, 1])
+        q["text"] = a.text_area(f"Вопрос {i}", value=q["text"], key=f"mf_q_text_{q['id']}", height=80)
+        q["majority"] = b.selectbox("Большинство", keys, index=keys.index(q["majority"]), key=f"mf_q_maj_{q['id']}",
+                                    format_func=majority_label)
+        kind = MAJORITY_KINDS[q["majority"]]
+        b.caption(f"{kind.rule}. Применяется: {kind.points}.")
+        if c.button("✕", key=f"mf_q_del_{q['id']}", help="Удалить вопрос"):
+            st.session_state[DRAFT] = [x for x in draft if x["id"] != q["id"]]
+            st.rerun()
+
+a, b = st.columns([3, 1])
+titles = [t.title for t in AGENDA_TEMPLATES]
+chosen = a.selectbox("Типовой вопрос", titles, index=None, placeholder="Выберите типовой вопрос…",
+                     key="mf_template", format_func=lambda t: f"{t} — {majority_label(next(x for x in AGENDA_TEMPLATES if x.title == t).majority)}")
+if chosen:
+    tpl = next(t for t in AGENDA_TEMPLATES if t.title == chosen)
+    a.caption(f"Основание: {tpl.basis} (редакция на {tpl.edition}).")
+if b.button("Добавить типовой", disabled=not chosen):
+    tpl = next(t for t in AGENDA_TEMPLATES if t.title == chosen)
+    draft.append({"id": _new_id(), "text": tpl.text, "majority": tpl.majority})
+    st.rerun()
+if b.button("Добавить вопрос"):
+    draft.append({"id": _new_id(), "text": "", "majority": "simple"})
+    st.rerun()
+
+data = MeetingData(
+    address=address, initiator=initiator, start_date=start, end_date=end, form=form,
+    initiator_details=initiator_details, decisions_place=decisions_place, materials_place=materials_place,
+    gis_id=gis_id, gis_posted_on=gis_posted,
+    questions=[QuestionData(q["text"], q["majority"]) for q in draft],
+)
+c1, c2, _ = st.columns([1, 1, 4])
+if c1.button("Сохранить", type="primary"):
+    try:
+        if is_new:
+            new_id = create_meeting(sf, data=data)
+            st.session_state[state.MEETING_ID] = new_id
+            state.flash("success", f"Собрание № {new_id} создано. Следующий шаг — реестр собственников.")
+        else:
+            update_meeting(sf, meeting_id=editing, data=data)
+            state.flash("success", f"Собрание № {editing} сохранено.")
+    except DomainError as exc:
+        st.error(exc.message)
+        for line in exc.details:
+            st.write(f"— {line}")
+    else:
+        st.session_state[EDITING] = None
+        st.switch_page(state.PAGE_STAGES)
+if c2.button("Отмена"):
+    st.session_state[EDITING] = None
+    st.rerun()

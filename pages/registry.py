@@ -1,0 +1,227 @@
+"""Реестр собственников: upload with a preview, the registry table, editing, export."""
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from services.errors import DomainError
+from services.meetings import get_meeting
+from services.registry import (
+    COL_STATUS,
+    EDITABLE_COLUMNS,
+    OwnerInput,
+    apply_registry_changes,
+    check_registry,
+    delete_all_owners,
+    registry_frame,
+    registry_summary,
+    registry_xlsx,
+    rejected_rows_xlsx,
+    store_registry,
+)
+from services.registry_parse import FIELD_LABELS
+from services.spreadsheet import MAX_FILE_BYTES, TableFileError
+from ui import state
+
+PREVIEW = "registry_preview"  # (digest, replace, report) of the checked upload
+UPLOAD_V = "registry_upload_v"  # bumping it empties the file uploader after an import
+EDITOR_V = "registry_editor_v"  # bumping it resets the table editor after edits were applied
+EDITOR_IDS = "registry_editor_ids"  # owner ids of the rows shown, in order: positions -> ids
+EDITOR_ROWS = "registry_editor_rows"
+ERRORS = "registry_edit_errors"
+
+sf = state.session_factory()
+meeting_id = state.require_meeting()
+meeting = get_meeting(sf, meeting_id)
+for key, default in ((UPLOAD_V, 0), (EDITOR_V, 0), (ERRORS, [])):
+    st.session_state.setdefault(key, default)
+
+state.back_to_stages()
+st.title("Реестр собственников")
+st.caption(state.md(meeting.address))
+state.show_flash()
+
+summary = registry_summary(sf, meeting_id=meeting_id)
+st.subheader(summary.line)
+c1, c2, c3 = st.columns(3)
+c1.metric("Общая площадь помещений", f"{summary.total_area:,.2f} м²".replace(",", " "))
+c2.metric("Голосов у собственников в реестре", f"{float(summary.votes):,.2f}".replace(",", " "))
+c3.metric("Помещений", summary.premises)
+
+
+# ---------- upload ----------
+def do_import() -> None:
+    preview = st.session_state.get(PREVIEW)
+    if not preview:
+        return  # a second click after the import already ran: nothing to do
+    _digest, replace, report = preview
+    try:
+        result = store_registry(sf, meeting_id=meeting_id, report=report, replace=replace)
+    except DomainError as exc:
+        state.flash("error", exc.message)
+        return
+    st.session_state[PREVIEW] = None
+    st.session_state[UPLOAD_V] += 1
+    st.session_state[EDITOR_V] += 1
+    state.flash("success", (
+        f"Реестр {'заменён' if replace else 'дополнен'}: импортировано {result.owners} собственников, "
+        f"{result.premises} помещений." + (f" Отклонено строк: {result.rejected}." if result.rejected else "")
+    ))
+
+
+with st.expander("Загрузить реестр из файла", expanded=summary.owners == 0, icon=":material/upload_file:"):
+    st.caption(
+        "Excel (.xlsx, .xls), OpenDocument (.ods) или CSV (UTF-8 или Windows-1251; разделитель «;», «,» или "
+        f"табуляция), до {MAX_FILE_BYTES // 1024 // 1024} МБ. Строка заголовков может быть в любой из первых 30 "
+        "строк; столбцы узнаются по названиям: «Номер помещения», «Общая площадь», «ФИО/Наименование "
+        "собственника», «Доля собственника», «Номер документа», «Дата документа», «Адрес эл. почты и номер "
+        "телефона», «СНИЛС»."
+    )
+    mode = st.radio("Что сделать с файлом", ["Заменить реестр", "Добавить к реестру"], horizontal=True,
+                    disabled=summary.owners == 0, key="registry_mode")
+    replace = summary.owners == 0 or mode == "Заменить реестр"
+    upload = st.file_uploader("Файл реестра", type=["xlsx", "xls", "ods", "csv"],
+                              key=f"registry_upload_{st.session_state[UPLOAD_V]}")
+    if upload is not None:
+        data = upload.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        preview = st.session_state.get(PREVIEW)
+        if not preview or preview[0] != digest or preview[1] != replace:
+            try:
+                with st.status(f"Проверяю «{upload.name}»…", expanded=False) as status:
+                    report = check_registry(sf, data=data, filename=upload.name, meeting_id=meeting_id, replace=replace)
+                    status.update(label=f"Файл «{upload.name}» проверен", state="complete")
+            except TableFileError as exc:
+                st.session_state[PREVIEW] = None
+                st.error(str(exc))
+                report = None
+            else:
+                st.session_state[PREVIEW] = (digest, replace, report)
+        preview = st.session_state.get(PREVIEW)
+        if preview and preview[0] == digest:
+            report = preview[2]
+            s = report.summary()
+            st.markdown(
+                f"**Прочитано из «{state.md(report.filename)}»** (лист «{state.md(report.sheet)}», строка "
+                f"заголовков {report.header_row}): принято **{s['owners']}** собственников, "
+                f"**{s['premises']}** помещений, площадь **{report.total_area:,.2f} м²**, голосов **{s['votes']:,.2f}**"
+                .replace(",", " ")
+            )
+            recognised = ", ".join(f"«{state.md(v)}» → {FIELD_LABELS[k]}" for k, v in report.columns.items())
+            st.caption(f"Столбцы: {recognised}")
+            if report.ignored_columns:
+                st.caption("Не используются: " + ", ".join(f"«{state.md(c)}»" for c in report.ignored_columns))
+            if report.errors:
+                st.error(f"Отклонено строк: {len(report.rejected_rows)}. Они не будут импортированы — исправьте "
+                         "их в файле и загрузите снова (или добавьте к реестру).")
+                st.dataframe(
+                    pd.DataFrame([(e.row, e.column, e.message) for e in report.errors],
+                                 columns=["Строка", "Столбец", "Причина"]),
+                    hide_index=True, width="stretch",
+                )
+                st.download_button(
+                    "Скачать отклонённые строки (.xlsx)", rejected_rows_xlsx(report),
+                    file_name=f"отклонённые_строки_{report.filename.rsplit('.', 1)[0]}.xlsx",
+                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    icon=":material/download:",
+                )
+            if report.warnings:
+                st.warning(f"Предупреждений: {len(report.warnings)} (строки приняты).")
+                st.dataframe(
+                    pd.DataFrame([(w.row, w.premise, w.message) for w in report.warnings],
+                                 columns=["Строка", "Помещение", "Предупреждение"]),
+                    hide_index=True, width="stretch",
+                )
+            if report.owners:
+                label = "Импортировать" + (" (заменить реестр)" if replace and summary.owners else "")
+                st.button(label, type="primary", on_click=do_import, icon=":material/database_upload:")
+            else:
+                st.error("В файле нет ни одной строки, которую можно импортировать.")
+
+
+# ---------- the table ----------
+def apply_edits() -> None:
+    changes = st.session_state.get(f"registry_editor_{st.session_state[EDITOR_V]}", {})
+    ids: list[int] = st.session_state.get(EDITOR_IDS, [])
+    rows: dict[int, dict] = st.session_state.get(EDITOR_ROWS, {})
+
+    def to_input(values: dict) -> OwnerInput:
+        get = lambda col: "" if pd.isna(values.get(col)) else str(values.get(col) or "")  # noqa: E731
+        return OwnerInput(
+            premise=get(EDITABLE_COLUMNS[0]), area=get(EDITABLE_COLUMNS[1]), name=get(EDITABLE_COLUMNS[2]),
+            share=get(EDITABLE_COLUMNS[3]), doc_number=get(EDITABLE_COLUMNS[4]), doc_date=get(EDITABLE_COLUMNS[5]),
+            contacts=get(EDITABLE_COLUMNS[6]),
+        )
+
+    edited = {}
+    for pos, change in changes.get("edited_rows", {}).items():
+        rid = ids[int(pos)]
+        edited[rid] = to_input({**rows[rid], **change})
+    added = [to_input(r) for r in changes.get("added_rows", []) if any(not pd.isna(v) and v for v in r.values())]
+    deleted = [ids[int(pos)] for pos in changes.get("deleted_rows", [])]
+    try:
+        n = apply_registry_changes(sf, meeting_id=meeting_id, edited=edited, added=added, deleted=deleted)
+    except DomainError as exc:
+        st.session_state[ERRORS] = [exc.message, *exc.details]
+    else:
+        st.session_state[ERRORS] = []
+        if n:
+            state.flash("success", f"Сохранено изменений: {n}.")
+    st.session_state[EDITOR_V] += 1
+
+
+search = st.text_input("Поиск", placeholder="Введите ФИО или номер помещения собственника", key="registry_search")
+frame = registry_frame(sf, meeting_id=meeting_id, search=search)
+st.session_state[EDITOR_IDS] = list(frame.index)
+st.session_state[EDITOR_ROWS] = frame.to_dict("index")
+for line in st.session_state[ERRORS]:
+    st.error(line)
+if search and frame.empty:
+    st.info("Никто не найден.")
+st.data_editor(
+    frame,
+    key=f"registry_editor_{st.session_state[EDITOR_V]}",
+    on_change=apply_edits,
+    num_rows="dynamic",
+    hide_index=True,
+    width="stretch",
+    height=min(38 + 35 * max(len(frame), 3), 700),
+    disabled=[COL_STATUS],
+    column_config={
+        "Номер помещения": st.column_config.TextColumn(required=True, width="small"),
+        "Общая площадь": st.column_config.TextColumn(required=True, width="small", help="Например: 50.00 м²"),
+        "ФИО/Наименование собственника": st.column_config.TextColumn(required=True, width="large"),
+        "Доля собственника": st.column_config.TextColumn(width="small", help="1, 1/2, 0,5 или 50%"),
+        "Дата документа": st.column_config.TextColumn(width="small", help="ДД.ММ.ГГГГ"),
+        "Адрес эл. почты и номер телефона": st.column_config.TextColumn(width="medium"),
+        COL_STATUS: st.column_config.TextColumn(width="small", help="Отправка кода и вход по коду — на этапе уведомления"),
+    },
+)
+st.caption("Щёлкните ячейку, чтобы исправить значение; строку можно добавить внизу таблицы или удалить, "
+           "выделив её слева. Неверное значение не сохраняется — появится сообщение о причине.")
+
+
+@st.dialog("Удалить всех собственников?")
+def confirm_delete_all(count: int) -> None:
+    st.write(f"Из реестра будут удалены все {count} собственников и их помещения. Это действие не отменить.")
+    a, b = st.columns(2)
+    if a.button("Удалить всех", type="primary"):
+        n = delete_all_owners(sf, meeting_id=meeting_id)
+        st.session_state[EDITOR_V] += 1
+        state.flash("success", f"Удалено собственников: {n}.")
+        st.rerun()
+    if b.button("Отмена"):
+        st.rerun()
+
+
+a, b, _ = st.columns([1, 1, 3])
+if summary.owners:
+    a.download_button(
+        "Экспорт реестра (.xlsx)", data=lambda: registry_xlsx(sf, meeting_id=meeting_id),
+        file_name=f"реестр_собственников_собрание_{meeting_id}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:",
+    )
+    if b.button("Удалить всех", icon=":material/delete:"):
+        confirm_delete_all(summary.owners)

@@ -1,0 +1,62 @@
+"""Spreadsheet exports, safe against formula injection.
+
+Every cell is written with an explicit type: text goes in as a string cell, so a value that
+starts with «=», «+», «-» or «@» (an owner's name typed by anyone) is shown, never evaluated.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+from fractions import Fraction
+from typing import Iterable, Sequence
+
+import xlsxwriter
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: str) -> str:
+    """For CSV, where there are no cell types: neutralise a leading formula character."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]) -> bytes:
+    """Write sheets of (name, header, rows) to .xlsx bytes."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {
+        "in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
+    })
+    bold = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#EEF2F7", "border": 1})
+    date_fmt = wb.add_format({"num_format": "dd.mm.yyyy"})
+    dtime_fmt = wb.add_format({"num_format": "dd.mm.yyyy hh:mm"})
+    for name, header, rows in sheets:
+        ws = wb.add_worksheet(name[:31])
+        widths = [len(str(h)) for h in header]
+        for c, h in enumerate(header):
+            ws.write_string(0, c, str(h), bold)
+        r = 0
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row):
+                if value is None or value == "":
+                    continue
+                if isinstance(value, bool):
+                    ws.write_string(r, c, "Да" if value else "Нет")
+                elif isinstance(value, dt.datetime):
+                    ws.write_datetime(r, c, value, dtime_fmt)
+                elif isinstance(value, dt.date):
+                    ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_fmt)
+                elif isinstance(value, (int, float, Decimal, Fraction)):
+                    ws.write_number(r, c, float(value))
+                else:
+                    text = str(value)
+                    ws.write_string(r, c, text)
+                    if c < len(widths):
+                        widths[c] = max(widths[c], min(len(text), 60))
+        for c, w in enumerate(widths):
+            ws.set_column(c, c, min(max(w + 2, 8), 62))
+        ws.freeze_panes(1, 0)
+        if header:
+            ws.autofilter(0, 0, max(r, 1), len(header) - 1)
+    wb.close()
+    return buf.getvalue()

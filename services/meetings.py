@@ -1,0 +1,260 @@
+"""Meetings (ОСС): create, edit, list, and the stages of a meeting."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from services.errors import NotFound, ValidationError
+from services.law import MAJORITY_KINDS
+from services.models import AgendaQuestion, Building, Meeting, OwnerRecord, Premise
+
+FORMS = ("заочное", "очно-заочное")
+
+
+@dataclass
+class QuestionData:
+    text: str
+    majority: str = "simple"
+    materials: str = ""
+    number: int | None = None
+
+
+@dataclass
+class MeetingData:
+    """What the analyst types in for a meeting: everything the notice and protocol need."""
+
+    address: str
+    initiator: str
+    start_date: dt.date
+    end_date: dt.date
+    questions: list[QuestionData] = field(default_factory=list)
+    form: str = "заочное"
+    initiator_details: str = ""
+    decisions_place: str = ""
+    materials_place: str = ""
+    gis_id: str = ""
+    gis_posted_on: dt.date | None = None
+    id: int | None = None
+    building_id: int | None = None
+
+
+def validate_meeting(data: MeetingData) -> None:
+    problems: list[str] = []
+    if not data.address.strip():
+        problems.append("Укажите адрес дома.")
+    if not data.initiator.strip():
+        problems.append("Укажите инициатора собрания.")
+    if data.form not in FORMS:
+        problems.append(f"Форма собрания «{data.form}» не поддерживается: возможны {', '.join(FORMS)}.")
+    if not isinstance(data.start_date, dt.date) or not isinstance(data.end_date, dt.date):
+        problems.append("Укажите даты начала и окончания голосования.")
+    elif data.end_date < data.start_date:
+        problems.append("Дата окончания голосования раньше даты начала.")
+    questions = [q for q in data.questions if q.text.strip()]
+    if not questions:
+        problems.append("Добавьте хотя бы один вопрос повестки дня.")
+    for i, q in enumerate(questions, start=1):
+        if q.majority not in MAJORITY_KINDS:
+            problems.append(
+                f"Вопрос {i}: неизвестный вид большинства «{q.majority}» (возможны: {', '.join(MAJORITY_KINDS)})."
+            )
+    if problems:
+        raise ValidationError(problems[0] if len(problems) == 1 else "Собрание не сохранено.", problems)
+
+
+def _building(s: Session, address: str) -> Building:
+    address = " ".join(address.split())
+    found = s.scalar(select(Building).where(func.lower(Building.address) == address.lower()))
+    if found:
+        return found
+    b = Building(address=address)
+    s.add(b)
+    s.flush()
+    return b
+
+
+def _apply(s: Session, meeting: Meeting, data: MeetingData) -> None:
+    meeting.building = _building(s, data.address)
+    meeting.form = data.form
+    meeting.initiator = data.initiator.strip()
+    meeting.initiator_details = data.initiator_details.strip()
+    meeting.start_date = data.start_date
+    meeting.end_date = data.end_date
+    meeting.decisions_place = data.decisions_place.strip()
+    meeting.materials_place = data.materials_place.strip()
+    meeting.gis_id = data.gis_id.strip()
+    meeting.gis_posted_on = data.gis_posted_on
+    wanted = [q for q in data.questions if q.text.strip()]
+    existing = list(meeting.questions)
+    # Questions that stay keep their rows (later stages reference them); the rest are removed.
+    for row in existing[len(wanted):]:
+        meeting.questions.remove(row)
+    for i, row in enumerate(existing[: len(wanted)], start=1):
+        row.number = -i  # step aside from the unique (meeting, number) while renumbering
+    s.flush()
+    for i, q in enumerate(wanted, start=1):
+        if i <= len(existing):
+            row = existing[i - 1]
+        else:
+            row = AgendaQuestion()
+            meeting.questions.append(row)
+        row.number = i
+        row.text = q.text.strip()
+        row.majority = q.majority
+        row.materials = q.materials.strip()
+
+
+def create_meeting(session_factory: sessionmaker[Session], *, data: MeetingData) -> int:
+    validate_meeting(data)
+    with session_factory.begin() as s:
+        meeting = Meeting(initiator="", start_date=data.start_date, end_date=data.end_date)
+        meeting.building = _building(s, data.address)
+        s.add(meeting)
+        _apply(s, meeting, data)
+        s.flush()
+        return meeting.id
+
+
+def update_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, data: MeetingData) -> None:
+    validate_meeting(data)
+    with session_factory.begin() as s:
+        meeting = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions)])
+        if meeting is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        _apply(s, meeting, data)
+
+
+def get_meeting(session_factory: sessionmaker[Session], meeting_id: int) -> MeetingData:
+    with session_factory() as s:
+        m = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions), selectinload(Meeting.building)])
+        if m is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        return MeetingData(
+            id=m.id, building_id=m.building_id, address=m.building.address, initiator=m.initiator,
+            start_date=m.start_date, end_date=m.end_date, form=m.form, initiator_details=m.initiator_details,
+            decisions_place=m.decisions_place, materials_place=m.materials_place, gis_id=m.gis_id,
+            gis_posted_on=m.gis_posted_on,
+            questions=[QuestionData(q.text, q.majority, q.materials, q.number) for q in m.questions],
+        )
+
+
+@dataclass
+class MeetingRow:
+    id: int
+    address: str
+    initiator: str
+    start_date: dt.date
+    end_date: dt.date
+    questions: int
+    owners: int
+
+
+def list_meetings(session_factory: sessionmaker[Session]) -> list[MeetingRow]:
+    owners = (
+        select(OwnerRecord.meeting_id, func.count().label("n")).group_by(OwnerRecord.meeting_id).subquery()
+    )
+    questions = (
+        select(AgendaQuestion.meeting_id, func.count().label("n")).group_by(AgendaQuestion.meeting_id).subquery()
+    )
+    stmt = (
+        select(Meeting, Building.address, func.coalesce(questions.c.n, 0), func.coalesce(owners.c.n, 0))
+        .join(Building)
+        .outerjoin(questions, questions.c.meeting_id == Meeting.id)
+        .outerjoin(owners, owners.c.meeting_id == Meeting.id)
+        .order_by(Meeting.start_date.desc(), Meeting.id.desc())
+    )
+    with session_factory() as s:
+        return [
+            MeetingRow(m.id, addr, m.initiator, m.start_date, m.end_date, nq, no)
+            for m, addr, nq, no in s.execute(stmt)
+        ]
+
+
+@dataclass
+class Stage:
+    key: str
+    title: str
+    state: str  # Russian text for the stage list
+    done: bool
+    available: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+STAGE_TITLES = (
+    ("registry", "Реестр собственников"),
+    ("notify", "Уведомление собственников"),
+    ("voting", "Голосование"),
+    ("results", "Итоги и протокол"),
+)
+
+
+def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, today: dt.date | None = None) -> list[Stage]:
+    """Этапы ОСС with the state of each; stages of later releases say they are not open yet."""
+    today = today or dt.date.today()
+    m = get_meeting(session_factory, meeting_id)
+    with session_factory() as s:
+        owners = s.scalar(select(func.count()).select_from(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id)) or 0
+        premises = s.scalar(select(func.count()).select_from(Premise).where(Premise.meeting_id == meeting_id)) or 0
+    stages = []
+    reg_state = f"Сведения о {owners} собственниках / {premises} помещениях" if owners else "Реестр не загружен"
+    stages.append(Stage("registry", "Реестр собственников", reg_state, owners > 0, True))
+    notify_warn = []
+    last_notice_day = m.start_date - dt.timedelta(days=10)
+    if not m.gis_id or not m.gis_posted_on:
+        notify_warn.append("Сообщение о собрании не отмечено как размещённое в ГИС ЖКХ (дата и идентификатор).")
+    stages.append(Stage(
+        "notify", "Уведомление собственников",
+        f"Уведомить не позднее {last_notice_day:%d.%m.%Y} (за 10 дней до начала голосования)",
+        False, False, notify_warn,
+    ))
+    if today < m.start_date:
+        vote_state = f"Голосование начнётся {m.start_date:%d.%m.%Y}"
+    elif today <= m.end_date:
+        vote_state = f"Идёт голосование, последний день — {m.end_date:%d.%m.%Y}"
+    else:
+        vote_state = f"Голосование завершено {m.end_date:%d.%m.%Y}"
+    stages.append(Stage("voting", "Голосование", vote_state, today > m.end_date, False))
+    stages.append(Stage("results", "Итоги и протокол", "Протокол не составлен", False, False))
+    return stages
+
+
+def meeting_from_json(path: Path | str | None = None, *, text: str | None = None) -> MeetingData:
+    """Read `manage.py create-meeting --from meeting.json`."""
+    try:
+        raw = json.loads(text if text is not None else Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValidationError(f"Файл {path} не найден.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"Файл {path} не является JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ValidationError("В JSON ожидается объект с полями address, initiator, form, start, end, questions.")
+    missing = [k for k in ("address", "initiator", "start", "end", "questions") if k not in raw]
+    if missing:
+        raise ValidationError(f"В JSON нет полей: {', '.join(missing)}.")
+
+    def date(key):
+        try:
+            return dt.date.fromisoformat(str(raw[key]))
+        except ValueError:
+            raise ValidationError(f"Поле {key}: ожидается дата в виде ГГГГ-ММ-ДД, указано «{raw[key]}».") from None
+
+    questions = []
+    if not isinstance(raw["questions"], list):
+        raise ValidationError("Поле questions должно быть списком вопросов.")
+    for i, q in enumerate(raw["questions"], start=1):
+        if isinstance(q, str):
+            q = {"text": q}
+        if not isinstance(q, dict) or not str(q.get("text", "")).strip():
+            raise ValidationError(f"Вопрос {i}: нет текста (поле text).")
+        questions.append(QuestionData(str(q["text"]), str(q.get("majority", "simple")), str(q.get("materials", ""))))
+    return MeetingData(
+        address=str(raw["address"]), initiator=str(raw["initiator"]), form=str(raw.get("form", "заочное")),
+        start_date=date("start"), end_date=date("end"), questions=questions,
+        initiator_details=str(raw.get("initiator_details", "")), decisions_place=str(raw.get("decisions_place", "")),
+        materials_place=str(raw.get("materials_place", "")), gis_id=str(raw.get("gis_id", "")),
+    )

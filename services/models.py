@@ -1,0 +1,189 @@
+"""The data model (SQLAlchemy 2.x typed declarative).
+
+Areas are kept as whole ten-thousandths of a square metre (`Area`) and shares as an integer
+numerator/denominator pair, so that votes = area × share stay exact in Python and can be summed
+exactly in SQL on SQLite and PostgreSQL alike (no float ever enters the count).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+AREA_SCALE = 10_000  # 1 unit = 0.0001 m²
+
+
+class Area(TypeDecorator):
+    """Площадь: Decimal in Python, an exact integer of 1/10000 m² in the database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return int((Decimal(value) * AREA_SCALE).to_integral_value())
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(int(value)) / AREA_SCALE
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class User(Base):
+    """Сотрудник управляющей организации."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="admin")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Building(Base):
+    """МКД: многоквартирный дом."""
+
+    __tablename__ = "buildings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(500))
+    # Общая площадь помещений по техническому паспорту, when the analyst enters it.
+    passport_area: Mapped[Decimal | None] = mapped_column(Area, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    meetings: Mapped[list["Meeting"]] = relationship(back_populates="building")
+
+
+class Meeting(Base):
+    """ОСС: общее собрание собственников помещений."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="ck_meeting_dates"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="RESTRICT"))
+    form: Mapped[str] = mapped_column(String(30), default="заочное")
+    initiator: Mapped[str] = mapped_column(String(500))
+    # Identity details of the initiator for the notice and the protocol (ОГРН/ИНН, адрес; or
+    # for an owner: premise and ownership document).
+    initiator_details: Mapped[str] = mapped_column(Text, default="")
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)  # last day decisions are accepted
+    decisions_place: Mapped[str] = mapped_column(Text, default="")  # место/адрес приёма решений
+    materials_place: Mapped[str] = mapped_column(Text, default="")  # где ознакомиться с материалами
+    gis_id: Mapped[str] = mapped_column(String(100), default="")  # идентификатор ОСС в ГИС ЖКХ
+    gis_posted_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    building: Mapped[Building] = relationship(back_populates="meetings")
+    questions: Mapped[list["AgendaQuestion"]] = relationship(
+        back_populates="meeting", order_by="AgendaQuestion.number", cascade="all, delete-orphan"
+    )
+
+
+class AgendaQuestion(Base):
+    """Вопрос повестки дня."""
+
+    __tablename__ = "agenda_questions"
+    __table_args__ = (UniqueConstraint("meeting_id", "number", name="uq_question_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    majority: Mapped[str] = mapped_column(String(20), default="simple")
+    materials: Mapped[str] = mapped_column(Text, default="")
+
+    meeting: Mapped[Meeting] = relationship(back_populates="questions")
+
+
+class Premise(Base):
+    """Помещение (квартира или нежилое помещение) in the registry of one meeting."""
+
+    __tablename__ = "premises"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "number_key", name="uq_premise_number"),
+        CheckConstraint("area > 0", name="ck_premise_area"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(50))
+    number_key: Mapped[str] = mapped_column(String(50))  # case/space-insensitive identity
+    kind: Mapped[str] = mapped_column(String(20), default="residential")  # or non_residential
+    area: Mapped[Decimal] = mapped_column(Area)
+
+    owners: Mapped[list["OwnerRecord"]] = relationship(
+        back_populates="premise", cascade="all, delete-orphan"
+    )
+
+
+class OwnerRecord(Base):
+    """Собственник: one registry row — a person, a legal entity, or joint owners in one cell."""
+
+    __tablename__ = "owner_records"
+    __table_args__ = (
+        UniqueConstraint("premise_id", "name_key", name="uq_owner_in_premise"),
+        CheckConstraint("share_num > 0 AND share_den > 0 AND share_num <= share_den", name="ck_share"),
+        Index("ix_owner_meeting", "meeting_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    premise_id: Mapped[int] = mapped_column(ForeignKey("premises.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(1000))
+    name_key: Mapped[str] = mapped_column(String(1000))
+    is_legal_entity: Mapped[bool] = mapped_column(Boolean, default=False)
+    share_num: Mapped[int] = mapped_column(BigInteger, default=1)
+    share_den: Mapped[int] = mapped_column(BigInteger, default=1)
+    doc_number: Mapped[str] = mapped_column(String(200), default="")
+    doc_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    snils: Mapped[str] = mapped_column(String(14), default="")
+    emails: Mapped[list] = mapped_column(JSON, default=list)
+    phones: Mapped[list] = mapped_column(JSON, default=list)
+    source_row: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    premise: Mapped[Premise] = relationship(back_populates="owners")
+
+    @property
+    def share(self) -> Fraction:
+        return Fraction(self.share_num, self.share_den)
+
+    @property
+    def votes(self) -> Fraction:
+        """Голоса = площадь × доля, exact."""
+        return Fraction(self.premise.area) * self.share

@@ -1,0 +1,351 @@
+"""Parsing and validating the values of one owner-registry row.
+
+Every function takes what a spreadsheet cell may hold (str, float, int, date, '') and returns the
+clean value, or raises FieldError with a Russian reason. The registry import and the in-place
+editing of the registry table both use these, so a value is judged the same way everywhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+
+class FieldError(ValueError):
+    """A cell value that cannot be accepted; str(exc) is the reason in Russian."""
+
+
+_SPACES = re.compile(r"\s+")
+_PREMISE_PREFIX = re.compile(
+    r"^(?:№\s*)?(?:кв(?:артира)?|пом(?:ещение)?|н/?п|помещ)\s*[.:]?\s*(?:№\s*)?(?=\S)", re.IGNORECASE
+)
+_NON_RESIDENTIAL = re.compile(r"^(?:н|нп|нж)[\s\-.]*\d", re.IGNORECASE)
+
+
+def is_blank(value) -> bool:
+    return value is None or value == "" or (isinstance(value, str) and not value.strip())
+
+
+def clean_text(value) -> str:
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _SPACES.sub(" ", str(value)).strip()
+
+
+def text_key(value: str) -> str:
+    """Identity of a name or number: case, ё/е and spaces ignored."""
+    return _SPACES.sub("", value.lower().replace("ё", "е"))
+
+
+def name_key(value: str) -> str:
+    return _SPACES.sub(" ", value.lower().replace("ё", "е").replace(" ,", ",").replace(",", ", ")).strip()
+
+
+def format_number(value: Decimal, places: int = 2) -> str:
+    return f"{value:.{places}f}"
+
+
+# ---------- premise number ----------
+
+def parse_premise_number(value) -> str:
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    text = clean_text(value)
+    if not text:
+        raise FieldError("не указан номер помещения")
+    text = _PREMISE_PREFIX.sub("", text).strip() or text
+    if len(text) > 50:
+        raise FieldError(f"номер помещения длиннее 50 знаков: «{text[:60]}…»")
+    return text
+
+
+def premise_kind(number: str, kind_cell=None) -> str:
+    kind_text = clean_text(kind_cell).lower()
+    if "нежил" in kind_text:
+        return "non_residential"
+    if "жил" in kind_text or "кварт" in kind_text:
+        return "residential"
+    if _NON_RESIDENTIAL.match(number) or kind_text.startswith(("маш", "кладов", "офис", "магаз")):
+        return "non_residential"
+    return "residential"
+
+
+# ---------- area ----------
+
+_AREA_UNITS = re.compile(r"(кв\.?\s*м\.?|м\.?\s*кв\.?|м²|м2|m²|m2|sq\.?\s*m)\s*$", re.IGNORECASE)
+_MAX_AREA = Decimal("1000000")
+
+
+def _to_decimal(text: str) -> Decimal:
+    text = text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace("'", "")
+    if "," in text and "." in text:
+        # the last separator is the decimal one: «1.234,56» or «1,234.56»
+        if text.rfind(",") > text.rfind("."):
+            text = text.replace(".", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
+    else:
+        text = text.replace(",", ".")
+    return Decimal(text)
+
+
+def parse_area(value) -> Decimal:
+    if isinstance(value, bool):
+        raise FieldError("площадь не является числом")
+    if isinstance(value, (int, float)):
+        area = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
+    else:
+        text = clean_text(value)
+        if not text:
+            raise FieldError("не указана площадь помещения")
+        number = _AREA_UNITS.sub("", text).strip()
+        try:
+            area = _to_decimal(number)
+        except (InvalidOperation, ValueError):
+            raise FieldError(f"площадь «{text[:40]}» не является числом") from None
+    if not area.is_finite():
+        raise FieldError("площадь не является числом")
+    if area <= 0:
+        raise FieldError(f"площадь должна быть больше нуля, указано {area}")
+    if area >= _MAX_AREA:
+        raise FieldError(f"площадь {area} м² нереально велика для одного помещения")
+    if area.as_tuple().exponent < -4:
+        area = area.quantize(Decimal("0.0001"))
+    return area
+
+
+def format_area(area: Decimal) -> str:
+    return f"{area:.2f} м²"
+
+
+# ---------- share ----------
+
+_SHARE_WORDS = re.compile(r"\s*(доли|доля|долей)\s*$", re.IGNORECASE)
+_FRACTION = re.compile(r"^(\d+)\s*/\s*(\d+)$")
+
+
+def _float_share(value: float) -> Fraction:
+    exact = Fraction(Decimal(repr(value)))
+    near = exact.limit_denominator(1000)
+    return near if abs(near - exact) < Fraction(1, 10**9) else exact
+
+
+def parse_share(value) -> Fraction:
+    """Доля: «1», «1/2», «0,5», «0.5», «50%». Blank is handled by the caller (whole premise)."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        raise FieldError(
+            f"доля прочитана как дата {value:%d.%m} — Excel превратил дробь в дату; "
+            "введите долю как текст, например «1/2»"
+        )
+    if isinstance(value, bool):
+        raise FieldError("доля не распознана")
+    if isinstance(value, int):
+        share = Fraction(value)
+    elif isinstance(value, float):
+        share = _float_share(value)
+    else:
+        text = _SHARE_WORDS.sub("", clean_text(value)).replace(" ", "")
+        try:
+            if text.endswith("%"):
+                share = Fraction(_to_decimal(text[:-1])) / 100
+            elif m := _FRACTION.match(text):
+                if int(m.group(2)) == 0:
+                    raise FieldError(f"доля «{text}»: знаменатель равен нулю")
+                share = Fraction(int(m.group(1)), int(m.group(2)))
+            else:
+                share = Fraction(_to_decimal(text))
+        except (InvalidOperation, ValueError, ZeroDivisionError):
+            raise FieldError(f"доля «{clean_text(value)[:40]}» не распознана (пример: 1, 1/2, 0,5, 50%)") from None
+    if share <= 0:
+        raise FieldError(f"доля должна быть больше нуля, указано {format_share(share)}")
+    if share > 1:
+        raise FieldError(f"доля не может быть больше 1, указано {format_share(share)}")
+    return share
+
+
+def format_share(share: Fraction) -> str:
+    return str(share.numerator) if share.denominator == 1 else f"{share.numerator}/{share.denominator}"
+
+
+# ---------- dates ----------
+
+_DATE_RU = re.compile(r"^(\d{1,2})[./\-](\d{1,2})[./\-](\d{2}|\d{4})(?:\s*г\.?)?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+
+
+def parse_date(value) -> dt.date | None:
+    if is_blank(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value < 80000:
+        return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))  # a spreadsheet serial day
+    text = clean_text(value)
+    try:
+        if m := _DATE_RU.match(text):
+            day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            if year < 100:
+                year += 2000 if year <= dt.date.today().year % 100 else 1900
+            return dt.date(year, month, day)
+        if m := _DATE_ISO.match(text):
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise FieldError(f"дата «{text[:40]}» не существует") from None
+    raise FieldError(f"дата «{text[:40]}» не распознана (ожидается ДД.ММ.ГГГГ)")
+
+
+def format_date(value: dt.date | None) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+# ---------- СНИЛС ----------
+
+def snils_checksum_ok(digits: str) -> bool:
+    number = int(digits[:9])
+    if number <= 1001998:  # numbers up to 001-001-998 carry no check digits
+        return True
+    total = sum(int(d) * (9 - i) for i, d in enumerate(digits[:9]))
+    if total > 101:
+        total %= 101
+    check = 0 if total in (100, 101) else total
+    return check == int(digits[9:])
+
+
+def parse_snils(value) -> str:
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = f"{int(value):011d}"
+    digits = re.sub(r"\D", "", str(value))
+    if len(digits) != 11:
+        raise FieldError(f"СНИЛС «{clean_text(value)[:30]}» должен содержать 11 цифр")
+    if not snils_checksum_ok(digits):
+        raise FieldError(f"СНИЛС {format_snils(digits)}: неверные контрольные цифры")
+    return format_snils(digits)
+
+
+def format_snils(digits: str) -> str:
+    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+
+
+# ---------- contacts ----------
+
+_EMAIL = re.compile(r"[\w.%+'\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}", re.UNICODE)
+_EMAILISH = re.compile(r"\S*@\S*")
+_PHONE_RUN = re.compile(r"\+?\d[\d\s\-().]*\d|\+?\d")
+_CHUNKS = re.compile(r"[,;\n\r]+")
+
+
+@dataclass
+class Contacts:
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+def _phone_from_digits(digits: str) -> str | None:
+    if len(digits) == 11 and digits[0] in "78":
+        return "7" + digits[1:]
+    if len(digits) == 10 and digits[0] != "0":
+        return "7" + digits
+    return None
+
+
+def _split_phones(run: str, out: Contacts) -> None:
+    groups = [re.sub(r"\D", "", g) for g in run.split()]
+    groups = [g for g in groups if g]
+    pending = ""
+    for group in groups:
+        candidate = pending + group
+        if len(candidate) < 10:
+            pending = candidate
+            continue
+        phone = _phone_from_digits(candidate)
+        if phone:
+            out.phones.append(phone)
+            pending = ""
+        elif pending and _phone_from_digits(pending) is None and len(group) >= 10 and _phone_from_digits(group):
+            out.invalid.append(pending)
+            out.phones.append(_phone_from_digits(group))
+            pending = ""
+        else:
+            out.invalid.append(run.strip())
+            return
+    if pending:
+        out.invalid.append(run.strip() if not out.phones else pending)
+
+
+def parse_contacts(*cells) -> Contacts:
+    """Any number of e-mails and phones in any cells, separated by spaces, commas, ; or new lines."""
+    out = Contacts()
+    for cell in cells:
+        if is_blank(cell):
+            continue
+        if isinstance(cell, float) and cell.is_integer():
+            cell = str(int(cell))
+        for chunk in _CHUNKS.split(str(cell)):
+            chunk = chunk.strip()
+            if not chunk:
+                continue
+            for email in _EMAIL.findall(chunk):
+                email = email.strip(".").lower()
+                if email not in out.emails and len(email) <= 254:
+                    out.emails.append(email)
+            rest = _EMAIL.sub(" ", chunk)
+            for bad in _EMAILISH.findall(rest):
+                out.invalid.append(bad)
+            rest = _EMAILISH.sub(" ", rest)
+            for run in _PHONE_RUN.findall(rest):
+                before = len(out.phones)
+                _split_phones(run, out)
+                for phone in out.phones[before:]:
+                    if out.phones.count(phone) > 1:
+                        out.phones.pop(out.phones.index(phone, before))
+            leftover = _PHONE_RUN.sub(" ", rest)
+            leftover = re.sub(r"(?i)\b(тел|телефон|моб|e-?mail|эл\.?\s*почта|почта|дом|раб)\b\.?:?", " ", leftover)
+            leftover = re.sub(r"[\s:+().\-–—/]+", " ", leftover).strip()
+            if leftover:
+                out.invalid.append(leftover)
+    return out
+
+
+def format_contacts(emails: list[str], phones: list[str]) -> str:
+    return " ".join([*emails, *phones])
+
+
+# ---------- owners ----------
+
+_LEGAL = re.compile(
+    r"(^|[\s«\"(])(ооо|оао|зао|пао|ао|нао|гуп|муп|фгуп|гбу|мбу|гку|мку|тсж|жск|тсн|нко|ано|"
+    r"общество|администрация|департамент|комитет|министерство|управление|учреждение|"
+    r"российская федерация|субъект|муниципальн|городской округ|фонд|корпорация|компания|банк)"
+    r"($|[\s»\"),.])",
+    re.IGNORECASE,
+)
+
+
+def parse_owner_name(value) -> str:
+    name = clean_text(value)
+    if not name:
+        raise FieldError("не указан собственник")
+    if len(name) > 1000:
+        raise FieldError("ФИО/наименование собственника длиннее 1000 знаков")
+    return name
+
+
+def looks_like_legal_entity(name: str, entity_cell=None) -> bool:
+    hint = clean_text(entity_cell).lower()
+    if hint:
+        if "юр" in hint or "организац" in hint:
+            return True
+        if "физ" in hint or "ип" == hint:
+            return False
+    return bool(_LEGAL.search(name))

@@ -1,0 +1,371 @@
+"""The owner registry of a meeting: import (one transaction), listing, editing, export."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+import pandas as pd
+from sqlalchemy import BigInteger, delete, func, select, type_coerce
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services import owner_fields as f
+from services.errors import NotFound, ValidationError
+from services.exports import xlsx_bytes
+from services.models import Meeting, OwnerRecord, Premise
+from services.registry_parse import ExistingRegistry, RegistryReport, parse_registry
+
+# The seed service's columns, in its order and words.
+COL_PREMISE = "Номер помещения"
+COL_AREA = "Общая площадь"
+COL_NAME = "ФИО/Наименование собственника"
+COL_SHARE = "Доля собственника"
+COL_DOC = "Номер документа"
+COL_DATE = "Дата документа"
+COL_CONTACTS = "Адрес эл. почты и номер телефона"
+COL_STATUS = "Статус"
+REGISTRY_COLUMNS = [COL_PREMISE, COL_AREA, COL_NAME, COL_SHARE, COL_DOC, COL_DATE, COL_CONTACTS, COL_STATUS]
+EDITABLE_COLUMNS = REGISTRY_COLUMNS[:-1]
+
+
+def _require_meeting(s: Session, meeting_id: int) -> Meeting:
+    meeting = s.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(f"Собрание № {meeting_id} не найдено.")
+    return meeting
+
+
+def existing_registry(session_factory: sessionmaker[Session], *, meeting_id: int) -> ExistingRegistry:
+    out = ExistingRegistry()
+    stmt = (
+        select(Premise.number_key, Premise.number, Premise.area, OwnerRecord.name_key)
+        .join(OwnerRecord, OwnerRecord.premise_id == Premise.id, isouter=True)
+        .where(Premise.meeting_id == meeting_id)
+    )
+    with session_factory() as s:
+        for key, number, area, owner_key in s.execute(stmt):
+            entry = out.premises.setdefault(key, (number, area, set()))
+            if owner_key:
+                entry[2].add(owner_key)
+    return out
+
+
+def check_registry(
+    session_factory: sessionmaker[Session] | None, *, data: bytes, filename: str,
+    meeting_id: int | None = None, replace: bool = True,
+) -> RegistryReport:
+    """Read and validate a file without storing anything (the preview, `check-registry`)."""
+    existing = None
+    if session_factory is not None and meeting_id is not None and not replace:
+        existing = existing_registry(session_factory, meeting_id=meeting_id)
+    return parse_registry(data, filename, existing)
+
+
+@dataclass
+class ImportResult:
+    owners: int
+    premises: int
+    total_area: Decimal
+    votes: Fraction
+    rejected: int
+    warnings: int
+    replaced: bool
+
+
+def store_registry(
+    session_factory: sessionmaker[Session], *, meeting_id: int, report: RegistryReport, replace: bool
+) -> ImportResult:
+    """Store the accepted rows of a checked file in one transaction: all of them or nothing."""
+    if not report.owners:
+        raise ValidationError("В файле нет ни одной принятой строки — импортировать нечего.")
+    try:
+        with session_factory.begin() as s:
+            _require_meeting(s, meeting_id)
+            conn = s.connection()
+            if replace:
+                conn.execute(delete(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id))
+                conn.execute(delete(Premise).where(Premise.meeting_id == meeting_id))
+                known: dict[str, int] = {}
+            else:
+                known = dict(conn.execute(
+                    select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
+                ).all())
+            new_premises: dict[str, dict] = {}
+            for o in report.owners:
+                if o.premise_key not in known and o.premise_key not in new_premises:
+                    new_premises[o.premise_key] = {
+                        "meeting_id": meeting_id, "number": o.premise, "number_key": o.premise_key,
+                        "kind": o.kind, "area": o.area,
+                    }
+            if new_premises:
+                conn.execute(Premise.__table__.insert(), list(new_premises.values()))
+                known = dict(conn.execute(
+                    select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
+                ).all())
+            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            conn.execute(OwnerRecord.__table__.insert(), [
+                {
+                    "meeting_id": meeting_id, "premise_id": known[o.premise_key], "name": o.name,
+                    "name_key": o.name_key, "is_legal_entity": o.is_legal_entity,
+                    "share_num": o.share.numerator, "share_den": o.share.denominator,
+                    "doc_number": o.doc_number, "doc_date": o.doc_date, "snils": o.snils,
+                    "emails": o.emails, "phones": o.phones, "source_row": o.row, "created_at": now,
+                }
+                for o in report.owners
+            ])
+    except IntegrityError as exc:
+        raise ValidationError(
+            "Реестр изменился, пока файл проверялся (помещение или собственник уже есть). "
+            "Проверьте файл ещё раз и повторите импорт; ничего не сохранено."
+        ) from exc
+    return ImportResult(
+        owners=len(report.owners), premises=report.premises, total_area=report.total_area, votes=report.votes,
+        rejected=len({e.row for e in report.errors}), warnings=len(report.warnings), replaced=replace,
+    )
+
+
+def import_registry(
+    session_factory: sessionmaker[Session], *, meeting_id: int, data: bytes, filename: str, replace: bool
+) -> tuple[RegistryReport, ImportResult]:
+    report = check_registry(session_factory, data=data, filename=filename, meeting_id=meeting_id, replace=replace)
+    return report, store_registry(session_factory, meeting_id=meeting_id, report=report, replace=replace)
+
+
+def rejected_rows_xlsx(report: RegistryReport) -> bytes:
+    """The rejected rows as they were in the file, plus the reason: to fix and upload again."""
+    header = ["Строка", *[h or f"Столбец {i + 1}" for i, h in enumerate(report.header_cells)], "Причина"]
+    width = len(report.header_cells)
+    rows = []
+    for rowno, cells, reason in report.rejected_rows:
+        cells = list(cells[:width]) + [""] * (width - len(cells[:width]))
+        rows.append([rowno, *cells, reason])
+    return xlsx_bytes([("Отклонённые строки", header, rows)])
+
+
+# ---------- reading ----------
+
+@dataclass
+class RegistrySummary:
+    owners: int
+    premises: int
+    total_area: Decimal
+    votes: Fraction
+
+    @property
+    def line(self) -> str:
+        return f"Сведения о {self.owners} собственниках / {self.premises} помещениях"
+
+
+def registry_summary(session_factory: sessionmaker[Session], *, meeting_id: int) -> RegistrySummary:
+    with session_factory() as s:
+        owners = s.scalar(select(func.count()).select_from(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id))
+        premises, area_units = s.execute(
+            select(func.count(), func.coalesce(func.sum(type_coerce(Premise.area, BigInteger)), 0)).where(
+                Premise.meeting_id == meeting_id
+            )
+        ).one()
+        shares = s.execute(
+            select(type_coerce(Premise.area, BigInteger), OwnerRecord.share_num, OwnerRecord.share_den)
+            .join(Premise, OwnerRecord.premise_id == Premise.id)
+            .where(OwnerRecord.meeting_id == meeting_id)
+        )
+        by_den: dict[int, int] = {}
+        for area_units_row, num, den in shares:
+            by_den[den] = by_den.get(den, 0) + int(area_units_row) * num
+        votes = sum((Fraction(v, d * 10_000) for d, v in by_den.items()), Fraction(0))
+    return RegistrySummary(owners or 0, premises or 0, Decimal(int(area_units)) / 10_000, votes)
+
+
+def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, search: str = "") -> pd.DataFrame:
+    """The registry table in the seed's columns, indexed by owner record id, sorted naturally."""
+    stmt = (
+        select(
+            OwnerRecord.id, Premise.number, Premise.area, OwnerRecord.name, OwnerRecord.share_num,
+            OwnerRecord.share_den, OwnerRecord.doc_number, OwnerRecord.doc_date, OwnerRecord.emails,
+            OwnerRecord.phones,
+        )
+        .join(Premise, OwnerRecord.premise_id == Premise.id)
+        .where(OwnerRecord.meeting_id == meeting_id)
+    )
+    with session_factory() as s:
+        rows = s.execute(stmt).all()
+    needle = f.name_key(search) if search.strip() else ""
+    records = []
+    for rid, number, area, name, num, den, doc, ddate, emails, phones in rows:
+        if needle and needle not in f.name_key(name) and needle != f.text_key(number):
+            continue
+        records.append((
+            rid, number, f.format_area(area), name, f.format_share(Fraction(num, den)), doc, f.format_date(ddate),
+            f.format_contacts(emails or [], phones or []), "", natural_key(number),
+        ))
+    df = pd.DataFrame.from_records(
+        records, columns=["id", *REGISTRY_COLUMNS, "_sort"]
+    )
+    df = df.sort_values(["_sort", COL_NAME], kind="stable").drop(columns="_sort").set_index("id")
+    return df
+
+
+def natural_key(number: str) -> tuple:
+    """2 < 10 < 12а < Н-1: numbers by value, then letters; non-residential «Н…» after flats."""
+    import re
+
+    text = number.lower().replace("ё", "е")
+    parts = re.split(r"(\d+)", text)
+    nonres = 1 if re.match(r"^(н|нп|нж)\b|^н[\s\-.]*\d", text) else 0
+    return (nonres, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != ""))
+
+
+# ---------- editing ----------
+
+@dataclass
+class OwnerInput:
+    """One row of the registry table as the analyst typed it (texts, as in the table)."""
+
+    premise: str
+    area: str
+    name: str
+    share: str = "1"
+    doc_number: str = ""
+    doc_date: str = ""
+    contacts: str = ""
+
+
+def _parse_input(row: OwnerInput, where: str) -> dict:
+    problems = []
+    values: dict = {}
+    for key, parser, label in (
+        ("premise", f.parse_premise_number, COL_PREMISE),
+        ("area", f.parse_area, COL_AREA),
+        ("name", f.parse_owner_name, COL_NAME),
+        ("share", lambda v: Fraction(1) if f.is_blank(v) else f.parse_share(v), COL_SHARE),
+        ("doc_date", f.parse_date, COL_DATE),
+    ):
+        try:
+            values[key] = parser(getattr(row, key))
+        except f.FieldError as exc:
+            problems.append(f"{where}, «{label}»: {exc}")
+    contacts = f.parse_contacts(row.contacts)
+    for token in contacts.invalid:
+        problems.append(f"{where}, «{COL_CONTACTS}»: «{token[:60]}» — не e-mail и не телефон")
+    if problems:
+        raise ValidationError(problems[0] if len(problems) == 1 else "Изменения не сохранены.", problems)
+    values["doc_number"] = f.clean_text(row.doc_number)[:200]
+    values["emails"], values["phones"] = contacts.emails, contacts.phones
+    return values
+
+
+def _premise_for(s: Session, meeting_id: int, number: str, area: Decimal) -> Premise:
+    key = f.text_key(number)
+    premise = s.scalar(select(Premise).where(Premise.meeting_id == meeting_id, Premise.number_key == key))
+    if premise is None:
+        premise = Premise(meeting_id=meeting_id, number=number, number_key=key, kind=f.premise_kind(number), area=area)
+        s.add(premise)
+        s.flush()
+    elif premise.area != area:
+        # The area belongs to the premise: changing it in one row changes it for every co-owner.
+        premise.area = area
+    return premise
+
+
+def apply_registry_changes(
+    session_factory: sessionmaker[Session], *, meeting_id: int,
+    edited: dict[int, OwnerInput] | None = None, added: list[OwnerInput] | None = None,
+    deleted: list[int] | None = None,
+) -> int:
+    """Apply a batch of edits from the registry table in one transaction: all valid, or none saved."""
+    edited, added, deleted = edited or {}, added or [], deleted or []
+    problems: list[str] = []
+    parsed_edits, parsed_adds = {}, []
+    for rid, row in edited.items():
+        try:
+            parsed_edits[rid] = _parse_input(row, f"Помещение {row.premise or '?'}")
+        except ValidationError as exc:
+            problems.extend(exc.details or [exc.message])
+    for i, row in enumerate(added, start=1):
+        try:
+            parsed_adds.append(_parse_input(row, f"Новая строка {i}"))
+        except ValidationError as exc:
+            problems.extend(exc.details or [exc.message])
+    if problems:
+        raise ValidationError("Изменения не сохранены: исправьте ошибки.", problems)
+    changed = 0
+    try:
+        with session_factory.begin() as s:
+            _require_meeting(s, meeting_id)
+            for rid in deleted:
+                rec = s.get(OwnerRecord, rid)
+                if rec is not None and rec.meeting_id == meeting_id:
+                    s.delete(rec)
+                    changed += 1
+            s.flush()
+            for rid, v in parsed_edits.items():
+                rec = s.get(OwnerRecord, rid)
+                if rec is None or rec.meeting_id != meeting_id:
+                    raise NotFound("Собственник не найден — возможно, его уже удалили. Обновите страницу.")
+                premise = _premise_for(s, meeting_id, v["premise"], v["area"])
+                rec.premise_id = premise.id
+                _set_owner(rec, v)
+                changed += 1
+            for v in parsed_adds:
+                premise = _premise_for(s, meeting_id, v["premise"], v["area"])
+                rec = OwnerRecord(meeting_id=meeting_id, premise_id=premise.id)
+                _set_owner(rec, v)
+                s.add(rec)
+                changed += 1
+            s.flush()
+            _drop_empty_premises(s, meeting_id)
+    except IntegrityError as exc:
+        raise ValidationError(
+            "Изменения не сохранены: у помещения уже есть собственник с таким ФИО/наименованием."
+        ) from exc
+    return changed
+
+
+def _set_owner(rec: OwnerRecord, v: dict) -> None:
+    rec.name = v["name"]
+    rec.name_key = f.name_key(v["name"])
+    rec.is_legal_entity = f.looks_like_legal_entity(v["name"])
+    rec.share_num, rec.share_den = v["share"].numerator, v["share"].denominator
+    rec.doc_number = v["doc_number"]
+    rec.doc_date = v["doc_date"]
+    rec.emails, rec.phones = v["emails"], v["phones"]
+
+
+def _drop_empty_premises(s: Session, meeting_id: int) -> None:
+    used = select(OwnerRecord.premise_id).where(OwnerRecord.meeting_id == meeting_id)
+    s.execute(delete(Premise).where(Premise.meeting_id == meeting_id, Premise.id.not_in(used)))
+
+
+def delete_all_owners(session_factory: sessionmaker[Session], *, meeting_id: int) -> int:
+    with session_factory.begin() as s:
+        _require_meeting(s, meeting_id)
+        n = s.execute(delete(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id)).rowcount
+        s.execute(delete(Premise).where(Premise.meeting_id == meeting_id))
+        return n or 0
+
+
+def registry_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
+    """Export of the registry in the seed's columns plus the fields a protocol attachment needs."""
+    stmt = (
+        select(Premise.number, Premise.kind, Premise.area, OwnerRecord)
+        .join(Premise, OwnerRecord.premise_id == Premise.id)
+        .where(OwnerRecord.meeting_id == meeting_id)
+    )
+    with session_factory() as s:
+        rows = s.execute(stmt).all()
+    rows.sort(key=lambda r: (natural_key(r[0]), r[3].name))
+    header = [
+        COL_PREMISE, "Вид помещения", "Общая площадь, м²", COL_NAME, "Юридическое лицо", COL_SHARE,
+        "Количество голосов", COL_DOC, COL_DATE, "СНИЛС", "Адрес эл. почты", "Телефон",
+    ]
+    data = [
+        [
+            number, "нежилое" if kind == "non_residential" else "жилое", area, rec.name, rec.is_legal_entity,
+            f.format_share(rec.share), round(float(Fraction(area) * rec.share), 2), rec.doc_number, rec.doc_date,
+            rec.snils, ", ".join(rec.emails or []), ", ".join(rec.phones or []),
+        ]
+        for number, kind, area, rec in rows
+    ]
+    return xlsx_bytes([("Реестр собственников", header, data)])

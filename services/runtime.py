@@ -1,0 +1,25 @@
+"""Building the running application's parts once from settings (used by app.py and manage.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.db import make_engine, make_session_factory, upgrade_schema
+from services.settings import Settings, load_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+
+def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade_schema(engine)
+    return Runtime(settings, engine, make_session_factory(engine))

@@ -1,0 +1,92 @@
+"""One typed settings object, built once from the environment and `.streamlit/secrets.toml`.
+
+The environment wins over the secrets file, so a deployment can override a single key
+without editing files. Nothing here imports streamlit: `manage.py` and the tests use it too.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    public_url: str
+    secret_key: str | None
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_security: str
+    mail_from: str | None
+    send_throttle_seconds: float
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _secrets_file() -> dict:
+    path = Path(os.environ.get("KVORUM_SECRETS_FILE", PROJECT_ROOT / ".streamlit" / "secrets.toml"))
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"Файл настроек {path} содержит ошибку: {exc}") from exc
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    secrets = _secrets_file()
+
+    def get(key: str, default=None):
+        if env.get(key) not in (None, ""):
+            return env[key]
+        if key in secrets and secrets[key] not in (None, ""):
+            return secrets[key]
+        return default
+
+    data_dir = Path(get("KVORUM_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+    database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'kvorum.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+
+    security = str(get("SMTP_SECURITY", "starttls")).lower()
+    if security not in ("ssl", "starttls", "none"):
+        raise SettingsError("SMTP_SECURITY должен быть одним из: ssl, starttls, none")
+    try:
+        port = int(get("SMTP_PORT", 465 if security == "ssl" else 587))
+    except ValueError as exc:
+        raise SettingsError("SMTP_PORT должен быть числом") from exc
+    try:
+        throttle = float(get("SMTP_THROTTLE_SECONDS", 0))
+    except ValueError as exc:
+        raise SettingsError("SMTP_THROTTLE_SECONDS должен быть числом") from exc
+
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        public_url=str(get("PUBLIC_URL", "http://localhost:8501")).rstrip("/"),
+        secret_key=get("SECRET_KEY"),
+        smtp_host=get("SMTP_HOST"),
+        smtp_port=port,
+        smtp_user=get("SMTP_USER"),
+        smtp_password=get("SMTP_PASSWORD"),
+        smtp_security=security,
+        mail_from=get("MAIL_FROM"),
+        send_throttle_seconds=throttle,
+    )

@@ -1,0 +1,182 @@
+"""Reading any table file an office produces into plain rows of cells.
+
+Formats are recognised by their content, not their name (a «.xls» saved by a web system is often
+HTML, a «.csv» may be cp1251 with semicolons). Cells come back as calamine gives them: str, float,
+int, bool, date/datetime or ''. Row positions are kept as the spreadsheet program shows them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 400 * 1024 * 1024  # a zip bomb is refused before anything is inflated
+MAX_ROWS = 200_000
+CSV_DELIMITERS = (";", ",", "\t")
+
+
+class TableFileError(Exception):
+    """The file cannot be read as a table at all; the message is for the user, in Russian."""
+
+
+@dataclass
+class Sheet:
+    name: str
+    rows: list[list]
+    # Spreadsheet row number of rows[i] is row_numbers[i] (for CSV: the line number).
+    row_numbers: list[int] = field(default_factory=list)
+
+    def row_number(self, index: int) -> int:
+        return self.row_numbers[index] if self.row_numbers else index + 1
+
+
+@dataclass
+class Table:
+    filename: str
+    format: str  # xlsx | xls | ods | csv
+    sheets: list[Sheet]
+    csv_variants: list[Sheet] = field(default_factory=list)  # one per candidate delimiter
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f}".replace(".", ",") + " МБ"
+
+
+def sniff_format(data: bytes, filename: str) -> str:
+    head = data[:8]
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = set(zf.namelist())
+                if "mimetype" in names:
+                    mt = zf.read("mimetype")[:100]
+                    if b"opendocument.spreadsheet" in mt:
+                        return "ods"
+                    raise TableFileError(
+                        f"Файл «{filename}» — документ OpenDocument, но не таблица. Нужна таблица .ods, .xlsx, .xls или .csv."
+                    )
+                if any(n.startswith("xl/") for n in names):
+                    return "xlsx"
+                if any(n.startswith("word/") for n in names):
+                    raise TableFileError(
+                        f"Файл «{filename}» — документ Word, а не таблица. Сохраните реестр как .xlsx, .xls, .ods или .csv."
+                    )
+        except zipfile.BadZipFile as exc:
+            raise TableFileError(f"Файл «{filename}» повреждён: архив .xlsx/.ods не читается ({exc}).") from exc
+        raise TableFileError(f"Файл «{filename}» — zip-архив, но не таблица Excel или OpenDocument.")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        if "E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e".encode("latin-1") in data:
+            raise TableFileError(
+                f"Файл «{filename}» защищён паролем. Снимите пароль в Excel (Файл → Сведения → Защита книги) и загрузите снова."
+            )
+        return "xls"
+    stripped = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if stripped.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml")):
+        raise TableFileError(
+            f"Файл «{filename}» — веб-страница или XML, сохранённая с расширением таблицы. "
+            "Откройте его в Excel и сохраните как «Книга Excel (.xlsx)»."
+        )
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        ext = Path(filename).suffix.lower() or "без расширения"
+        raise TableFileError(
+            f"Файл «{filename}» ({ext}) не является таблицей: ожидается .xlsx, .xls, .ods или .csv."
+        )
+    return "csv"
+
+
+def _check_zip_bomb(data: bytes, filename: str) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        total = sum(info.file_size for info in zf.infolist())
+    if total > MAX_UNZIPPED_BYTES:
+        raise TableFileError(
+            f"Файл «{filename}» после распаковки занимает {_size_text(total)} — это больше допустимых "
+            f"{_size_text(MAX_UNZIPPED_BYTES)}. Похоже на повреждённый или вредоносный файл."
+        )
+
+
+def _read_workbook(data: bytes, filename: str, fmt: str) -> list[Sheet]:
+    import python_calamine as pc
+
+    if fmt in ("xlsx", "ods"):
+        _check_zip_bomb(data, filename)
+    try:
+        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except pc.PasswordError as exc:
+        raise TableFileError(f"Файл «{filename}» защищён паролем. Снимите пароль и загрузите снова.") from exc
+    except Exception as exc:  # calamine raises several unrelated types for damaged files
+        raise TableFileError(
+            f"Файл «{filename}» повреждён или сохранён не как таблица {fmt.upper()}: {str(exc)[:200]}"
+        ) from exc
+    sheets: list[Sheet] = []
+    try:
+        for meta in wb.sheets_metadata:
+            if str(meta.typ) not in ("SheetTypeEnum.WorkSheet",) and "WorkSheet" not in str(meta.typ):
+                continue
+            sheet = wb.get_sheet_by_name(meta.name)
+            if sheet.total_height > MAX_ROWS + 100:
+                raise TableFileError(
+                    f"Лист «{meta.name}» файла «{filename}» содержит {sheet.total_height:,} строк — больше "
+                    f"допустимых {MAX_ROWS:,}. Разделите реестр на части.".replace(",", " ")
+                )
+            rows = sheet.to_python(skip_empty_area=False)
+            sheets.append(Sheet(name=meta.name, rows=rows))
+    except TableFileError:
+        raise
+    except Exception as exc:
+        raise TableFileError(f"Файл «{filename}» повреждён: {str(exc)[:200]}") from exc
+    if not sheets:
+        raise TableFileError(f"В файле «{filename}» нет ни одного листа с данными.")
+    return sheets
+
+
+def decode_text(data: bytes, filename: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1251")
+    except UnicodeDecodeError as exc:
+        raise TableFileError(
+            f"Файл «{filename}»: не удалось определить кодировку текста (ожидается UTF-8 или Windows-1251)."
+        ) from exc
+
+
+def _read_csv(text: str, delimiter: str) -> Sheet:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list] = []
+    numbers: list[int] = []
+    last_line = 0
+    for row in reader:
+        numbers.append(last_line + 1)
+        last_line = reader.line_num
+        rows.append(row)
+        if len(rows) > MAX_ROWS + 100:
+            raise TableFileError(f"В файле больше {MAX_ROWS:,} строк. Разделите реестр на части.".replace(",", " "))
+    return Sheet(name=f"CSV ({'табуляция' if delimiter == chr(9) else delimiter})", rows=rows, row_numbers=numbers)
+
+
+def read_table(data: bytes, filename: str) -> Table:
+    """Read the bytes of an uploaded file; raise TableFileError with a Russian message."""
+    if len(data) == 0:
+        raise TableFileError(f"Файл «{filename}» пуст.")
+    if len(data) > MAX_FILE_BYTES:
+        raise TableFileError(
+            f"Файл «{filename}» слишком большой: {_size_text(len(data))}. Наибольший размер — {_size_text(MAX_FILE_BYTES)}."
+        )
+    fmt = sniff_format(data, filename)
+    if fmt == "csv":
+        text = decode_text(data, filename)
+        if not text.strip():
+            raise TableFileError(f"Файл «{filename}» пуст.")
+        try:
+            variants = [_read_csv(text, d) for d in CSV_DELIMITERS]
+        except csv.Error as exc:
+            raise TableFileError(f"Файл «{filename}» не читается как CSV: {exc}") from exc
+        return Table(filename=filename, format="csv", sheets=[], csv_variants=variants)
+    return Table(filename=filename, format=fmt, sheets=_read_workbook(data, filename, fmt))

@@ -1,0 +1,75 @@
+"""Streamlit-specific shared parts: session-state keys, the cached runtime, page guards."""
+from __future__ import annotations
+
+import streamlit as st
+
+from services.runtime import Runtime, build_runtime
+from services.settings import load_settings
+
+# Session-state keys, in one place.
+USER = "user"
+MEETING_ID = "meeting_id"
+FLASH = "flash"  # a message to show once after a rerun: (kind, text)
+
+PAGE_MEETINGS = "pages/meetings.py"
+PAGE_STAGES = "pages/stages.py"
+PAGE_REGISTRY = "pages/registry.py"
+
+
+@st.cache_resource(show_spinner=False)
+def _runtime(database_url: str) -> Runtime:
+    # Keyed by URL: the engine is shared by all sessions of this server process; sessions are not.
+    return build_runtime(load_settings())
+
+
+def runtime() -> Runtime:
+    return _runtime(load_settings().database_url)
+
+
+def session_factory():
+    return runtime().session_factory
+
+
+def init_state() -> None:
+    st.session_state.setdefault(USER, None)
+    st.session_state.setdefault(MEETING_ID, None)
+    st.session_state.setdefault(FLASH, [])
+
+
+def flash(kind: str, text: str) -> None:
+    st.session_state.setdefault(FLASH, []).append((kind, text))
+
+
+def show_flash() -> None:
+    for kind, text in st.session_state.get(FLASH, []):
+        {"success": st.success, "error": st.error, "warning": st.warning}.get(kind, st.info)(text)
+    st.session_state[FLASH] = []
+
+
+def require_meeting() -> int:
+    """Guard of every stage page: stop with a hint and a link when no meeting is chosen."""
+    from services.errors import NotFound
+    from services.meetings import get_meeting
+
+    meeting_id = st.session_state.get(MEETING_ID)
+    if meeting_id is not None:
+        try:
+            get_meeting(session_factory(), meeting_id)
+            return meeting_id
+        except NotFound:
+            st.session_state[MEETING_ID] = None
+    st.info("Сначала выберите собрание.")
+    st.page_link(PAGE_MEETINGS, label="К списку собраний", icon=":material/list:")
+    st.stop()
+
+
+def back_to_stages() -> None:
+    st.page_link(PAGE_STAGES, label="← К списку этапов ОСС")
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
+
+
+def md(text) -> str:
+    """User-typed text for a Markdown context (titles, captions): shown as typed, never as markup."""
+    return str(text).translate(_MD_SPECIAL).replace("\n", "  \n")
