@@ -51,7 +51,8 @@ def has_users(session_factory: sessionmaker[Session]) -> bool:
 def create_user(
     session_factory: sessionmaker[Session], *, username: str, password: str, role: str = "admin", full_name: str = ""
 ) -> StaffUser:
-    username = username.strip()
+    # Stored folded: SQLite's lower() does not fold Cyrillic, so lookups compare folded values.
+    username = username.strip().lower()
     if not username:
         raise ValidationError("Укажите имя пользователя.")
     if len(username) > 100 or any(c.isspace() for c in username):
@@ -60,7 +61,7 @@ def create_user(
         raise ValidationError(f"Неизвестная роль «{role}». Возможные: {', '.join(ROLES)}.")
     check_password_rules(password, username)
     with session_factory.begin() as s:
-        if s.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        if s.scalar(select(User.id).where(User.username == username)):
             raise ValidationError(f"Пользователь «{username}» уже существует.")
         user = User(username=username, full_name=full_name.strip(), password_hash=_hasher.hash(password), role=role)
         s.add(user)
@@ -78,14 +79,15 @@ def create_first_admin(session_factory, *, username: str, password: str, full_na
 def lock_delay(failures: int) -> dt.timedelta:
     if failures < FREE_FAILURES:
         return dt.timedelta(0)
-    return min(dt.timedelta(seconds=30 * 2 ** (failures - FREE_FAILURES)), MAX_LOCK)
+    exponent = min(failures - FREE_FAILURES, 10)  # capped: the delay stops growing at MAX_LOCK anyway
+    return min(dt.timedelta(seconds=30 * 2**exponent), MAX_LOCK)
 
 
 def authenticate(session_factory, *, username: str, password: str, now: dt.datetime | None = None) -> StaffUser:
     now = now or utcnow()
     wrong = AuthError("Неверное имя пользователя или пароль.")
     with session_factory.begin() as s:
-        user = s.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+        user = s.scalar(select(User).where(User.username == username.strip().lower()))
         if user is None or not user.is_active:
             try:
                 _hasher.verify(_DUMMY_HASH, password + "x")

@@ -69,9 +69,11 @@ def validate_meeting(data: MeetingData) -> None:
 
 def _building(s: Session, address: str) -> Building:
     address = " ".join(address.split())
-    found = s.scalar(select(Building).where(func.lower(Building.address) == address.lower()))
-    if found:
-        return found
+    # Compared in Python: SQLite's lower() folds only ASCII, and addresses are Cyrillic.
+    key = address.lower().replace("ё", "е")
+    for found in s.scalars(select(Building)):
+        if " ".join(found.address.split()).lower().replace("ё", "е") == key:
+            return found
     b = Building(address=address)
     s.add(b)
     s.flush()

@@ -119,13 +119,15 @@ def _match_headers(cells: list) -> HeaderMatch:
 def find_header(sheet: Sheet) -> HeaderMatch | None:
     """The best header row among the first 30 rows; a two-row header (merged cells) is joined."""
     best: HeaderMatch | None = None
+    best_rank: tuple = ()
     limit = min(len(sheet.rows), HEADER_SEARCH_ROWS)
     for i in range(limit):
         row = sheet.rows[i]
         if not any(not f.is_blank(c) for c in row):
             continue
         candidates = [(_match_headers(row), i)]
-        if i + 1 < len(sheet.rows):
+        # A two-level header has several cells in its upper row; a one-cell title row is not one.
+        if i + 1 < len(sheet.rows) and sum(not f.is_blank(c) for c in row) >= 2:
             upper, lower = row, sheet.rows[i + 1]
             joined, carry = [], ""
             for col in range(max(len(upper), len(lower))):
@@ -134,10 +136,12 @@ def find_header(sheet: Sheet) -> HeaderMatch | None:
                 carry = u or (carry if lo else "")
                 joined.append(f"{carry} {lo}".strip())
             candidates.append((_match_headers(joined), i + 1))
-        for match, idx in candidates:
+        for n, (match, idx) in enumerate(candidates):
             match.row_index = idx
-            if best is None or (match.complete, match.score) > (best.complete, best.score):
-                best = match
+            # on a tie a single header row wins over a joined pair: joining must add columns
+            rank = (match.complete, match.score, n == 0)
+            if best is None or rank > best_rank:
+                best, best_rank = match, rank
     return best
 
 
