@@ -181,7 +181,7 @@ for line in st.session_state[ERRORS]:
 if search and frame.empty:
     st.info("Никто не найден.")
 st.data_editor(
-    frame,
+    frame.reset_index(drop=True),  # positions map to ids through EDITOR_IDS
     key=f"registry_editor_{st.session_state[EDITOR_V]}",
     on_change=apply_edits,
     num_rows="dynamic",
@@ -190,13 +190,14 @@ st.data_editor(
     height=min(38 + 35 * max(len(frame), 3), 700),
     disabled=[COL_STATUS],
     column_config={
-        "Номер помещения": st.column_config.TextColumn(required=True, width="small"),
-        "Общая площадь": st.column_config.TextColumn(required=True, width="small", help="Например: 50.00 м²"),
-        "ФИО/Наименование собственника": st.column_config.TextColumn(required=True, width="large"),
-        "Доля собственника": st.column_config.TextColumn(width="small", help="1, 1/2, 0,5 или 50%"),
-        "Дата документа": st.column_config.TextColumn(width="small", help="ДД.ММ.ГГГГ"),
-        "Адрес эл. почты и номер телефона": st.column_config.TextColumn(width="medium"),
-        COL_STATUS: st.column_config.TextColumn(width="small", help="Отправка кода и вход по коду — на этапе уведомления"),
+        "Номер помещения": st.column_config.TextColumn(required=True, width=90),
+        "Общая площадь": st.column_config.TextColumn(required=True, width=100, help="Например: 50.00 м²"),
+        "ФИО/Наименование собственника": st.column_config.TextColumn(required=True, width=330),
+        "Доля собственника": st.column_config.TextColumn(width=80, help="1, 1/2, 0,5 или 50%"),
+        "Номер документа": st.column_config.TextColumn(width=170),
+        "Дата документа": st.column_config.TextColumn(width=100, help="ДД.ММ.ГГГГ"),
+        "Адрес эл. почты и номер телефона": st.column_config.TextColumn(width=260),
+        COL_STATUS: st.column_config.TextColumn(width=80, help="Отправка кода и вход по коду — на этапе уведомления"),
     },
 )
 st.caption("Щёлкните ячейку, чтобы исправить значение; строку можно добавить внизу таблицы или удалить, "
