@@ -13,6 +13,7 @@ from ui import state
 EDITING = "meetings_editing"  # None, "new" or a meeting id
 DRAFT = "meetings_draft"  # list of {"id", "text", "majority"} while editing
 
+state.require_staff()
 sf = state.session_factory()
 st.title("Собрания собственников")
 state.show_flash()

@@ -32,6 +32,7 @@ EDITOR_IDS = "registry_editor_ids"  # owner ids of the rows shown, in order: pos
 EDITOR_ROWS = "registry_editor_rows"
 ERRORS = "registry_edit_errors"
 
+state.require_staff()
 sf = state.session_factory()
 meeting_id = state.require_meeting()
 meeting = get_meeting(sf, meeting_id)

@@ -7,6 +7,7 @@ from services.law import majority_label
 from services.meetings import get_meeting, meeting_stages
 from ui import state
 
+state.require_staff()
 sf = state.session_factory()
 meeting_id = state.require_meeting()
 meeting = get_meeting(sf, meeting_id)

@@ -11,6 +11,7 @@ USER = "user"
 MEETING_ID = "meeting_id"
 FLASH = "flash"  # a message to show once after a rerun: (kind, text)
 
+MAIN_SCRIPT = "app.py"
 PAGE_MEETINGS = "pages/meetings.py"
 PAGE_STAGES = "pages/stages.py"
 PAGE_REGISTRY = "pages/registry.py"
@@ -44,6 +45,19 @@ def show_flash() -> None:
     for kind, text in st.session_state.get(FLASH, []):
         {"success": st.success, "error": st.error, "warning": st.warning}.get(kind, st.info)(text)
     st.session_state[FLASH] = []
+
+
+def require_staff() -> None:
+    """Guard of every staff page: without a login, hand the run to the router (app.py).
+
+    Streamlit runs a page file on its own, without app.py and its login gate, while this
+    server process has not yet run app.py: with a `pages/` directory next to the main script
+    it starts in the old pages-directory mode, and the first visit after a start to a URL
+    such as /meetings would open the staff page to anyone. Switching to app.py runs the
+    router, which also ends that mode for the process.
+    """
+    if st.session_state.get(USER) is None:
+        st.switch_page(MAIN_SCRIPT)
 
 
 def require_meeting() -> int:
