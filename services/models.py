@@ -105,6 +105,10 @@ class Meeting(Base):
     materials_place: Mapped[str] = mapped_column(Text, default="")  # где ознакомиться с материалами
     gis_id: Mapped[str] = mapped_column(String(100), default="")  # идентификатор ОСС в ГИС ЖКХ
     gis_posted_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # An earlier meeting's decision that notices may go by e-mail (ЖК ст. 45 ч. 4): without it an
+    # e-mail notice is only an additional one, and a lawful channel is still needed.
+    email_notice_decision_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    email_notice_decision_number: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -187,3 +191,68 @@ class OwnerRecord(Base):
     def votes(self) -> Fraction:
         """Голоса = площадь × доля, exact."""
         return Fraction(self.premise.area) * self.share
+
+
+class SendJob(Base):
+    """One «Отправить уведомления» action: the deliveries it queued share its id."""
+
+    __tablename__ = "send_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    # The page's one-time token of the confirmation: a double click or a rerun finds the same job.
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # sent after the 10-day limit, confirmed
+
+
+class Delivery(Base):
+    """Вручение сообщения: one notice to one owner by one channel — a row of the реестр вручения.
+
+    E-mail deliveries are queued (status «queued») and sent by the background sender; paper ones
+    (под роспись, заказное письмо) are recorded by the analyst as done.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("job_id", "owner_id", name="uq_delivery_job_owner"),
+        Index("ix_delivery_queue", "status", "next_attempt_at"),
+        Index("ix_delivery_owner", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owner_records.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("send_jobs.id", ondelete="CASCADE"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(20))  # email | registered_mail | hand
+    lawful: Mapped[bool] = mapped_column(Boolean, default=True)  # False: an additional e-mail notice
+    address: Mapped[str] = mapped_column(String(500), default="")  # e-mail, or the postal number
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|sending|sent|failed|skipped
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(100), default="")
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    delivered_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # paper: date handed/posted
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class AccessCode(Base):
+    """Персональный код доступа: one per owner record, kept only as an HMAC of the code."""
+
+    __tablename__ = "access_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owner_records.id", ondelete="CASCADE"), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True)
+    first_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

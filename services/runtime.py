@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.codes import load_or_create_secret_key
 from services.db import make_engine, make_session_factory, upgrade_schema
 from services.settings import Settings, load_settings
 
@@ -15,6 +16,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
+    secret_key: str
 
 
 def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
@@ -22,4 +24,5 @@ def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> 
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade_schema(engine)
-    return Runtime(settings, engine, make_session_factory(engine))
+    secret_key = load_or_create_secret_key(settings.secret_key, settings.data_dir)
+    return Runtime(settings, engine, make_session_factory(engine), secret_key)

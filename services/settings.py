@@ -30,6 +30,10 @@ class Settings:
     smtp_security: str
     mail_from: str | None
     send_throttle_seconds: float
+    smtp_timeout: float = 30.0
+    send_retry_seconds: float = 10.0  # first back-off after a server-level failure; doubles
+    send_max_attempts: int = 8
+    embedded_sender: bool = True  # the app process runs the sender thread itself
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,6 +81,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise SettingsError("SMTP_THROTTLE_SECONDS должен быть числом") from exc
 
+    try:
+        timeout = float(get("SMTP_TIMEOUT", 30))
+        retry = float(get("SEND_RETRY_SECONDS", 10))
+        attempts = int(get("SEND_MAX_ATTEMPTS", 8))
+    except ValueError as exc:
+        raise SettingsError("SMTP_TIMEOUT, SEND_RETRY_SECONDS и SEND_MAX_ATTEMPTS должны быть числами") from exc
+    if get("SMTP_USER") and not get("SMTP_PASSWORD"):
+        raise SettingsError("Задан SMTP_USER, но не задан SMTP_PASSWORD: укажите пароль почтового ящика")
+
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -89,4 +102,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_security=security,
         mail_from=get("MAIL_FROM"),
         send_throttle_seconds=throttle,
+        smtp_timeout=timeout,
+        send_retry_seconds=retry,
+        send_max_attempts=max(attempts, 1),
+        embedded_sender=str(get("KVORUM_EMBEDDED_SENDER", "1")).lower() not in ("0", "false", "no"),
     )

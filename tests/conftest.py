@@ -86,3 +86,13 @@ def sqlite_url(sqlite_template, tmp_path) -> str:
     path = tmp_path / "kvorum.db"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def smtp_server():
+    """A running aiosmtpd server on a free port of 127.0.0.1; stopped after the test."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()

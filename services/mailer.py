@@ -1,0 +1,201 @@
+"""Outgoing mail behind one tiny interface: `Mailer.send(message)` raises `MailError` or returns.
+
+Two deliveries: SMTP through yagmail (its connection handling: SSL/STARTTLS/login), with one
+connection kept for a whole batch and re-opened when the server drops it; and the outbox, which
+writes every message as an .eml file under data/outbox/ when no SMTP server is configured.
+yagmail builds its own messages and swallows failures; we hand its connection our prebuilt
+message instead, so the failure reason reaches the owner's row.
+"""
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import socket
+import ssl
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from services.settings import Settings
+
+
+class MailError(Exception):
+    """Sending failed. `scope` says what is to blame:
+
+    - "recipient": this message or address was refused; the others may go on;
+    - "server": the server is down, refused the login or the sender; nothing can go now.
+    `permanent` says whether trying the same again can help. The message is Russian, for the user.
+    """
+
+    def __init__(self, message: str, *, scope: str, permanent: bool):
+        super().__init__(message)
+        self.message = message
+        self.scope = scope
+        self.permanent = permanent
+
+
+class Mailer(Protocol):
+    label: str
+
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _reply_text(code, reply) -> str:
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    return f"{code} {' '.join(str(reply).split())}"[:300]
+
+
+class SmtpMailer:
+    """SMTP via yagmail's connection; one connection per batch, re-opened once if it was dropped."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.label = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
+        self._client = None
+        self._envelope_from = None
+
+    def _connect(self):
+        import yagmail
+
+        s = self.settings
+        skip_login = not s.smtp_user
+        kwargs = {"timeout": s.smtp_timeout}
+        try:
+            client = yagmail.SMTP(
+                user=s.smtp_user or "", password=s.smtp_password or "", host=s.smtp_host, port=s.smtp_port,
+                smtp_ssl=s.smtp_security == "ssl", smtp_starttls=s.smtp_security == "starttls",
+                smtp_skip_login=skip_login, soft_email_validation=False, **kwargs,
+            )
+            client.login()
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailError(
+                f"SMTP-сервер {s.smtp_host} отклонил вход: проверьте SMTP_USER и SMTP_PASSWORD "
+                f"(ответ сервера: {_reply_text(exc.smtp_code, exc.smtp_error)})", scope="server", permanent=False,
+            ) from exc
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+            raise MailError(self._down_text(exc), scope="server", permanent=False) from exc
+        self._client = client
+
+    def _down_text(self, exc: BaseException) -> str:
+        s = self.settings
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            why = "сервер не ответил вовремя"
+        elif isinstance(exc, ConnectionRefusedError):
+            why = "соединение отклонено — сервер не запущен или порт неверный"
+        elif isinstance(exc, socket.gaierror):
+            why = "адрес сервера не найден"
+        elif isinstance(exc, ssl.SSLError):
+            why = f"ошибка шифрования ({exc.reason or exc}) — проверьте SMTP_SECURITY"
+        elif isinstance(exc, smtplib.SMTPServerDisconnected):
+            why = "сервер разорвал соединение"
+        else:
+            why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return f"SMTP-сервер {s.smtp_host}:{s.smtp_port} недоступен: {why}"
+
+    def send(self, message: EmailMessage) -> None:
+        for attempt in (1, 2):
+            if self._client is None:
+                self._connect()
+            envelope_from = self._sender(message)
+            try:
+                refused = self._client.smtp.send_message(message, from_addr=envelope_from)
+            except smtplib.SMTPRecipientsRefused as exc:
+                reasons = "; ".join(f"{addr}: {_reply_text(c, r)}" for addr, (c, r) in exc.recipients.items())
+                temporary = all(400 <= c < 500 for c, _r in exc.recipients.values())
+                raise MailError(f"Сервер отклонил адрес: {reasons}", scope="recipient", permanent=not temporary) from exc
+            except smtplib.SMTPSenderRefused as exc:
+                raise MailError(
+                    f"Сервер отклонил отправителя {exc.sender}: {_reply_text(exc.smtp_code, exc.smtp_error)} — "
+                    "проверьте MAIL_FROM", scope="server", permanent=False,
+                ) from exc
+            except smtplib.SMTPDataError as exc:
+                raise MailError(
+                    f"Сервер не принял письмо: {_reply_text(exc.smtp_code, exc.smtp_error)}",
+                    scope="recipient", permanent=exc.smtp_code >= 500,
+                ) from exc
+            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, TimeoutError) as exc:
+                self._drop()
+                if attempt == 2:
+                    raise MailError(self._down_text(exc), scope="server", permanent=False) from exc
+                continue  # the server dropped a kept connection: re-open once and try again
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                raise MailError(self._down_text(exc), scope="server", permanent=False) from exc
+            if refused:
+                reasons = "; ".join(f"{addr}: {_reply_text(c, r)}" for addr, (c, r) in refused.items())
+                raise MailError(f"Сервер отклонил часть адресов: {reasons}", scope="recipient", permanent=True)
+            return
+
+    def _sender(self, message: EmailMessage) -> str:
+        if self._envelope_from is None:
+            from email.utils import parseaddr
+
+            self._envelope_from = self.settings.smtp_user if "@" in (self.settings.smtp_user or "") else ""
+            self._envelope_from = parseaddr(str(message["From"]))[1] or self._envelope_from
+        return self._envelope_from
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.smtp.close()
+            except Exception:  # closing a broken socket may fail in any way; it is gone either way
+                pass
+        self._client = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+        self._client = None
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+class OutboxMailer:
+    """Исходящие без SMTP: each message becomes data/outbox/<meeting>/<time>_<id>.eml."""
+
+    label = "Папка исходящих (SMTP не настроен)"
+
+    def __init__(self, outbox_dir: Path):
+        self.outbox_dir = Path(outbox_dir)
+
+    def send(self, message: EmailMessage) -> None:
+        folder = self.outbox_dir / _UNSAFE_NAME.sub("_", str(message.get("X-Kvorum-Meeting", "all")))
+        folder.mkdir(parents=True, exist_ok=True)
+        msg_id = _UNSAFE_NAME.sub("_", str(message["Message-ID"]).strip("<>"))[:120]
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}_{msg_id}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(message.as_bytes())
+        os.replace(tmp, path)  # a reader never sees half a message
+
+    def close(self) -> None:
+        pass
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    if settings.smtp_host:
+        return SmtpMailer(settings)
+    return OutboxMailer(settings.data_dir / "outbox")
+
+
+def delivery_label(settings: Settings) -> str:
+    if settings.smtp_host:
+        return f"SMTP-сервер {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})"
+    return "SMTP не настроен: письма сохраняются в папку исходящих data/outbox/ и не уходят адресатам"
+
+
+def list_outbox(settings: Settings, *, meeting_id: int | None = None, limit: int = 200) -> list[Path]:
+    base = settings.data_dir / "outbox"
+    folder = base / str(meeting_id) if meeting_id is not None else base
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.rglob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return files[:limit]

@@ -1,0 +1,174 @@
+"""Сообщение о проведении ОСС: the notice's content (ЖК РФ ст. 45 ч. 5) and the e-mail built from it.
+
+The wording lives in `templates/` (Jinja2), so a management company can change it without code.
+What users typed (addresses, names, questions) is escaped in HTML by autoescaping, and stripped of
+line breaks wherever it reaches a mail header.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from fractions import Fraction
+from functools import lru_cache
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from services import owner_fields as f
+from services.settings import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+SUBJECT_TEMPLATE = "notice_subject.txt.j2"
+TEXT_TEMPLATE = "notice_email.txt.j2"
+HTML_TEMPLATE = "notice_email.html.j2"
+VOTE_PATH = "vote"
+
+# Deliberately narrower than RFC 5322: an address with quotes, spaces, brackets or line breaks is
+# refused with a reason rather than passed to a mail header.
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+# Headers are not folded below 998 characters: CPython's folding of encoded words drops the space
+# at a fold («проведенииобщего»). A subject of 300 Cyrillic letters still fits in one line.
+MAIL_POLICY = email_policy.SMTP.clone(max_line_length=998)
+SUBJECT_LIMIT = 300
+
+
+class NoticeError(ValueError):
+    """A message that cannot be built safely; str(exc) is the Russian reason."""
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    number: int
+    text: str
+    materials: str = ""
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    """What every notice of one meeting shares."""
+
+    id: int
+    address: str
+    initiator: str
+    initiator_details: str
+    form: str
+    start_date: dt.date
+    end_date: dt.date
+    decisions_place: str
+    materials_place: str
+    gis_id: str
+    questions: tuple[QuestionView, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class OwnerView:
+    name: str
+    premise: str
+    area: str
+    share: str
+    votes: str
+
+
+def owner_view(*, name: str, premise: str, area, share: Fraction) -> OwnerView:
+    votes = Fraction(area) * share
+    return OwnerView(name=name, premise=premise, area=f.format_area(area).replace(" м²", ""),
+                     share=f.format_share(share), votes=f"{float(votes):.2f}")
+
+
+def vote_url(public_url: str) -> str:
+    return f"{public_url.rstrip('/')}/{VOTE_PATH}"
+
+
+def ru_date(value) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+@lru_cache(maxsize=4)
+def _env(templates_dir: str) -> tuple[Environment, Environment]:
+    loader = FileSystemLoader(templates_dir)
+    text_env = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+    html_env = Environment(loader=loader, autoescape=select_autoescape(default=True), undefined=StrictUndefined)
+    for env in (text_env, html_env):
+        env.filters["ru_date"] = ru_date
+    return text_env, html_env
+
+
+@dataclass
+class RenderedNotice:
+    subject: str
+    text: str
+    html: str
+
+
+class NoticeRenderer:
+    """Renders the three templates; built once per batch (templates are compiled once)."""
+
+    def __init__(self, templates_dir=TEMPLATES_DIR):
+        text_env, html_env = _env(str(templates_dir))
+        self._subject = text_env.get_template(SUBJECT_TEMPLATE)
+        self._text = text_env.get_template(TEXT_TEMPLATE)
+        self._html = html_env.get_template(HTML_TEMPLATE)
+
+    def render(self, *, meeting: MeetingView, owner: OwnerView | None, code: str | None, public_url: str,
+               counted_electronic: bool = False) -> RenderedNotice:
+        ctx = {"meeting": meeting, "owner": owner, "code": code, "vote_url": vote_url(public_url),
+               "counted_electronic": counted_electronic}
+        subject = header_safe(self._subject.render(ctx))
+        text = re.sub(r"\n{3,}", "\n\n", self._text.render(ctx)).strip() + "\n"
+        return RenderedNotice(subject=subject, text=text, html=self._html.render(ctx))
+
+
+def notice_text_for_gis(meeting: MeetingView, public_url: str, renderer: NoticeRenderer | None = None) -> str:
+    """The common text of the notice, without personal data or a code: to post in ГИС ЖКХ."""
+    return (renderer or NoticeRenderer()).render(meeting=meeting, owner=None, code=None, public_url=public_url).text
+
+
+def header_safe(value: str, limit: int = 500) -> str:
+    """One line for a mail header: line breaks and control characters become spaces."""
+    value = re.sub(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+", " ", str(value))
+    return " ".join(value.split())[:limit]
+
+
+def check_email(address: str) -> str:
+    """The address if it may go into a header as it is; NoticeError with the reason otherwise."""
+    if not isinstance(address, str) or not address:
+        raise NoticeError("адрес эл. почты не указан")
+    if re.search(r"[\r\n\x00-\x1f\x7f]", address):
+        raise NoticeError("адрес эл. почты содержит перевод строки или управляющий символ — отправка отклонена")
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise NoticeError(f"адрес эл. почты «{address[:80]}» недопустим")
+    return address
+
+
+def sender_address(mail_from: str | None, fallback_name: str) -> Address:
+    """MAIL_FROM («Имя <box@host>» or «box@host») as a header-safe Address."""
+    name, addr = parseaddr(header_safe(mail_from or ""))
+    if not addr:
+        addr = "kvorum@localhost"
+    check_email(addr)
+    local, _, domain = addr.partition("@")
+    return Address(display_name=header_safe(name or fallback_name, 120), username=local, domain=domain)
+
+
+def build_message(*, rendered: RenderedNotice, to: list[str], sender: Address, message_id: str | None = None,
+                  now: dt.datetime | None = None) -> EmailMessage:
+    """A multipart/alternative UTF-8 message; every recipient is checked before it is used."""
+    recipients = [check_email(a) for a in to]
+    if not recipients:
+        raise NoticeError("нет адреса эл. почты")
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["Subject"] = header_safe(rendered.subject, SUBJECT_LIMIT)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(now or dt.datetime.now(dt.timezone.utc))
+    msg["Message-ID"] = message_id or make_msgid(domain=sender.domain or "kvorum.local")
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg

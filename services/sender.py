@@ -1,0 +1,301 @@
+"""The background sender: drains queued e-mail deliveries, durably, from any number of processes.
+
+A delivery is claimed by setting its status to «sending» with a lease (`claimed_until`); on
+PostgreSQL the candidates are picked with `FOR UPDATE SKIP LOCKED`, so several workers never take
+the same row; on SQLite the claim is a compare-and-set UPDATE under the single writer lock. A
+process that dies mid-batch leaves leases that expire, and the rows are taken again — a job
+survives a closed tab and a restart. The personal code is drawn at the moment of sending, put in
+the message, and its HMAC becomes the owner's active code in the same transaction that marks the
+delivery sent: a code that never left is never valid, and the previous code stops working.
+
+Server-level failures (down, login refused) put the batch back with a growing delay, so a server
+that comes back gets every message exactly once; a refused address fails that delivery only,
+with the server's reason.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.codes import generate_code, hash_code
+from services.mailer import MailError, Mailer
+from services.models import AccessCode, Delivery, Meeting, OwnerRecord, Premise, utcnow
+from services.notice import (
+    MeetingView,
+    NoticeError,
+    NoticeRenderer,
+    QuestionView,
+    build_message,
+    owner_view,
+    sender_address,
+)
+
+log = logging.getLogger("kvorum.sender")
+
+LEASE = dt.timedelta(minutes=5)
+BATCH = 200
+
+
+@dataclass
+class SenderConfig:
+    secret_key: str
+    public_url: str
+    mail_from: str | None
+    throttle_seconds: float = 0.0
+    retry_seconds: float = 10.0
+    max_attempts: int = 8
+    batch_size: int = BATCH
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    last_server_error: str = ""
+
+
+def meeting_view(s: Session, meeting_id: int) -> MeetingView:
+    m = s.get(Meeting, meeting_id)
+    return MeetingView(
+        id=m.id, address=m.building.address, initiator=m.initiator, initiator_details=m.initiator_details,
+        form=m.form, start_date=m.start_date, end_date=m.end_date, decisions_place=m.decisions_place,
+        materials_place=m.materials_place, gis_id=m.gis_id,
+        questions=tuple(QuestionView(q.number, q.text, q.materials) for q in m.questions),
+    )
+
+
+def counts_electronic(s: Session, meeting_id: int) -> bool:
+    m = s.get(Meeting, meeting_id)
+    return bool(getattr(m, "electronic_decisions_count", False))
+
+
+def claim_batch(session_factory: sessionmaker[Session], *, worker_id: str, limit: int,
+                now: dt.datetime | None = None, meeting_id: int | None = None,
+                lease: dt.timedelta = LEASE) -> list[int]:
+    """Take up to `limit` due e-mail deliveries for this worker; returns their ids."""
+    now = now or utcnow()
+    due = and_(
+        Delivery.channel == "email",
+        or_(
+            and_(Delivery.status == "queued", Delivery.next_attempt_at <= now),
+            and_(Delivery.status == "sending", Delivery.claimed_until < now),
+        ),
+    )
+    if meeting_id is not None:
+        due = and_(due, Delivery.meeting_id == meeting_id)
+    token = f"{worker_id}#{uuid.uuid4().hex[:8]}"[:100]
+    claim = update(Delivery).values(status="sending", claimed_by=token, claimed_until=now + lease)
+    with session_factory.begin() as s:
+        pick = select(Delivery.id).where(due).order_by(Delivery.id).limit(limit)
+        if s.bind.dialect.name == "postgresql":
+            ids = list(s.scalars(pick.with_for_update(skip_locked=True)))
+            if not ids:
+                return []
+            s.execute(claim.where(Delivery.id.in_(ids)), execution_options={"synchronize_session": False})
+        else:
+            # SQLite: one UPDATE takes the write lock at once, so two processes cannot both claim
+            # a row (a SELECT first would let them, or fail with a stale snapshot in WAL mode).
+            s.execute(claim.where(Delivery.id.in_(pick), due),
+                      execution_options={"synchronize_session": False})
+        return list(s.scalars(
+            select(Delivery.id).where(Delivery.claimed_by == token, Delivery.status == "sending").order_by(Delivery.id)
+        ))
+
+
+def _load(s: Session, ids: list[int]):
+    stmt = (
+        select(Delivery, OwnerRecord.name, OwnerRecord.share_num, OwnerRecord.share_den, Premise.number, Premise.area)
+        .join(OwnerRecord, Delivery.owner_id == OwnerRecord.id)
+        .join(Premise, OwnerRecord.premise_id == Premise.id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    )
+    return s.execute(stmt).all()
+
+
+def _finish_sent(s: Session, d: Delivery, *, code_hash: str, message_id: str, now: dt.datetime) -> None:
+    s.execute(update(Delivery).where(Delivery.id == d.id).values(
+        status="sent", sent_at=now, attempts=Delivery.attempts + 1, error="", message_id=message_id,
+        claimed_until=None,
+    ))
+    changed = s.execute(update(AccessCode).where(AccessCode.owner_id == d.owner_id).values(
+        code_hash=code_hash, issued_at=now, delivery_id=d.id,
+    )).rowcount
+    if not changed:
+        s.add(AccessCode(meeting_id=d.meeting_id, owner_id=d.owner_id, code_hash=code_hash, issued_at=now,
+                         delivery_id=d.id))
+
+
+def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mailer: Mailer, config: SenderConfig,
+                  renderer: NoticeRenderer | None = None, stats: SenderStats | None = None,
+                  stop: threading.Event | None = None, clock: Callable[[], dt.datetime] = utcnow) -> SenderStats:
+    """Send the claimed deliveries one by one; every outcome is committed before the next message."""
+    stats = stats or SenderStats()
+    renderer = renderer or NoticeRenderer()
+    with session_factory() as s:
+        rows = _load(s, ids)
+        meetings: dict[int, tuple[MeetingView, bool]] = {}
+        for d, *_rest in rows:
+            if d.meeting_id not in meetings:
+                meetings[d.meeting_id] = (meeting_view(s, d.meeting_id), counts_electronic(s, d.meeting_id))
+        s.expunge_all()
+    pending = [r[0].id for r in rows]
+    for index, (d, name, num, den, number, area) in enumerate(rows):
+        if stop is not None and stop.is_set():
+            _release(session_factory, pending[index:], config.worker_id)
+            break
+        meeting, electronic = meetings[d.meeting_id]
+        code = generate_code()
+        try:
+            rendered = renderer.render(
+                meeting=meeting, owner=owner_view(name=name, premise=number, area=area, share=Fraction(num, den)),
+                code=code, public_url=config.public_url, counted_electronic=electronic,
+            )
+            sender = sender_address(config.mail_from, meeting.initiator)
+            message = build_message(rendered=rendered, to=[a.strip() for a in d.address.split(",") if a.strip()],
+                                    sender=sender)
+            message["X-Kvorum-Meeting"] = str(d.meeting_id)
+        except NoticeError as exc:
+            _fail(session_factory, d.id, str(exc), clock())
+            stats.failed += 1
+            continue
+        try:
+            mailer.send(message)
+        except MailError as exc:
+            if exc.scope == "server":
+                stats.last_server_error = exc.message
+                _back_off(session_factory, d, pending[index:], exc.message, config, clock())
+                stats.retried += 1
+                break  # nothing else can go now; the rest of the batch waits with the same delay
+            if exc.permanent or d.attempts + 1 >= config.max_attempts:
+                _fail(session_factory, d.id, exc.message, clock())
+                stats.failed += 1
+            else:
+                _back_off(session_factory, d, [d.id], exc.message, config, clock())
+                stats.retried += 1
+            continue
+        now = clock()
+        for attempt in range(5):
+            try:
+                with session_factory.begin() as s:
+                    _finish_sent(s, d, code_hash=hash_code(config.secret_key, code),
+                                 message_id=str(message["Message-ID"]), now=now)
+                break
+            except IntegrityError:
+                # another worker activated a code for this owner at the same moment: update it instead
+                if attempt == 4:
+                    raise
+        stats.sent += 1
+        if config.throttle_seconds:
+            time.sleep(config.throttle_seconds)
+    return stats
+
+
+def _fail(session_factory, delivery_id: int, reason: str, now: dt.datetime) -> None:
+    with session_factory.begin() as s:
+        s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+            status="failed", error=reason[:1000], attempts=Delivery.attempts + 1, claimed_until=None,
+        ))
+
+
+def _back_off(session_factory, d: Delivery, ids: list[int], reason: str, config: SenderConfig,
+              now: dt.datetime) -> None:
+    attempts = d.attempts + 1
+    with session_factory.begin() as s:
+        if attempts >= config.max_attempts:
+            s.execute(update(Delivery).where(Delivery.id == d.id).values(
+                status="failed", error=reason[:1000], attempts=attempts, claimed_until=None))
+            ids = [i for i in ids if i != d.id]
+        else:
+            s.execute(update(Delivery).where(Delivery.id == d.id).values(attempts=attempts))
+        delay = dt.timedelta(seconds=min(config.retry_seconds * 2 ** (attempts - 1), 600))
+        if ids:
+            s.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == "sending").values(
+                status="queued", error=reason[:1000], next_attempt_at=now + delay, claimed_until=None,
+            ))
+
+
+def _release(session_factory, ids: list[int], worker_id: str) -> None:
+    if not ids:
+        return
+    with session_factory.begin() as s:
+        s.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.claimed_by.startswith(worker_id),
+                                         Delivery.status == "sending").values(status="queued", claimed_until=None))
+
+
+def pending_count(session_factory: sessionmaker[Session], *, meeting_id: int | None = None) -> int:
+    with session_factory() as s:
+        stmt = select(func.count()).select_from(Delivery).where(
+            Delivery.channel == "email", Delivery.status.in_(("queued", "sending")))
+        if meeting_id is not None:
+            stmt = stmt.where(Delivery.meeting_id == meeting_id)
+        return s.scalar(stmt) or 0
+
+
+def run_sender(session_factory: sessionmaker[Session], *, mailer_factory: Callable[[], Mailer], config: SenderConfig,
+               stop: threading.Event | None = None, until_idle: bool = False, poll_seconds: float = 1.0,
+               meeting_id: int | None = None, on_batch: Callable[[SenderStats], None] | None = None,
+               clock: Callable[[], dt.datetime] = utcnow) -> SenderStats:
+    """The sender loop. `until_idle`: return when nothing is queued any more (deliveries waiting
+    for a retry count as queued, so `--wait` outlasts a short server outage)."""
+    stats = SenderStats()
+    renderer = NoticeRenderer()
+    mailer: Mailer | None = None
+    stop = stop or threading.Event()
+    try:
+        while not stop.is_set():
+            lease = max(LEASE, dt.timedelta(seconds=config.batch_size * (config.throttle_seconds + 2)))
+            ids = claim_batch(session_factory, worker_id=config.worker_id, limit=config.batch_size,
+                              now=clock(), meeting_id=meeting_id, lease=lease)
+            if ids:
+                mailer = mailer or mailer_factory()
+                process_batch(session_factory, ids, mailer=mailer, config=config, renderer=renderer, stats=stats,
+                              stop=stop, clock=clock)
+                if on_batch:
+                    on_batch(stats)
+                continue
+            if mailer is not None:
+                mailer.close()  # idle: do not hold a connection the server will drop anyway
+                mailer = None
+            if until_idle and pending_count(session_factory, meeting_id=meeting_id) == 0:
+                break
+            stop.wait(poll_seconds)
+    finally:
+        if mailer is not None:
+            mailer.close()
+    return stats
+
+
+class BackgroundSender:
+    """The sender thread of one server process (started once, from the app's cached resources)."""
+
+    def __init__(self, session_factory, *, mailer_factory, config: SenderConfig, poll_seconds: float = 1.0):
+        self.stop = threading.Event()
+        self.error = ""
+
+        def loop():
+            while not self.stop.is_set():
+                try:
+                    run_sender(session_factory, mailer_factory=mailer_factory, config=config, stop=self.stop,
+                               poll_seconds=poll_seconds)
+                except Exception as exc:  # the thread must outlive a database hiccup; it retries
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    log.exception("sender loop failed; restarting in 5 s")
+                    self.stop.wait(5)
+
+        self.thread = threading.Thread(target=loop, name="kvorum-sender", daemon=True)
+        self.thread.start()

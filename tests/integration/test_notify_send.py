@@ -1,0 +1,183 @@
+"""Sending notices through the durable job to a real SMTP server (aiosmtpd on 127.0.0.1)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from services.codes import hash_code, normalize_code
+from services.demo import create_demo_meeting
+from services.mailer import SmtpMailer
+from services.models import AccessCode, Delivery, OwnerRecord
+from services.notify import (
+    LateNoticeError,
+    job_progress,
+    owner_status_index,
+    queue_notices,
+)
+from services.sender import SenderConfig, run_sender
+from services.settings import load_settings
+
+SECRET = "test-secret-key"
+CODE_RE = re.compile(r"код доступа:\s*([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})")
+
+
+def smtp_settings(server, tmp_path, **extra):
+    env = {"KVORUM_DATA_DIR": str(tmp_path), **server.env(), **extra}
+    return load_settings(env)
+
+
+def config(**kw) -> SenderConfig:
+    return SenderConfig(secret_key=SECRET, public_url="http://kvorum.test", mail_from="УК <oss@uk.example>",
+                        retry_seconds=0.05, **kw)
+
+
+def owner_ids(session_factory, meeting_id):
+    with session_factory() as s:
+        return list(s.scalars(select(OwnerRecord.id).where(OwnerRecord.meeting_id == meeting_id)))
+
+
+def with_email(session_factory, meeting_id):
+    with session_factory() as s:
+        return {oid: emails for oid, emails in s.execute(
+            select(OwnerRecord.id, OwnerRecord.emails).where(OwnerRecord.meeting_id == meeting_id)) if emails}
+
+
+def body_text(msg) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture
+def meeting(session_factory):
+    return create_demo_meeting(session_factory, today=dt.date.today())
+
+
+def test_every_owner_with_an_email_gets_one_message_with_a_working_code(session_factory, meeting, smtp_server, tmp_path):
+    ids = owner_ids(session_factory, meeting)
+    emails = with_email(session_factory, meeting)
+    result = queue_notices(session_factory, meeting_id=meeting, owner_ids=ids, request_key="k1")
+    assert result.queued == len(emails) and result.skipped == len(ids) - len(emails)
+
+    settings = smtp_settings(smtp_server, tmp_path)
+    stats = run_sender(session_factory, mailer_factory=lambda: SmtpMailer(settings), config=config(), until_idle=True)
+
+    assert stats.sent == len(emails) and stats.failed == 0
+    msgs = smtp_server.messages
+    assert len(msgs) == len(emails)
+    codes = []
+    for msg in msgs:
+        assert msg["Subject"].startswith("Сообщение о проведении общего собрания собственников")
+        assert "ул. Садовая" in msg["Subject"]
+        text = body_text(msg)
+        assert "Повестка дня" in text and "Инициатор собрания" in text
+        html = msg.get_body(preferencelist=("html",)).get_content()
+        code = CODE_RE.search(text).group(1)
+        assert code in html
+        codes.append(code)
+    assert len(set(codes)) == len(codes), "every owner gets a different code"
+    with session_factory() as s:
+        stored = set(s.scalars(select(AccessCode.code_hash).where(AccessCode.meeting_id == meeting)))
+        assert {hash_code(SECRET, c) for c in codes} == stored
+        assert not any(c.replace("-", "") in h for c in codes for h in stored), "codes are not stored as such"
+    progress = job_progress(session_factory, job_id=result.job_id)
+    assert progress.done and progress.sent == len(emails) and progress.skipped == len(ids) - len(emails)
+    index = owner_status_index(session_factory, meeting_id=meeting)
+    assert index.loc[index["id"].isin(emails), "last_notice"].notna().all()
+
+
+def test_a_resent_code_replaces_the_old_one(session_factory, meeting, smtp_server, tmp_path):
+    target = next(iter(with_email(session_factory, meeting)))
+    settings = smtp_settings(smtp_server, tmp_path)
+    for key in ("first", "second"):
+        queue_notices(session_factory, meeting_id=meeting, owner_ids=[target], request_key=key)
+        run_sender(session_factory, mailer_factory=lambda: SmtpMailer(settings), config=config(), until_idle=True)
+    first, second = (CODE_RE.search(body_text(m)).group(1) for m in smtp_server.messages)
+    assert first != second
+    with session_factory() as s:
+        active = s.scalar(select(AccessCode.code_hash).where(AccessCode.owner_id == target))
+    assert active == hash_code(SECRET, second) != hash_code(SECRET, first)
+    assert "прежний больше не действует" in body_text(smtp_server.messages[1])
+
+
+def test_the_same_confirmation_twice_queues_once(session_factory, meeting):
+    ids = owner_ids(session_factory, meeting)
+    a = queue_notices(session_factory, meeting_id=meeting, owner_ids=ids, request_key="same")
+    b = queue_notices(session_factory, meeting_id=meeting, owner_ids=ids, request_key="same")
+    assert a.job_id == b.job_id and b.existed
+    with session_factory() as s:
+        assert len(s.scalars(select(Delivery.id)).all()) == len(ids)
+
+
+def test_sending_after_the_ten_day_limit_needs_confirmation(session_factory):
+    meeting = create_demo_meeting(session_factory, today=dt.date.today() - dt.timedelta(days=5))
+    ids = owner_ids(session_factory, meeting)
+    with pytest.raises(LateNoticeError, match="Срок уведомления истёк"):
+        queue_notices(session_factory, meeting_id=meeting, owner_ids=ids, request_key="late")
+    result = queue_notices(session_factory, meeting_id=meeting, owner_ids=ids, request_key="late", confirm_late=True)
+    assert result.late
+    with session_factory() as s:
+        assert all(s.scalars(select(Delivery.late)))
+
+
+def test_a_refused_address_fails_alone_with_the_servers_reason(session_factory, meeting, smtp_server, tmp_path):
+    emails = with_email(session_factory, meeting)
+    bad_owner, bad_emails = next(iter(emails.items()))
+    smtp_server.refuse.update(e.lower() for e in bad_emails)
+    queue_notices(session_factory, meeting_id=meeting, owner_ids=list(emails), request_key="k")
+    settings = smtp_settings(smtp_server, tmp_path)
+    stats = run_sender(session_factory, mailer_factory=lambda: SmtpMailer(settings), config=config(), until_idle=True)
+    assert stats.failed == 1 and stats.sent == len(emails) - 1
+    assert len(smtp_server.messages) == len(emails) - 1
+    with session_factory() as s:
+        bad = s.scalar(select(Delivery).where(Delivery.owner_id == bad_owner))
+        assert bad.status == "failed" and "550" in bad.error and "отклонил" in bad.error
+        assert s.scalar(select(AccessCode).where(AccessCode.owner_id == bad_owner)) is None
+
+
+def test_an_outage_in_the_middle_of_a_batch_loses_and_duplicates_nothing(session_factory, meeting, smtp_server, tmp_path):
+    emails = with_email(session_factory, meeting)
+    queue_notices(session_factory, meeting_id=meeting, owner_ids=list(emails), request_key="k")
+    settings = smtp_settings(smtp_server, tmp_path)
+    half = len(emails) // 2
+    down = threading.Event()
+
+    class StopsMidway(SmtpMailer):
+        def send(self, message):
+            if len(smtp_server.raw) == half and not down.is_set():
+                down.set()
+                smtp_server.stop()  # the real server goes away between two messages
+                threading.Timer(0.5, smtp_server.start).start()
+            return super().send(message)
+
+    stats = run_sender(session_factory, mailer_factory=lambda: StopsMidway(settings),
+                       config=config(), until_idle=True, poll_seconds=0.05)
+    assert down.is_set() and stats.retried >= 1
+    recipients = sorted(tuple(sorted(to)) for _f, to, _raw in smtp_server.raw)
+    assert len(recipients) == len(emails) == len(set(recipients)), "each owner exactly once"
+    assert stats.sent == len(emails) and stats.failed == 0
+
+
+def test_a_server_that_is_down_is_named_and_nothing_is_marked_sent(session_factory, meeting, tmp_path):
+    from tests.smtp_server import free_port
+
+    emails = with_email(session_factory, meeting)
+    queue_notices(session_factory, meeting_id=meeting, owner_ids=list(emails), request_key="k")
+    settings = load_settings({"KVORUM_DATA_DIR": str(tmp_path), "SMTP_HOST": "127.0.0.1",
+                              "SMTP_PORT": str(free_port()), "SMTP_SECURITY": "none"})
+    stop = threading.Event()
+    stats = run_sender(session_factory, mailer_factory=lambda: SmtpMailer(settings),
+                       config=config(max_attempts=2), until_idle=True, poll_seconds=0.05, stop=stop)
+    assert "недоступен" in stats.last_server_error and "соединение отклонено" in stats.last_server_error
+    with session_factory() as s:
+        statuses = set(s.scalars(select(Delivery.status).where(Delivery.channel == "email", Delivery.address != "")))
+        assert "sent" not in statuses
+        assert s.scalar(select(AccessCode.id)) is None
+
+
+def test_codes_are_read_case_insensitively_without_dashes():
+    assert normalize_code(" 7kq3 m9xd-2pwa ") == "7KQ3M9XD2PWA"
+    assert normalize_code("7KQ3-M9XD-2PWO") == "7KQ3M9XD2PW0"
+    assert normalize_code("<script>") is None and normalize_code("x" * 10_000) is None
