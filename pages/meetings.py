@@ -158,6 +158,7 @@ if c1.button("Сохранить", type="primary"):
             state.flash("success", f"Собрание № {new_id} создано. Следующий шаг — реестр собственников.")
         else:
             update_meeting(sf, meeting_id=editing, data=data)
+            st.session_state[state.MEETING_ID] = editing  # the stages page opened next shows this meeting
             state.flash("success", f"Собрание № {editing} сохранено.")
     except DomainError as exc:
         st.error(exc.message)
