@@ -104,11 +104,12 @@ with st.expander("Загрузить реестр из файла", expanded=sum
         if preview and preview[0] == digest:
             report = preview[2]
             s = report.summary()
+            # only the numbers get a space as thousands separator: the sentence keeps its commas
+            area, votes = (f"{x:,.2f}".replace(",", " ") for x in (report.total_area, s["votes"]))
             st.markdown(
                 f"**Прочитано из «{state.md(report.filename)}»** (лист «{state.md(report.sheet)}», строка "
                 f"заголовков {report.header_row}): принято **{s['owners']}** собственников, "
-                f"**{s['premises']}** помещений, площадь **{report.total_area:,.2f} м²**, голосов **{s['votes']:,.2f}**"
-                .replace(",", " ")
+                f"**{s['premises']}** помещений, площадь **{area} м²**, голосов **{votes}**"
             )
             recognised = ", ".join(f"«{state.md(v)}» → {FIELD_LABELS[k]}" for k, v in report.columns.items())
             st.caption(f"Столбцы: {recognised}")
