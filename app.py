@@ -9,6 +9,8 @@ from ui import state
 
 st.set_page_config(page_title="Kvorum — ОСС в МКД", page_icon=":material/how_to_vote:", layout="wide")
 state.init_state()
+# Queued notices are sent, and an interrupted job resumes, as soon as the server process runs.
+state.ensure_sender()
 
 
 def login_page() -> None:
@@ -77,6 +79,7 @@ else:
         ],
         "Этапы": [
             st.Page(state.PAGE_REGISTRY, title="Реестр собственников", icon=":material/groups:"),
+            st.Page(state.PAGE_NOTIFY, title="Уведомление собственников", icon=":material/mail:"),
         ],
     })
     nav.run()

@@ -39,6 +39,8 @@ class MeetingData:
     materials_place: str = ""
     gis_id: str = ""
     gis_posted_on: dt.date | None = None
+    email_notice_decision_date: dt.date | None = None
+    email_notice_decision_number: str = ""
     id: int | None = None
     building_id: int | None = None
 
@@ -140,7 +142,8 @@ def get_meeting(session_factory: sessionmaker[Session], meeting_id: int) -> Meet
             id=m.id, building_id=m.building_id, address=m.building.address, initiator=m.initiator,
             start_date=m.start_date, end_date=m.end_date, form=m.form, initiator_details=m.initiator_details,
             decisions_place=m.decisions_place, materials_place=m.materials_place, gis_id=m.gis_id,
-            gis_posted_on=m.gis_posted_on,
+            gis_posted_on=m.gis_posted_on, email_notice_decision_date=m.email_notice_decision_date,
+            email_notice_decision_number=m.email_notice_decision_number,
             questions=[QuestionData(q.text, q.majority, q.materials, q.number) for q in m.questions],
         )
 
@@ -209,11 +212,21 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
     last_notice_day = m.start_date - dt.timedelta(days=10)
     if not m.gis_id or not m.gis_posted_on:
         notify_warn.append("Сообщение о собрании не отмечено как размещённое в ГИС ЖКХ (дата и идентификатор).")
-    stages.append(Stage(
-        "notify", "Уведомление собственников",
-        f"Уведомить не позднее {last_notice_day:%d.%m.%Y} (за 10 дней до начала голосования)",
-        False, False, notify_warn,
-    ))
+    from services.notify import notify_summary
+
+    ns = notify_summary(session_factory, meeting_id=meeting_id)
+    if ns.notified:
+        notify_state = (f"Уведомлено законным способом {ns.notified} из {ns.owners}, в срок — {ns.in_time}"
+                        + (f"; только по эл. почте (доп.) — {ns.additional_only}" if ns.additional_only else ""))
+    elif ns.additional_only:
+        notify_state = (f"Отправлено по эл. почте {ns.additional_only} из {ns.owners} (дополнительно: нет решения "
+                        "ОСС об уведомлении по эл. почте)")
+    else:
+        notify_state = f"Уведомить не позднее {last_notice_day:%d.%m.%Y} (за 10 дней до начала голосования)"
+    if ns.failed:
+        notify_warn.append(f"Не доставлено уведомлений: {ns.failed}.")
+    stages.append(Stage("notify", "Уведомление собственников", notify_state,
+                        owners > 0 and ns.notified == owners, owners > 0, notify_warn))
     if today < m.start_date:
         vote_state = f"Голосование начнётся {m.start_date:%d.%m.%Y}"
     elif today <= m.end_date:

@@ -150,7 +150,7 @@ def sender_address(mail_from: str | None, fallback_name: str) -> Address:
     """MAIL_FROM («Имя <box@host>» or «box@host») as a header-safe Address."""
     name, addr = parseaddr(header_safe(mail_from or ""))
     if not addr:
-        addr = "kvorum@localhost"
+        addr = "noreply@kvorum.local"
     check_email(addr)
     local, _, domain = addr.partition("@")
     return Address(display_name=header_safe(name or fallback_name, 120), username=local, domain=domain)

@@ -122,6 +122,19 @@ def owner_status_index(session_factory: sessionmaker[Session], *, meeting_id: in
     return df
 
 
+def status_version(session_factory: sessionmaker[Session], *, meeting_id: int) -> tuple:
+    """A cheap fingerprint of what `owner_status_index` reads: it changes whenever the index would."""
+    with session_factory() as s:
+        owners = s.execute(select(func.count(), func.max(OwnerRecord.id), func.max(OwnerRecord.created_at))
+                           .where(OwnerRecord.meeting_id == meeting_id)).one()
+        deliveries = s.execute(select(func.count(), func.max(Delivery.id), func.max(Delivery.sent_at),
+                                      func.count(Delivery.sent_at), func.sum(Delivery.attempts))
+                               .where(Delivery.meeting_id == meeting_id)).one()
+        codes = s.execute(select(func.count(AccessCode.first_used_at), func.max(AccessCode.issued_at))
+                          .where(AccessCode.meeting_id == meeting_id)).one()
+    return (*owners, *deliveries, *codes)
+
+
 def filter_owners(index: pd.DataFrame, *, search: str = "", sort: str = SORT_DATE, descending: bool = True,
                   only_unnotified: bool = False) -> pd.DataFrame:
     """Search (ФИО or premise number: substring, case-insensitive, ё = е), filter and sort."""
@@ -404,3 +417,77 @@ def delivery_register_xlsx(session_factory: sessionmaker[Session], *, meeting_id
     lawful = [r for r in data if r[3] == "законное"]
     other = [r for r in data if r[3] != "законное"]
     return xlsx_bytes([("Законные уведомления", header, lawful), ("Дополнительные", header, other)])
+
+
+# ---------- printed notices ----------
+
+def _owner_rows(s: Session, meeting_id: int, owner_ids: list[int]):
+    rows = s.execute(
+        select(OwnerRecord.id, OwnerRecord.name, OwnerRecord.share_num, OwnerRecord.share_den, Premise.number,
+               Premise.area)
+        .join(Premise, OwnerRecord.premise_id == Premise.id)
+        .where(OwnerRecord.meeting_id == meeting_id, OwnerRecord.id.in_(owner_ids))
+    ).all()
+    if len(rows) != len(set(owner_ids)):
+        raise ValidationError("Часть выбранных собственников не найдена в реестре — обновите страницу.")
+    return sorted(rows, key=lambda r: (natural_key(r[4]), r[1]))
+
+
+def print_notices(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int], secret_key: str,
+                  public_url: str) -> bytes:
+    """Сообщения для печати (.docx, a page per owner) with a NEW personal code for each owner.
+
+    The codes exist only in the document: their HMACs replace the owners' previous codes in the
+    same transaction, after the document was rendered, so a failed rendering changes nothing.
+    """
+    from fractions import Fraction
+
+    from services.codes import generate_code, hash_code
+    from services.documents import paper_notices_docx
+    from services.notice import owner_view
+    from services.sender import meeting_view
+
+    owner_ids = sorted(set(int(i) for i in owner_ids))
+    if not owner_ids:
+        raise ValidationError("Не выбран ни один собственник.")
+    with session_factory.begin() as s:
+        _meeting(s, meeting_id)
+        view = meeting_view(s, meeting_id)
+        rows = _owner_rows(s, meeting_id, owner_ids)
+        items = [(oid, owner_view(name=name, premise=number, area=area, share=Fraction(num, den)), generate_code())
+                 for oid, name, num, den, number, area in rows]
+        data = paper_notices_docx(meeting=view, items=[(o, c) for _i, o, c in items], public_url=public_url)
+        now = utcnow()
+        for oid, _owner, code in items:
+            changed = s.execute(AccessCode.__table__.update().where(AccessCode.owner_id == oid).values(
+                code_hash=hash_code(secret_key, code), issued_at=now, delivery_id=None)).rowcount
+            if not changed:
+                s.add(AccessCode(meeting_id=meeting_id, owner_id=oid, code_hash=hash_code(secret_key, code),
+                                 issued_at=now))
+    return data
+
+
+def signature_sheet(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int]) -> bytes:
+    """Лист вручения сообщений под роспись for the selected owners."""
+    from services.documents import signature_sheet_docx
+    from services.sender import meeting_view
+
+    owner_ids = sorted(set(int(i) for i in owner_ids))
+    if not owner_ids:
+        raise ValidationError("Не выбран ни один собственник.")
+    with session_factory() as s:
+        _meeting(s, meeting_id)
+        view = meeting_view(s, meeting_id)
+        rows = [(r[4], r[1]) for r in _owner_rows(s, meeting_id, owner_ids)]
+    return signature_sheet_docx(meeting=view, rows=rows,
+                                title="Лист вручения сообщений о проведении общего собрания собственников под роспись")
+
+
+def notice_text(session_factory: sessionmaker[Session], *, meeting_id: int, public_url: str) -> str:
+    """The notice without personal data or a code, ready to copy into ГИС ЖКХ."""
+    from services.notice import notice_text_for_gis
+    from services.sender import meeting_view
+
+    with session_factory() as s:
+        _meeting(s, meeting_id)
+        return notice_text_for_gis(meeting_view(s, meeting_id), public_url)

@@ -7,6 +7,7 @@ editing of the registry table both use these, so a value is judged the same way 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,6 +30,10 @@ def is_blank(value) -> bool:
 
 
 def clean_text(value) -> str:
+    if isinstance(value, str):
+        # split() and strip() treat exactly the characters \s matches as spaces: the same result
+        # as collapsing \s+ and stripping, several times faster on a 100 000-row registry.
+        return " ".join(value.split())
     if is_blank(value):
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -38,11 +43,11 @@ def clean_text(value) -> str:
 
 def text_key(value: str) -> str:
     """Identity of a name or number: case, ё/е and spaces ignored."""
-    return _SPACES.sub("", value.lower().replace("ё", "е"))
+    return "".join(value.lower().replace("ё", "е").split())
 
 
 def name_key(value: str) -> str:
-    return _SPACES.sub(" ", value.lower().replace("ё", "е").replace(" ,", ",").replace(",", ", ")).strip()
+    return " ".join(value.lower().replace("ё", "е").replace(" ,", ",").replace(",", ", ").split())
 
 
 def format_number(value: Decimal, places: int = 2) -> str:
@@ -99,7 +104,11 @@ def parse_area(value) -> Decimal:
     if isinstance(value, bool):
         raise FieldError("площадь не является числом")
     if isinstance(value, (int, float)):
-        area = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
+        if isinstance(value, float):
+            # a spreadsheet keeps 50 as 50.0: read it as the 50 a CSV gives, so messages agree
+            area = Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
+        else:
+            area = Decimal(value)
     else:
         text = clean_text(value)
         if not text:
@@ -145,6 +154,8 @@ def parse_share(value) -> Fraction:
         )
     if isinstance(value, bool):
         raise FieldError("доля не распознана")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FieldError("доля не распознана")
     if isinstance(value, int):
         share = Fraction(value)
     elif isinstance(value, float):
@@ -160,7 +171,7 @@ def parse_share(value) -> Fraction:
                 share = Fraction(int(m.group(1)), int(m.group(2)))
             else:
                 share = Fraction(_to_decimal(text))
-        except (InvalidOperation, ValueError, ZeroDivisionError):
+        except (InvalidOperation, ValueError, ZeroDivisionError, OverflowError):  # «inf», «NaN»
             raise FieldError(f"доля «{clean_text(value)[:40]}» не распознана (пример: 1, 1/2, 0,5, 50%)") from None
     if share <= 0:
         raise FieldError(f"доля должна быть больше нуля, указано {format_share(share)}")
@@ -242,6 +253,9 @@ _EMAIL = re.compile(r"[\w.%+'\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}", re.UNICO
 _EMAILISH = re.compile(r"\S*@\S*")
 _PHONE_RUN = re.compile(r"\+?\d[\d\s\-().]*\d|\+?\d")
 _CHUNKS = re.compile(r"[,;\n\r]+")
+_CONTACT_WORDS = re.compile(r"(?i)\b(тел|телефон|моб|e-?mail|эл\.?\s*почта|почта|дом|раб)\b\.?:?")
+_CONTACT_PUNCT = re.compile(r"[\s:+().\-–—/]+")
+_NON_DIGITS = re.compile(r"\D")
 
 
 @dataclass
@@ -260,7 +274,8 @@ def _phone_from_digits(digits: str) -> str | None:
 
 
 def _split_phones(run: str, out: Contacts) -> None:
-    groups = [re.sub(r"\D", "", g) for g in run.split()]
+    found_before = len(out.phones)
+    groups = [_NON_DIGITS.sub("", g) for g in run.split()]
     groups = [g for g in groups if g]
     pending = ""
     for group in groups:
@@ -280,7 +295,8 @@ def _split_phones(run: str, out: Contacts) -> None:
             out.invalid.append(run.strip())
             return
     if pending:
-        out.invalid.append(run.strip() if not out.phones else pending)
+        # the run as written when nothing in it was a phone, else just the leftover digits
+        out.invalid.append(run.strip() if len(out.phones) == found_before else pending)
 
 
 def parse_contacts(*cells) -> Contacts:
@@ -295,14 +311,22 @@ def parse_contacts(*cells) -> Contacts:
             chunk = chunk.strip()
             if not chunk:
                 continue
-            for email in _EMAIL.findall(chunk):
-                email = email.strip(".").lower()
-                if email not in out.emails and len(email) <= 254:
-                    out.emails.append(email)
-            rest = _EMAIL.sub(" ", chunk)
-            for bad in _EMAILISH.findall(rest):
-                out.invalid.append(bad)
-            rest = _EMAILISH.sub(" ", rest)
+            if "@" in chunk:
+                # Fast path, same result: a chunk that is one e-mail and nothing else (the usual case).
+                whole = _EMAIL.match(chunk)
+                found = [chunk] if whole is not None and whole.end() == len(chunk) else _EMAIL.findall(chunk)
+                for email in found:
+                    email = email.strip(".").lower()
+                    if email not in out.emails and len(email) <= 254:
+                        out.emails.append(email)
+                if whole is not None and whole.end() == len(chunk):
+                    continue
+                rest = _EMAIL.sub(" ", chunk)
+                for bad in _EMAILISH.findall(rest):
+                    out.invalid.append(bad)
+                rest = _EMAILISH.sub(" ", rest)
+            else:
+                rest = chunk  # neither an e-mail nor an e-mail-like token can be there
             for run in _PHONE_RUN.findall(rest):
                 before = len(out.phones)
                 _split_phones(run, out)
@@ -310,8 +334,8 @@ def parse_contacts(*cells) -> Contacts:
                     if out.phones.count(phone) > 1:
                         out.phones.pop(out.phones.index(phone, before))
             leftover = _PHONE_RUN.sub(" ", rest)
-            leftover = re.sub(r"(?i)\b(тел|телефон|моб|e-?mail|эл\.?\s*почта|почта|дом|раб)\b\.?:?", " ", leftover)
-            leftover = re.sub(r"[\s:+().\-–—/]+", " ", leftover).strip()
+            leftover = _CONTACT_WORDS.sub(" ", leftover)
+            leftover = _CONTACT_PUNCT.sub(" ", leftover).strip()
             if leftover:
                 out.invalid.append(leftover)
     return out

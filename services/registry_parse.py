@@ -68,8 +68,8 @@ def classify_header(value) -> tuple[str, int] | None:
         return ("doc_number", 0 if has("документ") else 1)
     if has("помещ", "квартир", " кв ", " пом ", " кв") and not has(" адрес"):
         return ("premise", 0 if has("номер", "помещ") else 1)
-    if has("фио", "собственник", "наименовани", "владел", "правообладател"):
-        return ("owner", 0 if has("фио") else 1)
+    if has("фио", " ф и о ", "собственник", "наименовани", "владел", "правообладател"):
+        return ("owner", 0 if has("фио", " ф и о ") else 1)
     return None
 
 
@@ -253,6 +253,37 @@ def _is_skippable(cells: list, header: HeaderMatch) -> bool:
     return False
 
 
+def _memo(parse):
+    """`parse` of a cell, remembered per value: a registry repeats areas, shares, dates and the
+    premise of co-owners, and 100 000 rows must be checked in about a second.
+
+    Returns (result, None) or (None, reason). The key holds the type, so 1, 1.0 and True, which
+    are equal in Python but are parsed differently, never share an entry.
+    """
+    cache: dict = {}
+
+    def call(value):
+        key = (value.__class__, value)
+        hit = cache.get(key)
+        if hit is None:
+            try:
+                hit = (parse(value), None)
+            except f.FieldError as exc:
+                hit = (None, str(exc))
+            cache[key] = hit
+        return hit
+
+    return call
+
+
+def _premise_fields(value) -> tuple[str, str, str]:
+    number = f.parse_premise_number(value)
+    return number, f.text_key(number), f.premise_kind(number, "")
+
+
+_NO_CELL = ""  # what a missing column or a short row gives
+
+
 def validate_rows(sheet: Sheet, header: HeaderMatch, report: RegistryReport, existing: ExistingRegistry | None) -> None:
     cols = header.columns
     label = {k: header.headers.get(c, FIELD_LABELS[k]) for k, c in cols.items()}
@@ -261,6 +292,7 @@ def validate_rows(sheet: Sheet, header: HeaderMatch, report: RegistryReport, exi
     c_share, c_doc, c_date = cols.get("share"), cols.get("doc_number"), cols.get("doc_date")
     c_snils, c_kind, c_entity = cols.get("snils"), cols.get("kind"), cols.get("entity")
     c_contacts = header.contact_columns
+    premise_header = header.headers.get(c_premise)
 
     first_area: dict[str, tuple[int | None, Decimal, str]] = {}
     owner_rows: dict[tuple[str, str], int | None] = {}
@@ -270,102 +302,135 @@ def validate_rows(sheet: Sheet, header: HeaderMatch, report: RegistryReport, exi
             for ok in owner_keys:
                 owner_rows[(key, ok)] = None
 
+    premise_of, area_of, share_of, date_of = _memo(_premise_fields), _memo(f.parse_area), _memo(f.parse_share), _memo(f.parse_date)
+    is_blank, clean_text, name_key = f.is_blank, f.clean_text, f.name_key
+    parse_owner_name, parse_contacts, looks_like_legal_entity = f.parse_owner_name, f.parse_contacts, f.looks_like_legal_entity
+    total_match = _TOTAL.match
+    whole = Fraction(1)
+    owners, errors_out, warnings_out, rejected = report.owners, report.errors, report.warnings, report.rejected_rows
+    label_premise, label_owner, label_area = label["premise"], label["owner"], label["area"]
+    label_share = label.get("share")
+
     rows = sheet.rows
+    row_numbers = sheet.row_numbers
     for idx in range(header.row_index + 1, len(rows)):
         cells = rows[idx]
-        if _is_skippable(cells, header):
-            continue
-        rowno = sheet.row_number(idx)
         width = len(cells)
-        get = lambda c: cells[c] if c is not None and c < width else ""  # noqa: E731
+        # --- rows that are not owners (see _is_skippable, which this inlines for speed) ---
+        values = [c for c in cells if not (c is None or c == "" or (isinstance(c, str) and not c.strip()))]
+        if not values:
+            continue
+        if any(isinstance(c, str) and total_match(c) for c in values):
+            continue
+        raw_premise = cells[c_premise] if c_premise < width else _NO_CELL
+        raw_owner = cells[c_owner] if c_owner < width else _NO_CELL
+        raw_area = cells[c_area] if c_area < width else _NO_CELL
+        if is_blank(raw_premise) and is_blank(raw_owner) and is_blank(raw_area):
+            continue
+        if isinstance(raw_premise, str) and clean_text(raw_premise) == premise_header:
+            continue
+        if len(values) >= 3 and not any(isinstance(c, str) for c in values) and _is_skippable(cells, header):
+            continue
+
+        rowno = row_numbers[idx] if row_numbers else idx + 1
+        get = lambda c: cells[c] if c is not None and c < width else _NO_CELL  # noqa: E731
         errors: list[Issue] = []
         notes: list[Note] = []
 
-        premise = area = name = share = None
+        premise = area = name = share = premise_key = owner_key = None
+        parsed, problem = premise_of(raw_premise)
+        if problem is None:
+            premise, premise_key, plain_kind = parsed
+        else:
+            errors.append(Issue(rowno, label_premise, problem))
         try:
-            premise = f.parse_premise_number(get(c_premise))
+            name = parse_owner_name(raw_owner)
         except f.FieldError as exc:
-            errors.append(Issue(rowno, label["premise"], str(exc)))
-        try:
-            name = f.parse_owner_name(get(c_owner))
-        except f.FieldError as exc:
-            errors.append(Issue(rowno, label["owner"], str(exc)))
-        try:
-            area = f.parse_area(get(c_area))
-        except f.FieldError as exc:
-            errors.append(Issue(rowno, label["area"], str(exc)))
+            errors.append(Issue(rowno, label_owner, str(exc)))
+        area, problem = area_of(raw_area)
+        if problem is not None:
+            errors.append(Issue(rowno, label_area, problem))
         raw_share = get(c_share)
-        if f.is_blank(raw_share):
-            share = Fraction(1)
+        if is_blank(raw_share):
+            share = whole
             notes.append(Note(rowno, premise, "доля не указана — принята 1 (всё помещение)"))
         else:
-            try:
-                share = f.parse_share(raw_share)
-            except f.FieldError as exc:
-                errors.append(Issue(rowno, label["share"], str(exc)))
+            share, problem = share_of(raw_share)
+            if problem is not None:
+                errors.append(Issue(rowno, label_share, problem))
 
-        premise_key = f.text_key(premise) if premise else None
-        owner_key = f.name_key(name) if name else None
+        if name:
+            owner_key = name_key(name)
         if premise_key and owner_key:
             earlier = owner_rows.get((premise_key, owner_key), -1)
             if earlier != -1:
                 where = f"строку {earlier}" if earlier is not None else "запись, уже внесённую в реестр"
-                errors.append(Issue(rowno, label["owner"], f"повторяет {where}: то же помещение {premise} и тот же собственник"))
+                errors.append(Issue(rowno, label_owner, f"повторяет {where}: то же помещение {premise} и тот же собственник"))
         if premise_key and area is not None and premise_key in first_area:
             erow, earea, _num = first_area[premise_key]
             if earea != area:
                 where = f"в строке {erow}" if erow is not None else "в реестре"
                 errors.append(Issue(
-                    rowno, label["area"],
+                    rowno, label_area,
                     f"площадь помещения {premise} ({f.format_area(area)}) отличается от указанной {where} ({f.format_area(earea)})",
                 ))
 
         doc_date = None
         if c_date is not None:
-            try:
-                doc_date = f.parse_date(get(c_date))
-            except f.FieldError as exc:
-                notes.append(Note(rowno, premise, f"{label['doc_date']}: {exc} — сохранено без даты"))
+            doc_date, problem = date_of(get(c_date))
+            if problem is not None:
+                notes.append(Note(rowno, premise, f"{label['doc_date']}: {problem} — сохранено без даты"))
         snils = ""
         if c_snils is not None:
             try:
                 snils = f.parse_snils(get(c_snils))
             except f.FieldError as exc:
                 notes.append(Note(rowno, premise, f"{exc} — сохранено без СНИЛС"))
-        contacts = f.parse_contacts(*(get(c) for c in c_contacts))
-        for token in contacts.invalid:
-            notes.append(Note(rowno, premise, f"контакт «{token[:60]}» не распознан как e-mail или телефон — сохранено без него"))
+        contact_cells = [get(c) for c in c_contacts]
+        if any(not is_blank(c) for c in contact_cells):
+            contacts = parse_contacts(*contact_cells)
+            emails, phones = contacts.emails, contacts.phones
+            for token in contacts.invalid:
+                notes.append(Note(rowno, premise, f"контакт «{token[:60]}» не распознан как e-mail или телефон — сохранено без него"))
+        else:
+            emails, phones = [], []
 
         if errors:
-            report.errors.extend(errors)
-            report.rejected_rows.append((rowno, list(cells), "; ".join(f"{e.column}: {e.message}" for e in errors)))
+            errors_out.extend(errors)
+            rejected.append((rowno, list(cells), "; ".join(f"{e.column}: {e.message}" for e in errors)))
             continue
 
-        report.warnings.extend(notes)
-        first_area.setdefault(premise_key, (rowno, area, premise))
+        if notes:
+            warnings_out.extend(notes)
+        if premise_key not in first_area:
+            first_area[premise_key] = (rowno, area, premise)
         owner_rows[(premise_key, owner_key)] = rowno
-        report.owners.append(ParsedOwner(
-            row=rowno, premise=premise, premise_key=premise_key,
-            kind=f.premise_kind(premise, get(c_kind)), area=area, name=name, name_key=owner_key,
-            is_legal_entity=f.looks_like_legal_entity(name, get(c_entity)), share=share,
-            doc_number=f.clean_text(get(c_doc))[:200], doc_date=doc_date, snils=snils,
-            emails=contacts.emails, phones=contacts.phones,
+        owners.append(ParsedOwner(
+            rowno, premise, premise_key,
+            plain_kind if c_kind is None else f.premise_kind(premise, get(c_kind)), area, name, owner_key,
+            looks_like_legal_entity(name, get(c_entity)), share,
+            clean_text(get(c_doc))[:200], doc_date, snils, emails, phones,
         ))
 
-    totals: dict[str, Fraction] = defaultdict(Fraction)
+    # Shares of each premise must add up to 1. Summed only where a premise has several owners;
+    # Fractions are normalised, so «≠ 1» is numerator ≠ denominator.
+    totals: dict[str, Fraction] = {}
     numbers: dict[str, str] = {}
     if existing:
         for key, (number, _area, _owners) in existing.premises.items():
             numbers[key] = number
     for o in report.owners:
-        totals[o.premise_key] += o.share
-        numbers.setdefault(o.premise_key, o.premise)
+        key = o.premise_key
+        total = totals.get(key)
+        totals[key] = o.share if total is None else total + o.share
+        if key not in numbers:
+            numbers[key] = o.premise
     if existing:
         for key in list(totals):
             if key in existing.premises:
                 totals[key] = Fraction(-1)  # stored shares are not known here; checked after import
     for key, total in totals.items():
-        if total != 1 and total >= 0:
+        if total.numerator != total.denominator and total.numerator >= 0:
             report.warnings.append(Note(
                 None, numbers[key], f"доли собственников помещения {numbers[key]} в сумме {f.format_share(total)}, а не 1"
             ))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,10 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 400 * 1024 * 1024  # a zip bomb is refused before anything is inflated
 MAX_ROWS = 200_000
 CSV_DELIMITERS = (";", ",", "\t")
+# What zipfile raises for a damaged archive besides BadZipFile (a flipped byte in a header gives
+# «zip file version 20.5», «negative seek value», a truncated member EOFError or zlib.error).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, ValueError, EOFError, OSError, KeyError,
+               RuntimeError)
 
 
 class TableFileError(Exception):
@@ -64,7 +69,7 @@ def sniff_format(data: bytes, filename: str) -> str:
                     raise TableFileError(
                         f"Файл «{filename}» — документ Word, а не таблица. Сохраните реестр как .xlsx, .xls, .ods или .csv."
                     )
-        except zipfile.BadZipFile as exc:
+        except _ZIP_ERRORS as exc:
             raise TableFileError(f"Файл «{filename}» повреждён: архив .xlsx/.ods не читается ({exc}).") from exc
         raise TableFileError(f"Файл «{filename}» — zip-архив, но не таблица Excel или OpenDocument.")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -88,13 +93,22 @@ def sniff_format(data: bytes, filename: str) -> str:
 
 
 def _check_zip_bomb(data: bytes, filename: str) -> None:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        total = sum(info.file_size for info in zf.infolist())
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+    except _ZIP_ERRORS as exc:
+        raise TableFileError(f"Файл «{filename}» повреждён: архив .xlsx/.ods не читается ({exc}).") from exc
     if total > MAX_UNZIPPED_BYTES:
         raise TableFileError(
             f"Файл «{filename}» после распаковки занимает {_size_text(total)} — это больше допустимых "
             f"{_size_text(MAX_UNZIPPED_BYTES)}. Похоже на повреждённый или вредоносный файл."
         )
+
+
+def _is_read_failure(exc: BaseException) -> bool:
+    # A Rust panic inside calamine (a truncated .xls: «slice index starts at 4096 but ends at 3712»)
+    # reaches Python as pyo3's PanicException, a BaseException that `except Exception` lets through.
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 def _read_workbook(data: bytes, filename: str, fmt: str) -> list[Sheet]:
@@ -106,7 +120,9 @@ def _read_workbook(data: bytes, filename: str, fmt: str) -> list[Sheet]:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError as exc:
         raise TableFileError(f"Файл «{filename}» защищён паролем. Снимите пароль и загрузите снова.") from exc
-    except Exception as exc:  # calamine raises several unrelated types for damaged files
+    except BaseException as exc:  # calamine raises several unrelated types for damaged files
+        if not _is_read_failure(exc):
+            raise
         raise TableFileError(
             f"Файл «{filename}» повреждён или сохранён не как таблица {fmt.upper()}: {str(exc)[:200]}"
         ) from exc
@@ -125,7 +141,9 @@ def _read_workbook(data: bytes, filename: str, fmt: str) -> list[Sheet]:
             sheets.append(Sheet(name=meta.name, rows=rows))
     except TableFileError:
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        if not _is_read_failure(exc):
+            raise
         raise TableFileError(f"Файл «{filename}» повреждён: {str(exc)[:200]}") from exc
     if not sheets:
         raise TableFileError(f"В файле «{filename}» нет ни одного листа с данными.")

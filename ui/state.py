@@ -15,6 +15,7 @@ MAIN_SCRIPT = "app.py"
 PAGE_MEETINGS = "pages/meetings.py"
 PAGE_STAGES = "pages/stages.py"
 PAGE_REGISTRY = "pages/registry.py"
+PAGE_NOTIFY = "pages/notify.py"
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,6 +26,27 @@ def _runtime(database_url: str) -> Runtime:
 
 def runtime() -> Runtime:
     return _runtime(load_settings().database_url)
+
+
+@st.cache_resource(show_spinner=False)
+def _sender(database_url: str):
+    """The background sender of this server process: started once, shared by every session."""
+    from services.mailer import make_mailer
+    from services.sender import BackgroundSender, SenderConfig
+
+    rt = runtime()
+    s = rt.settings
+    config = SenderConfig(secret_key=rt.secret_key, public_url=s.public_url, mail_from=s.mail_from,
+                          throttle_seconds=s.send_throttle_seconds, retry_seconds=s.send_retry_seconds,
+                          max_attempts=s.send_max_attempts)
+    return BackgroundSender(rt.session_factory, mailer_factory=lambda: make_mailer(s), config=config)
+
+
+def ensure_sender() -> None:
+    """Start the sender thread unless a separate `manage.py send-worker` does the sending."""
+    settings = load_settings()
+    if settings.embedded_sender:
+        _sender(settings.database_url)
 
 
 def session_factory():

@@ -1,0 +1,313 @@
+"""Уведомление собственников: select owners, send notices with personal codes, follow delivery."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pandas as pd
+import streamlit as st
+
+from services.errors import DomainError
+from services.mailer import delivery_label, list_outbox
+from services.meetings import get_meeting
+from services.notify import (
+    ASC,
+    DESC,
+    SHOW_ALL,
+    SHOW_UNNOTIFIED,
+    SORTS,
+    LateNoticeError,
+    active_job_id,
+    delivery_register_xlsx,
+    failed_owner_ids,
+    failures,
+    filter_owners,
+    job_progress,
+    notice_deadline,
+    notice_text,
+    notify_summary,
+    print_notices,
+    queue_notices,
+    record_paper_delivery,
+    signature_sheet,
+    update_notice_settings,
+)
+from ui import state
+from ui.owners import owner_index, refresh_owner_index
+
+SELECTED = "notify_selected"  # set of owner ids: survives filtering and sorting
+EDITOR_V = "notify_editor_v"
+VIEW_IDS = "notify_view_ids"  # owner ids of the rows shown, in order
+SEND_KEY = "notify_send_key"  # one-time key of the open confirmation: a double click sends once
+JOB = "notify_job"
+MAX_ROWS = 2000
+
+state.require_staff()
+sf = state.session_factory()
+rt = state.runtime()
+meeting_id = state.require_meeting()
+meeting = get_meeting(sf, meeting_id)
+user = st.session_state[state.USER]
+st.session_state.setdefault(SELECTED, set())
+st.session_state.setdefault(EDITOR_V, 0)
+
+state.back_to_stages()
+st.title("Уведомление собственников")
+st.caption(state.md(meeting.address))
+state.show_flash()
+
+summary = notify_summary(sf, meeting_id=meeting_id)
+st.subheader(f"Сведения о {summary.owners} собственниках / {len(set(owner_index(meeting_id)['premise']))} помещениях")
+deadline = notice_deadline(meeting.start_date)
+(st.warning if deadline.days_left <= 2 else st.info)(deadline.text, icon=":material/event:")
+st.caption(
+    "Для того, чтобы все собственники получили уведомления о предстоящем собрании, поставьте галочку напротив "
+    "«Выбрать всех». Или поставьте галочки только напротив нескольких собственников. После нажмите на кнопку "
+    "«Отправить уведомления». Собственники помещений в МКД должны получить уведомления о предстоящем собрании "
+    f"**не позднее чем за 10 дней до даты** начала голосования. Доставка: {delivery_label(rt.settings)}."
+)
+if meeting.email_notice_decision_date is None:
+    st.warning(
+        "Решение общего собрания об уведомлении по электронной почте не указано: письма будут отправлены, но "
+        "законным уведомлением считаются вручение под роспись или заказное письмо (ЖК РФ ст. 45 ч. 4). "
+        "Укажите решение ниже, в разделе «Решение ОСС и ГИС ЖКХ».", icon=":material/gavel:",
+    )
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Уведомлено законным способом", f"{summary.notified} из {summary.owners}")
+m2.metric("Из них в срок", summary.in_time)
+m3.metric("Только по эл. почте (доп.)", summary.additional_only)
+m4.metric("Нет эл. почты", summary.no_email)
+
+
+# ---------- the sending job ----------
+job_id = st.session_state.get(JOB) or active_job_id(sf, meeting_id=meeting_id)
+
+
+@st.fragment(run_every=1.0)
+def show_progress(job: int) -> None:
+    p = job_progress(sf, job_id=job)
+    if p.done:
+        refresh_owner_index()
+        st.session_state[JOB] = None
+        extra = (f" Не доставлено: {p.failed} — причины в разделе «Не доставлено»." if p.failed else "") + (
+            f" Без эл. почты: {p.skipped} — им нужно бумажное уведомление." if p.skipped else "")
+        if p.sent:
+            state.flash("success" if not p.failed else "warning", f"Уведомления успешно отправлены: {p.sent}." + extra)
+        else:
+            state.flash("error", "Уведомления не отправлены." + extra)
+        st.rerun(scope="app")
+    st.progress(p.processed / max(p.total, 1), text=f"Отправка уведомлений: {p.processed} из {p.total}"
+                + (f", ошибок: {p.failed}" if p.failed else ""))
+    if p.last_error:
+        when = f" Повторная попытка в {p.next_attempt_at:%H:%M:%S} UTC." if p.next_attempt_at else ""
+        st.warning(p.last_error + when, icon=":material/cloud_off:")
+    st.caption("Отправка идёт на сервере: страницу можно закрыть, она продолжится.")
+
+
+if job_id:
+    show_progress(job_id)
+
+
+# ---------- search, sort, filter and selection ----------
+c1, c2, c3, c4 = st.columns([2.6, 1.8, 1.4, 2.8])
+search = c1.text_input("Поиск", placeholder="Введите ФИО или номер помещения собственника", key="notify_search",
+                       label_visibility="collapsed")
+sort = c2.selectbox("Сортировка", SORTS, key="notify_sort", label_visibility="collapsed")
+order = c3.selectbox("Порядок", (DESC, ASC), key="notify_order", label_visibility="collapsed")
+show = c4.segmented_control("Кого показать", (SHOW_UNNOTIFIED, SHOW_ALL), default=SHOW_ALL, key="notify_show",
+                            label_visibility="collapsed")
+view = filter_owners(owner_index(meeting_id), search=search, sort=sort, descending=order == DESC,
+                     only_unnotified=show == SHOW_UNNOTIFIED)
+view_ids = [int(i) for i in view["id"]]
+selected: set[int] = st.session_state[SELECTED]
+
+
+def select_all() -> None:
+    st.session_state[SELECTED] |= set(st.session_state[VIEW_IDS + "_all"])
+    st.session_state[EDITOR_V] += 1
+
+
+def clear_selection() -> None:
+    st.session_state[SELECTED] = set()
+    st.session_state[EDITOR_V] += 1
+
+
+def apply_ticks() -> None:
+    changes = st.session_state.get(f"notify_editor_{st.session_state[EDITOR_V]}", {})
+    shown = st.session_state[VIEW_IDS]
+    for pos, change in changes.get("edited_rows", {}).items():
+        if "Выбрать" in change:
+            oid = shown[int(pos)]
+            (st.session_state[SELECTED].add if change["Выбрать"] else st.session_state[SELECTED].discard)(oid)
+
+
+st.session_state[VIEW_IDS + "_all"] = view_ids
+shown = view.head(MAX_ROWS)
+st.session_state[VIEW_IDS] = [int(i) for i in shown["id"]]
+b1, b2, b3 = st.columns([1, 1, 4])
+b1.button("Выбрать всех", on_click=select_all, icon=":material/select_all:",
+          help="Выбрать всех собственников, которых показывает текущий фильтр")
+b2.button("Снять выбор", on_click=clear_selection, disabled=not selected)
+b3.markdown(f"Выбрано: **{len(selected)}**" + (f" · показано {len(view_ids)}" if search or show == SHOW_UNNOTIFIED else ""))
+
+table = pd.DataFrame({
+    "Выбрать": [int(i) in selected for i in shown["id"]],
+    "Номер помещения": shown["premise"].to_numpy(),
+    "ФИО/Наименование": shown["name"].to_numpy(),
+    "Дата последней отправки уведомления": [
+        "" if pd.isna(d) else f"{d:%d.%m.%Y}" for d in shown["last_notice"]],
+    "Пошел в приложение с помощью кода": ["Да" if u else "Нет" for u in shown["code_used"]],
+    "Эл. почта": shown["emails"].to_numpy(),
+})
+st.data_editor(
+    table, key=f"notify_editor_{st.session_state[EDITOR_V]}", on_change=apply_ticks, hide_index=True,
+    width="stretch", height=min(38 + 35 * max(len(table), 3), 560),
+    disabled=[c for c in table.columns if c != "Выбрать"],
+    column_config={"Выбрать": st.column_config.CheckboxColumn(width=70),
+                   "Номер помещения": st.column_config.TextColumn(width=90)},
+)
+if len(view_ids) > MAX_ROWS:
+    st.caption(f"Показаны первые {MAX_ROWS} из {len(view_ids)}; «Выбрать всех» выбирает всех {len(view_ids)}.")
+if view.empty:
+    st.info("Никто не найден." if search else "Все собственники уведомлены.")
+
+
+# ---------- sending ----------
+@st.dialog("Отправить уведомления?")
+def confirm_send(owner_ids: list[int]) -> None:
+    st.session_state.setdefault(SEND_KEY, uuid.uuid4().hex)
+    index = owner_index(meeting_id)
+    chosen = index[index["id"].isin(owner_ids)]
+    with_email = int((chosen["emails"] != "").sum())
+    st.write(f"Уведомление с персональным кодом доступа будет отправлено **{with_email}** "
+             f"собственникам по электронной почте.")
+    if len(owner_ids) - with_email:
+        st.write(f"У {len(owner_ids) - with_email} выбранных нет адреса эл. почты: им нужно бумажное уведомление.")
+    if (chosen["last_notice"].notna()).any():
+        st.info("Тем, кому код уже отправлялся, придёт новый код; прежний перестанет действовать.")
+    late_ok = False
+    if deadline.passed:
+        st.error(deadline.text)
+        late_ok = st.checkbox("Понимаю, отправить после срока (уведомления будут отмечены как поздние)")
+    a, b = st.columns(2)
+    if a.button("Отправить", type="primary", disabled=deadline.passed and not late_ok or with_email == 0):
+        try:
+            result = queue_notices(sf, meeting_id=meeting_id, owner_ids=owner_ids,
+                                   request_key=st.session_state[SEND_KEY], user=user.username,
+                                   confirm_late=late_ok)
+        except LateNoticeError as exc:
+            st.error(exc.message)
+            return
+        except DomainError as exc:
+            st.error(exc.message)
+            return
+        st.session_state.pop(SEND_KEY, None)
+        st.session_state[JOB] = result.job_id
+        st.session_state[SELECTED] = set()
+        st.session_state[EDITOR_V] += 1
+        st.rerun()
+    if b.button("Отмена"):
+        st.session_state.pop(SEND_KEY, None)
+        st.rerun()
+
+
+if st.button(f"Отправить уведомления ({len(selected)})", type="primary", disabled=not selected or bool(job_id),
+             icon=":material/send:"):
+    confirm_send(sorted(selected))
+
+
+# ---------- not delivered ----------
+failed = failures(sf, meeting_id=meeting_id)
+with st.expander(f"Не доставлено и нет эл. почты ({len(failed)})", icon=":material/report:"):
+    if failed.empty:
+        st.write("Все уведомления по эл. почте доставлены или ещё не отправлялись.")
+    else:
+        st.dataframe(failed.drop(columns="id"), hide_index=True, width="stretch")
+        retry = failed_owner_ids(sf, meeting_id=meeting_id)
+        if retry and st.button(f"Отправить повторно ({len(retry)})", disabled=bool(job_id)):
+            confirm_send(retry)
+        if st.button("Выбрать их для бумажного уведомления"):
+            st.session_state[SELECTED] = set(int(i) for i in failed["id"])
+            st.session_state[EDITOR_V] += 1
+            st.rerun()
+
+
+# ---------- paper notices ----------
+with st.expander("Бумажные уведомления: печать, вручение под роспись, заказные письма", icon=":material/print:"):
+    if not selected:
+        st.write("Выберите собственников в таблице выше (например, «Показать неуведомлённых» → «Выбрать всех»).")
+    else:
+        st.write(f"Выбрано собственников: **{len(selected)}**. В каждом сообщении — новый персональный код и QR-код "
+                 "страницы голосования; прежний код этих собственников перестанет действовать.")
+        if st.button("Сформировать сообщения для печати (.docx)", icon=":material/description:"):
+            try:
+                st.session_state["notify_paper"] = print_notices(
+                    sf, meeting_id=meeting_id, owner_ids=sorted(selected), secret_key=rt.secret_key,
+                    public_url=rt.settings.public_url)
+            except DomainError as exc:
+                st.error(exc.message)
+        if st.session_state.get("notify_paper"):
+            st.download_button("Скачать сообщения (.docx)", st.session_state["notify_paper"],
+                               file_name=f"сообщения_ОСС_{meeting_id}.docx", icon=":material/download:",
+                               mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        st.download_button("Лист вручения под роспись (.docx)",
+                           data=lambda: signature_sheet(sf, meeting_id=meeting_id, owner_ids=sorted(selected)),
+                           file_name=f"лист_вручения_ОСС_{meeting_id}.docx", icon=":material/signature:",
+                           mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        with st.form("paper_delivery"):
+            channel = st.radio("Как вручено", ("Вручено под роспись", "Заказное письмо"), horizontal=True)
+            on_date = st.date_input("Дата вручения (отправки)", value=dt.date.today(), format="DD.MM.YYYY")
+            postal = st.text_input("Почтовый идентификатор (для заказного письма)")
+            if st.form_submit_button(f"Отметить вручение для {len(selected)} собственников"):
+                try:
+                    n = record_paper_delivery(
+                        sf, meeting_id=meeting_id, owner_ids=sorted(selected),
+                        channel="hand" if channel == "Вручено под роспись" else "registered_mail",
+                        on_date=on_date, postal_number=postal, user=user.username)
+                except DomainError as exc:
+                    st.error(exc.message)
+                else:
+                    refresh_owner_index()
+                    st.session_state[SELECTED] = set()
+                    st.session_state[EDITOR_V] += 1
+                    state.flash("success", f"Вручение отмечено для {n} собственников.")
+                    st.rerun()
+
+
+# ---------- the meeting's notice settings ----------
+with st.expander("Решение ОСС об эл. почте и размещение в ГИС ЖКХ", icon=":material/gavel:"):
+    with st.form("notice_settings"):
+        a, b = st.columns(2)
+        decision_date = a.date_input("Дата протокола ОСС, решившего уведомлять по эл. почте",
+                                     value=meeting.email_notice_decision_date, format="DD.MM.YYYY")
+        decision_no = b.text_input("Номер протокола", value=meeting.email_notice_decision_number)
+        gis_id = a.text_input("Идентификатор собрания в ГИС ЖКХ", value=meeting.gis_id)
+        gis_date = b.date_input("Дата размещения сообщения в ГИС ЖКХ", value=meeting.gis_posted_on,
+                                format="DD.MM.YYYY")
+        if st.form_submit_button("Сохранить"):
+            try:
+                update_notice_settings(sf, meeting_id=meeting_id, email_decision_date=decision_date,
+                                       email_decision_number=decision_no, gis_id=gis_id, gis_posted_on=gis_date)
+            except DomainError as exc:
+                st.error(exc.message)
+            else:
+                state.flash("success", "Сведения о решении ОСС и о размещении в ГИС ЖКХ сохранены.")
+                st.rerun()
+    st.write("Текст сообщения для размещения в ГИС ЖКХ (без персональных данных и кодов):")
+    st.code(notice_text(sf, meeting_id=meeting_id, public_url=rt.settings.public_url), language=None, wrap_lines=True)
+
+
+# ---------- the delivery register and the outbox ----------
+st.download_button("Реестр вручения сообщений (.xlsx)",
+                   data=lambda: delivery_register_xlsx(sf, meeting_id=meeting_id),
+                   file_name=f"реестр_вручения_ОСС_{meeting_id}.xlsx", icon=":material/download:",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+if not rt.settings.smtp_host:
+    files = list_outbox(rt.settings, meeting_id=meeting_id, limit=50)
+    with st.expander(f"Папка исходящих (SMTP не настроен): писем {len(files)}", icon=":material/outbox:"):
+        st.caption("Письма не уходят адресатам: они сохранены в data/outbox/ как .eml. Укажите SMTP_HOST в "
+                   "настройках, чтобы отправлять по-настоящему.")
+        for path in files[:20]:
+            st.download_button(path.name, path.read_bytes(), file_name=path.name, mime="message/rfc822",
+                               key=f"eml_{path.name}")

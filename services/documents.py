@@ -1,0 +1,83 @@
+"""Word documents from replaceable templates (docxtpl) and simple generated sheets (python-docx).
+
+Templates live in `templates/`; a company may replace them with its own made in Word with the
+same tags. docxtpl escapes what it inserts, so text users typed cannot alter the document's XML.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import segno
+
+from services.notice import MeetingView, OwnerView, ru_date, vote_url
+from services.settings import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+NOTICE_PAPER_TEMPLATE = TEMPLATES_DIR / "notice_paper.docx"
+
+
+def qr_png(data: str, scale: int = 5) -> bytes:
+    buf = io.BytesIO()
+    segno.make(data, error="m").save(buf, kind="png", scale=scale, border=2)
+    return buf.getvalue()
+
+
+def meeting_context(meeting: MeetingView) -> dict:
+    ctx = dataclasses.asdict(meeting)
+    ctx["start_date"], ctx["end_date"] = ru_date(meeting.start_date), ru_date(meeting.end_date)
+    return ctx
+
+
+def paper_notices_docx(*, meeting: MeetingView, items: list[tuple[OwnerView, str]], public_url: str,
+                       template: Path = NOTICE_PAPER_TEMPLATE) -> bytes:
+    """Сообщения для печати: one page per owner with the personal code and a QR code of the link."""
+    from docx.shared import Mm
+    from docxtpl import DocxTemplate, InlineImage
+
+    tpl = DocxTemplate(str(template))
+    url = vote_url(public_url)
+    qr = qr_png(url)
+    notices = [{"owner": dataclasses.asdict(owner), "code": code,
+                "qr": InlineImage(tpl, io.BytesIO(qr), width=Mm(32))} for owner, code in items]
+    tpl.render({"meeting": meeting_context(meeting), "notices": notices, "vote_url": url}, autoescape=True)
+    out = io.BytesIO()
+    tpl.save(out)
+    return out.getvalue()
+
+
+def signature_sheet_docx(*, meeting: MeetingView, rows: list[tuple[str, str]], title: str) -> bytes:
+    """Лист вручения под роспись: premise, owner, date and signature columns to fill in by hand."""
+    from docx import Document
+    from docx.shared import Mm, Pt
+
+    doc = Document()
+    section = doc.sections[0]
+    section.page_height, section.page_width = Mm(297), Mm(210)
+    section.left_margin = section.right_margin = Mm(15)
+    doc.styles["Normal"].font.name = "Times New Roman"
+    doc.styles["Normal"].font.size = Pt(11)
+    head = doc.add_paragraph()
+    head.alignment = 1
+    head.add_run(title).bold = True
+    doc.add_paragraph(f"Многоквартирный дом: {meeting.address}")
+    doc.add_paragraph(f"Собрание: {meeting.form} голосование с {ru_date(meeting.start_date)} по "
+                      f"{ru_date(meeting.end_date)}; инициатор: {meeting.initiator}")
+    table = doc.add_table(rows=1, cols=5)
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ("№", "Помещение", "ФИО/Наименование собственника",
+                                                "Дата вручения", "Подпись")):
+        cell.paragraphs[0].add_run(text).bold = True
+    for i, (premise, name) in enumerate(rows, start=1):
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text, cells[2].text = str(i), premise, name
+    widths = (Mm(10), Mm(22), Mm(80), Mm(28), Mm(40))
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths):
+            cell.width = width
+    doc.add_paragraph()
+    doc.add_paragraph("Сообщение вручил: ____________________ / ____________________ /   «___» __________ 20___ г.")
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Builds the default .docx templates in templates/ (docxtpl: Jinja tags inside a Word document).
+
+A management company replaces those files with its own, made in Word with the same tags; this
+script only recreates Kvorum's defaults: `.venv/bin/python tools/build_templates.py`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from docx import Document
+from docx.enum.text import WD_BREAK
+from docx.shared import Mm, Pt
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _base() -> Document:
+    doc = Document()
+    section = doc.sections[0]
+    section.page_height, section.page_width = Mm(297), Mm(210)
+    section.left_margin = section.right_margin = Mm(20)
+    section.top_margin = section.bottom_margin = Mm(15)
+    style = doc.styles["Normal"]
+    style.font.name = "Times New Roman"
+    style.font.size = Pt(12)
+    return doc
+
+
+def notice_paper() -> None:
+    doc = _base()
+    doc.add_paragraph("{%p for n in notices %}")
+    title = doc.add_paragraph()
+    title.alignment = 1
+    title.add_run("СООБЩЕНИЕ\nо проведении общего собрания собственников помещений\nв многоквартирном доме").bold = True
+    doc.add_paragraph("по адресу: {{ meeting.address }}").alignment = 1
+    doc.add_paragraph("Собственнику: {{ n.owner.name }}, помещение № {{ n.owner.premise }} "
+                      "(площадь {{ n.owner.area }} м², доля {{ n.owner.share }}, голосов {{ n.owner.votes }})")
+    doc.add_paragraph("Инициатор собрания: {{ meeting.initiator }}{% if meeting.initiator_details %} "
+                      "({{ meeting.initiator_details }}){% endif %}.")
+    doc.add_paragraph("Форма проведения: {{ meeting.form }} голосование. Голосование проводится с "
+                      "{{ meeting.start_date }} по {{ meeting.end_date }}.")
+    doc.add_paragraph("Решения собственников принимаются до {{ meeting.end_date }} включительно"
+                      "{% if meeting.decisions_place %} по адресу: {{ meeting.decisions_place }}{% endif %}.")
+    doc.add_paragraph().add_run("Повестка дня:").bold = True
+    doc.add_paragraph("{%p for q in meeting.questions %}")
+    doc.add_paragraph("{{ q.number }}. {{ q.text }}")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph("Ознакомиться с материалами: {% if meeting.materials_place %}{{ meeting.materials_place }}"
+                      "{% else %}у инициатора собрания{% endif %}; на странице голосования {{ vote_url }}.")
+    box = doc.add_table(rows=1, cols=2)
+    box.style = "Table Grid"
+    left, right = box.rows[0].cells
+    left.paragraphs[0].add_run("Ваш персональный код доступа:").bold = True
+    code = left.add_paragraph().add_run("{{ n.code }}")
+    code.bold = True
+    code.font.size = Pt(20)
+    code.font.name = "Courier New"
+    left.add_paragraph("Откройте {{ vote_url }} (или наведите камеру телефона на QR-код), введите код "
+                       "и ответьте на вопросы. Код действует только для вашего помещения; новый код "
+                       "отменяет прежний.")
+    right.paragraphs[0].add_run("{{ n.qr }}")
+    doc.add_paragraph("Можно также заполнить и сдать письменное решение (бюллетень) по адресу приёма решений.")
+    doc.add_paragraph("{{ meeting.initiator }}")
+    doc.add_paragraph("{%p if not loop.last %}")
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    doc.add_paragraph("{%p endif %}")
+    doc.add_paragraph("{%p endfor %}")
+    doc.save(TEMPLATES / "notice_paper.docx")
+
+
+if __name__ == "__main__":
+    TEMPLATES.mkdir(exist_ok=True)
+    notice_paper()
+    print("templates/notice_paper.docx")
