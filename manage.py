@@ -7,6 +7,8 @@
     python manage.py create-meeting --from meeting.json [--json]
     python manage.py import-registry --meeting ID FILE [--replace] [--json]
     python manage.py demo
+    python manage.py send-notices --meeting ID (--all | --not-notified) [--wait] [--late]
+    python manage.py send-worker [--once]
 """
 from __future__ import annotations
 
@@ -125,6 +127,67 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _sender_config(rt):
+    from services.sender import SenderConfig
+
+    s = rt.settings
+    return SenderConfig(secret_key=rt.secret_key, public_url=s.public_url, mail_from=s.mail_from,
+                        throttle_seconds=s.send_throttle_seconds, retry_seconds=s.send_retry_seconds,
+                        max_attempts=s.send_max_attempts)
+
+
+def cmd_send_notices(args) -> int:
+    import uuid
+
+    from services.mailer import delivery_label, make_mailer
+    from services.notify import job_progress, owner_status_index, queue_notices
+    from services.sender import run_sender
+
+    rt = _runtime()
+    index = owner_status_index(rt.session_factory, meeting_id=args.meeting)
+    if args.not_notified:
+        index = index[index["last_notice"].isna()]
+    owner_ids = [int(i) for i in index["id"]]
+    if not owner_ids:
+        print("Некого уведомлять: все собственники уже уведомлены." if args.not_notified
+              else "В реестре собрания нет собственников.")
+        return 0
+    result = queue_notices(rt.session_factory, meeting_id=args.meeting, owner_ids=owner_ids,
+                           request_key=uuid.uuid4().hex, user="manage.py", confirm_late=args.late)
+    print(f"Задание № {result.job_id}: в очереди {result.queued}, без адреса эл. почты {result.skipped}."
+          + (" Отправка после 10-дневного срока: уведомления отмечены как поздние." if result.late else ""))
+    if not args.wait:
+        print("Отправит фоновый отправитель приложения или `manage.py send-worker`.")
+        return 0
+    print(f"Доставка: {delivery_label(rt.settings)}")
+    stats = run_sender(rt.session_factory, mailer_factory=lambda: make_mailer(rt.settings),
+                       config=_sender_config(rt), until_idle=True,
+                       on_batch=lambda st: print(f"  отправлено {st.sent}, ошибок {st.failed}", file=sys.stderr))
+    p = job_progress(rt.session_factory, job_id=result.job_id)
+    print(f"Отправлено: {p.sent}; не доставлено: {p.failed}; пропущено без адреса эл. почты: {p.skipped}.")
+    if stats.last_server_error and p.failed:
+        print(f"Последняя ошибка сервера: {stats.last_server_error}")
+    return 0 if p.failed == 0 else 1
+
+
+def cmd_send_worker(args) -> int:
+    import signal
+    import threading
+
+    from services.mailer import delivery_label, make_mailer
+    from services.sender import run_sender
+
+    rt = _runtime()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"Отправитель уведомлений запущен. Доставка: {delivery_label(rt.settings)}", file=sys.stderr)
+    stats = run_sender(rt.session_factory, mailer_factory=lambda: make_mailer(rt.settings),
+                       config=_sender_config(rt), stop=stop, until_idle=args.once)
+    print(f"Отправлено: {stats.sent}; не доставлено: {stats.failed}.", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="manage.py", description="Kvorum: команды администратора")
     sub = p.add_subparsers(dest="command", required=True)
@@ -156,6 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_import_registry)
 
     sub.add_parser("demo", help="создать демонстрационное собрание").set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("send-notices", help="поставить в очередь уведомления собственникам")
+    s.add_argument("--meeting", type=int, required=True)
+    who = s.add_mutually_exclusive_group(required=True)
+    who.add_argument("--all", action="store_true", help="всем собственникам")
+    who.add_argument("--not-notified", action="store_true", help="только неуведомлённым")
+    s.add_argument("--wait", action="store_true", help="отправить сейчас и дождаться окончания")
+    s.add_argument("--late", action="store_true", help="подтвердить отправку после 10-дневного срока")
+    s.set_defaults(func=cmd_send_notices)
+
+    s = sub.add_parser("send-worker", help="фоновый отправитель уведомлений (отдельный процесс)")
+    s.add_argument("--once", action="store_true", help="выйти, когда очередь опустеет")
+    s.set_defaults(func=cmd_send_worker)
     return p
 
 

@@ -158,16 +158,6 @@ def filter_owners(index: pd.DataFrame, *, search: str = "", sort: str = SORT_DAT
     return view.sort_values(keys, ascending=[not descending, True], na_position="last", kind="stable")
 
 
-def status_mark(last_notice, code_used: bool) -> str:
-    """The registry's «Статус»: the code-sent mark with its date and the code-used mark."""
-    parts = []
-    if last_notice is not None and not pd.isna(last_notice):
-        parts.append(f"✉ {pd.Timestamp(last_notice):%d.%m.%Y}")
-    if code_used:
-        parts.append("🔑 вход по коду")
-    return " · ".join(parts)
-
-
 # ---------- queuing the sending ----------
 
 @dataclass

@@ -191,6 +191,7 @@ def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, s
     )
     with session_factory() as s:
         rows = s.execute(stmt).all()
+        status = owner_status_marks(s, meeting_id)
     needle = f.name_key(search) if search.strip() else ""
     records = []
     for rid, number, area, name, num, den, doc, ddate, emails, phones in rows:
@@ -198,13 +199,35 @@ def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, s
             continue
         records.append((
             rid, number, f.format_area(area), name, f.format_share(Fraction(num, den)), doc, f.format_date(ddate),
-            f.format_contacts(emails or [], phones or []), "", natural_key(number),
+            f.format_contacts(emails or [], phones or []), status.get(rid, ""), natural_key(number),
         ))
     df = pd.DataFrame.from_records(
         records, columns=["id", *REGISTRY_COLUMNS, "_sort"]
     )
     df = df.sort_values(["_sort", COL_NAME], kind="stable").drop(columns="_sort").set_index("id")
     return df
+
+
+def status_mark(last_notice: dt.datetime | None, code_used: bool) -> str:
+    """«Статус» of the seed's registry: the code-sent mark with its date, and the code-used mark."""
+    parts = []
+    if last_notice is not None:
+        parts.append(f"✉ {last_notice:%d.%m.%Y}")
+    if code_used:
+        parts.append("🔑 вход по коду")
+    return " · ".join(parts)
+
+
+def owner_status_marks(s: Session, meeting_id: int) -> dict[int, str]:
+    from services.models import AccessCode, Delivery
+
+    sent = dict(s.execute(
+        select(Delivery.owner_id, func.max(Delivery.sent_at))
+        .where(Delivery.meeting_id == meeting_id, Delivery.status == "sent").group_by(Delivery.owner_id)
+    ).all())
+    used = set(s.scalars(select(AccessCode.owner_id).where(
+        AccessCode.meeting_id == meeting_id, AccessCode.first_used_at.is_not(None))))
+    return {oid: status_mark(sent.get(oid), oid in used) for oid in set(sent) | used}
 
 
 def natural_key(number: str) -> tuple:

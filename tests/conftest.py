@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 import sys
 from pathlib import Path
 
@@ -34,13 +35,28 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_engine():
+def postgres_url():
+    """A database of this test run's own on the given PostgreSQL server, dropped at the end: two
+    runs on one machine (a developer's and CI's, or parallel sessions) never see each other's rows."""
     if not POSTGRES_URL:
         pytest.skip("KVORUM_TEST_POSTGRES_URL is not set")
-    engine = make_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(POSTGRES_URL)
+    name = f"kvorum_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url):
+    engine = make_engine(postgres_url)
     upgrade_schema(engine)
     yield engine
     engine.dispose()
@@ -62,14 +78,11 @@ def db_url(request, tmp_path) -> str:
         return f"sqlite:///{path}"
     engine = request.getfixturevalue("postgres_engine")
     _truncate_postgres(engine)
-    return POSTGRES_URL
+    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
 def engine(db_url):
-    if db_url == POSTGRES_URL:
-        yield make_engine(db_url)
-        return
     eng = make_engine(db_url)
     yield eng
     eng.dispose()

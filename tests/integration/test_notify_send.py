@@ -181,3 +181,104 @@ def test_codes_are_read_case_insensitively_without_dashes():
     assert normalize_code(" 7kq3 m9xd-2pwa ") == "7KQ3M9XD2PWA"
     assert normalize_code("7KQ3-M9XD-2PWO") == "7KQ3M9XD2PW0"
     assert normalize_code("<script>") is None and normalize_code("x" * 10_000) is None
+
+
+def test_two_workers_drain_one_job_without_sending_anything_twice(session_factory, db_url, smtp_server, tmp_path):
+    """On PostgreSQL the claim uses FOR UPDATE SKIP LOCKED; on SQLite a single compare-and-set UPDATE."""
+    from services.meetings import MeetingData, QuestionData, create_meeting
+    from services.registry import OwnerInput, apply_registry_changes
+
+    meeting = create_meeting(session_factory, data=MeetingData(
+        address="г. Тверь, ул. Ленина, д. 5", initiator="ООО «УК»", start_date=dt.date.today() + dt.timedelta(days=20),
+        end_date=dt.date.today() + dt.timedelta(days=40), questions=[QuestionData("Вопрос")]))
+    apply_registry_changes(session_factory, meeting_id=meeting, added=[
+        OwnerInput(premise=str(i), area="40", name=f"Собственник {i}", contacts=f"owner{i}@example.ru")
+        for i in range(1, 301)])
+    queue_notices(session_factory, meeting_id=meeting, owner_ids=owner_ids(session_factory, meeting), request_key="k")
+    settings = smtp_settings(smtp_server, tmp_path)
+    results = []
+
+    def worker(n):
+        results.append(run_sender(session_factory, mailer_factory=lambda: SmtpMailer(settings),
+                                  config=config(batch_size=20, worker_id=f"w{n}"), until_idle=True, poll_seconds=0.02))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    recipients = [to[0] for _f, to, _raw in smtp_server.raw]
+    assert len(recipients) == 300 == len(set(recipients))
+    assert sum(r.sent for r in results) == 300
+    assert all(r.sent > 0 for r in results), "both workers took part"
+    with session_factory() as s:
+        assert set(s.scalars(select(Delivery.status))) == {"sent"}
+
+
+def test_send_notices_command_waits_and_prints_a_summary(sqlite_url, smtp_server, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "KVORUM_DATA_DIR": str(tmp_path), **smtp_server.env()}
+    run = lambda *a: subprocess.run([sys.executable, str(ROOT / "manage.py"), *a], env=env, capture_output=True,  # noqa: E731
+                                    text=True, timeout=120)
+    assert run("demo").returncode == 0
+    done = run("send-notices", "--meeting", "1", "--all", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert "Отправлено: 39; не доставлено: 0; пропущено без адреса эл. почты: 9." in done.stdout
+    assert len(smtp_server.raw) == 39
+    again = run("send-notices", "--meeting", "1", "--not-notified", "--wait")
+    assert "в очереди 0, без адреса эл. почты 9" in again.stdout and len(smtp_server.raw) == 39
+    assert json.loads(run("check-registry", str(ROOT / "data/samples/registry_demo.csv"), "--json").stdout)["owners"] == 48
+
+
+def test_paper_notices_carry_new_codes_that_replace_the_old_ones(session_factory, meeting):
+    import io
+
+    from docx import Document
+
+    from services.notify import print_notices, record_paper_delivery
+
+    ids = owner_ids(session_factory, meeting)[:3]
+    data = print_notices(session_factory, meeting_id=meeting, owner_ids=ids, secret_key=SECRET,
+                         public_url="http://kvorum.test")
+    doc = Document(io.BytesIO(data))
+    text = "\n".join(p.text for p in doc.paragraphs) + "\n".join(
+        c.text for t in doc.tables for r in t.rows for c in r.cells)
+    codes = re.findall(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b", text)
+    assert len(set(codes)) == 3 and text.count("Повестка дня") == 3
+    assert len(doc.inline_shapes) == 3, "a QR code on every page"
+    with session_factory() as s:
+        assert {hash_code(SECRET, c) for c in set(codes)} == set(s.scalars(select(AccessCode.code_hash)))
+    n = record_paper_delivery(session_factory, meeting_id=meeting, owner_ids=ids[:2], channel="registered_mail",
+                              on_date=dt.date.today(), postal_number="80081234567890")
+    assert n == 2
+    index = owner_status_index(session_factory, meeting_id=meeting)
+    assert index.set_index("id").loc[ids[:2], "last_notice"].notna().all()
+
+
+def test_the_delivery_register_tells_lawful_and_additional_notices_apart(session_factory, meeting, smtp_server, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    from services.notify import delivery_register_xlsx, record_paper_delivery, update_notice_settings
+
+    emails = with_email(session_factory, meeting)
+    queue_notices(session_factory, meeting_id=meeting, owner_ids=list(emails)[:5], request_key="k")
+    run_sender(session_factory, mailer_factory=lambda: SmtpMailer(smtp_settings(smtp_server, tmp_path)),
+               config=config(), until_idle=True)
+    record_paper_delivery(session_factory, meeting_id=meeting, owner_ids=list(emails)[5:7], channel="hand",
+                          on_date=dt.date.today())
+    wb = load_workbook(io.BytesIO(delivery_register_xlsx(session_factory, meeting_id=meeting)))
+    assert wb["Законные уведомления"].max_row == 1 + 2 and wb["Дополнительные"].max_row == 1 + 5
+    update_notice_settings(session_factory, meeting_id=meeting, email_decision_date=dt.date(2024, 5, 1),
+                           email_decision_number="3", gis_id="", gis_posted_on=None)
+    wb = load_workbook(io.BytesIO(delivery_register_xlsx(session_factory, meeting_id=meeting)))
+    assert wb["Законные уведомления"].max_row == 1 + 7 and wb["Дополнительные"].max_row == 1
+    channels = {row[2] for row in wb["Законные уведомления"].iter_rows(min_row=2, values_only=True)}
+    assert channels == {"Эл. почта", "Вручено под роспись"}
