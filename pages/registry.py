@@ -219,12 +219,13 @@ def confirm_delete_all(count: int) -> None:
         st.rerun()
 
 
-a, b, _ = st.columns([1, 1, 3])
 if summary.owners:
-    a.download_button(
-        "Экспорт реестра (.xlsx)", data=lambda: registry_xlsx(sf, meeting_id=meeting_id),
-        file_name=f"реестр_собственников_собрание_{meeting_id}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:",
-    )
-    if b.button("Удалить всех", icon=":material/delete:"):
-        confirm_delete_all(summary.owners)
+    # one row of buttons as wide as their labels: fixed columns cut «Экспорт реестра (.xlsx)» short
+    with st.container(horizontal=True):
+        st.download_button(
+            "Экспорт реестра (.xlsx)", data=lambda: registry_xlsx(sf, meeting_id=meeting_id),
+            file_name=f"реестр_собственников_собрание_{meeting_id}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:",
+        )
+        if st.button("Удалить всех", icon=":material/delete:"):
+            confirm_delete_all(summary.owners)
