@@ -6,6 +6,7 @@ same tags. docxtpl escapes what it inserts, so text users typed cannot alter the
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import io
 from pathlib import Path
 
@@ -80,4 +81,57 @@ def signature_sheet_docx(*, meeting: MeetingView, rows: list[tuple[str, str]], t
     doc.add_paragraph("Сообщение вручил: ____________________ / ____________________ /   «___» __________ 20___ г.")
     out = io.BytesIO()
     doc.save(out)
+    return out.getvalue()
+
+
+DECISION_TEMPLATE = TEMPLATES_DIR / "decision.docx"
+BOX_ON, BOX_OFF = "☒", "☐"
+
+
+@dataclass
+class BallotOwner:
+    name: str
+    snils: str
+    premise: str
+    area: str
+    share: str
+    votes: str
+    doc_number: str
+    doc_date: str
+
+
+@dataclass
+class Ballot:
+    """One owner's decision form: answers by question id (empty: a blank ballot)."""
+
+    owner: BallotOwner
+    answers: dict[int, str]
+    fingerprint: str = ""
+    submitted: str = ""
+
+
+def _ballot_context(ballot: Ballot, questions: tuple) -> dict:
+    rows = []
+    for q in questions:
+        a = ballot.answers.get(q.id)
+        rows.append({"number": q.number, "text": q.text,
+                     "for_box": BOX_ON if a == "for" else BOX_OFF,
+                     "against_box": BOX_ON if a == "against" else BOX_OFF,
+                     "abstain_box": BOX_ON if a == "abstain" else BOX_OFF})
+    return {"owner": dataclasses.asdict(ballot.owner), "questions": rows, "fingerprint": ballot.fingerprint,
+            "submitted": ballot.submitted}
+
+
+def decisions_docx(*, meeting: MeetingView, questions: tuple, ballots: list[Ballot],
+                   template: Path = DECISION_TEMPLATE) -> bytes:
+    """Решения собственников: one page per owner, filled or blank, from the replaceable template.
+
+    `questions` are objects with id, number and text (the meeting's agenda)."""
+    from docxtpl import DocxTemplate
+
+    tpl = DocxTemplate(str(template))
+    tpl.render({"meeting": meeting_context(meeting), "ballots": [_ballot_context(b, questions) for b in ballots]},
+               autoescape=True)
+    out = io.BytesIO()
+    tpl.save(out)
     return out.getvalue()

@@ -109,6 +109,13 @@ class Meeting(Base):
     # e-mail notice is only an additional one, and a lawful channel is still needed.
     email_notice_decision_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     email_notice_decision_number: Mapped[str] = mapped_column(String(100), default="")
+    # «Решения, подписанные кодом»: whether code-signed electronic decisions count (DOMAIN.md rule 2).
+    electronic_decisions_count: Mapped[bool] = mapped_column(Boolean, default=False)
+    electronic_switched_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    electronic_switched_by: Mapped[str] = mapped_column(String(100), default="")
+    # Head of the decisions' seal chain: removing the newest decision is detectable too.
+    seal_head: Mapped[str] = mapped_column(String(64), default="")
+    seal_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -256,3 +263,67 @@ class AccessCode(Base):
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True)
     first_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Decision(Base):
+    """Решение собственника: an owner record's answers on the agenda, sealed.
+
+    kind: «online» (answers given with the code; counted only when the signed paper decision is
+    registered), «electronic» (code-signed, in a meeting that counts those), «paper» (a signed
+    written decision registered by staff). `online_slot` and `counted_slot` hold the owner id when
+    the decision occupies that owner's single online / single counted place, so the database
+    itself refuses a second one (NULLs never collide), whatever two browser tabs do.
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "online_slot", name="uq_decision_online"),
+        UniqueConstraint("meeting_id", "counted_slot", name="uq_decision_counted"),
+        UniqueConstraint("meeting_id", "seq", name="uq_decision_seq"),
+        Index("ix_decision_owner", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owner_records.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # online | electronic | paper
+    status: Mapped[str] = mapped_column(String(20))  # counted | online | late | conflict
+    online_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    counted_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    received_on: Mapped[dt.date] = mapped_column(Date)  # the day the decision was received
+    seq: Mapped[int] = mapped_column(Integer)  # position in the meeting's seal chain
+    canonical: Mapped[str] = mapped_column(Text)  # the sealed content, canonical JSON
+    prev_seal: Mapped[str] = mapped_column(String(64), default="")
+    seal: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(100), default="")  # staff user, or «owner»
+    source: Mapped[str] = mapped_column(String(200), default="")  # e.g. the spreadsheet and its row
+
+    answers: Mapped[list["DecisionAnswer"]] = relationship(
+        back_populates="decision", cascade="all, delete-orphan", order_by="DecisionAnswer.question_id"
+    )
+
+
+class DecisionAnswer(Base):
+    """One agenda question's answer in a decision: for | against | abstain | invalid."""
+
+    __tablename__ = "decision_answers"
+    __table_args__ = (UniqueConstraint("decision_id", "question_id", name="uq_answer_question"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("agenda_questions.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str] = mapped_column(String(10))
+
+    decision: Mapped[Decision] = relationship(back_populates="answers")
+
+
+class CodeAttempt(Base):
+    """Failed code entries per client (address or browser): the growing delay against guessing."""
+
+    __tablename__ = "code_attempts"
+
+    client_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -447,14 +447,30 @@ def print_notices(session_factory: sessionmaker[Session], *, meeting_id: int, ow
         items = [(oid, owner_view(name=name, premise=number, area=area, share=Fraction(num, den)), generate_code())
                  for oid, name, num, den, number, area in rows]
         data = paper_notices_docx(meeting=view, items=[(o, c) for _i, o, c in items], public_url=public_url)
-        now = utcnow()
-        for oid, _owner, code in items:
-            changed = s.execute(AccessCode.__table__.update().where(AccessCode.owner_id == oid).values(
-                code_hash=hash_code(secret_key, code), issued_at=now, delivery_id=None)).rowcount
-            if not changed:
-                s.add(AccessCode(meeting_id=meeting_id, owner_id=oid, code_hash=hash_code(secret_key, code),
-                                 issued_at=now))
+        activate_codes(s, meeting_id=meeting_id, codes={oid: code for oid, _o, code in items}, secret_key=secret_key)
     return data
+
+
+def activate_codes(s: Session, *, meeting_id: int, codes: dict[int, str], secret_key: str) -> None:
+    """Make these codes the owners' active ones (the previous codes stop working)."""
+    from services.codes import hash_code
+
+    now = utcnow()
+    for oid, code in codes.items():
+        values = {"code_hash": hash_code(secret_key, code), "issued_at": now, "delivery_id": None}
+        if not s.execute(AccessCode.__table__.update().where(AccessCode.owner_id == oid).values(**values)).rowcount:
+            s.add(AccessCode(meeting_id=meeting_id, owner_id=oid, **values))
+
+
+def issue_codes(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int],
+                secret_key: str) -> dict[int, str]:
+    """New codes for these owners, returned once (for a printout made elsewhere, and the tests)."""
+    from services.codes import generate_code
+
+    codes = {int(oid): generate_code() for oid in owner_ids}
+    with session_factory.begin() as s:
+        activate_codes(s, meeting_id=meeting_id, codes=codes, secret_key=secret_key)
+    return codes
 
 
 def signature_sheet(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int]) -> bytes:

@@ -69,7 +69,57 @@ def notice_paper() -> None:
     doc.save(TEMPLATES / "notice_paper.docx")
 
 
+def decision() -> None:
+    """Решение собственника (бюллетень): filled with the owner's answers, or with empty boxes."""
+    doc = _base()
+    doc.add_paragraph("{%p for b in ballots %}")
+    title = doc.add_paragraph()
+    title.alignment = 1
+    title.add_run("РЕШЕНИЕ СОБСТВЕННИКА ПОМЕЩЕНИЯ\nпо вопросам повестки дня общего собрания собственников "
+                  "помещений в многоквартирном доме").bold = True
+    doc.add_paragraph("по адресу: {{ meeting.address }}").alignment = 1
+    doc.add_paragraph("Форма проведения: {{ meeting.form }} голосование; голосование с {{ meeting.start_date }} по "
+                      "{{ meeting.end_date }}. Инициатор: {{ meeting.initiator }}.")
+    info = doc.add_table(rows=0, cols=2)
+    info.style = "Table Grid"
+    for label, value in (
+        ("Собственник (ФИО / наименование)", "{{ b.owner.name }}"),
+        ("СНИЛС (для физического лица)", "{{ b.owner.snils }}"),
+        ("Помещение №", "{{ b.owner.premise }}"),
+        ("Общая площадь помещения, м²", "{{ b.owner.area }}"),
+        ("Доля в праве собственности", "{{ b.owner.share }}"),
+        ("Количество голосов", "{{ b.owner.votes }}"),
+        ("Документ о праве собственности (номер, дата)", "{{ b.owner.doc_number }}{% if b.owner.doc_date %} от {{ b.owner.doc_date }}{% endif %}"),
+    ):
+        cells = info.add_row().cells
+        cells[0].text, cells[1].text = label, value
+    doc.add_paragraph("По каждому вопросу отметьте только один вариант: «За», «Против» или «Воздержался». "
+                      "Вопрос без отметки или с несколькими отметками не учитывается (ЖК РФ ст. 48 ч. 6).")
+    table = doc.add_table(rows=4, cols=5)
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ("№", "Вопрос повестки дня", "За", "Против", "Воздержался")):
+        cell.paragraphs[0].add_run(text).bold = True
+    table.rows[1].cells[0].text = "{%tr for q in b.questions %}"
+    for cell, text in zip(table.rows[2].cells, ("{{ q.number }}", "{{ q.text }}", "{{ q.for_box }}",
+                                                "{{ q.against_box }}", "{{ q.abstain_box }}")):
+        cell.text = text
+    table.rows[3].cells[0].text = "{%tr endfor %}"
+    doc.add_paragraph("{% if b.fingerprint %}Ответы внесены собственником на странице голосования с персональным "
+                      "кодом {{ b.submitted }}; отпечаток печати решения: {{ b.fingerprint }}.{% endif %}")
+    doc.add_paragraph("Решение необходимо передать до {{ meeting.end_date }} включительно{% if meeting.decisions_place %}"
+                      " по адресу: {{ meeting.decisions_place }}{% endif %}. Решение, полученное позже, не учитывается.")
+    doc.add_paragraph()
+    doc.add_paragraph("Подпись собственника (представителя): ______________________ / ______________________ /")
+    doc.add_paragraph("Дата заполнения: «____» ______________ 20____ г.")
+    doc.add_paragraph("{%p if not loop.last %}")
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    doc.add_paragraph("{%p endif %}")
+    doc.add_paragraph("{%p endfor %}")
+    doc.save(TEMPLATES / "decision.docx")
+
+
 if __name__ == "__main__":
     TEMPLATES.mkdir(exist_ok=True)
     notice_paper()
-    print("templates/notice_paper.docx")
+    decision()
+    print("templates/notice_paper.docx, templates/decision.docx")

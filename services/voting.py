@@ -1,0 +1,571 @@
+"""Голосование: the owner's entry with the personal code, decisions (online, code-signed, paper),
+their seal chain, and the checks the law asks for (ЖК РФ ст. 47 ч. 2, ст. 48 ч. 5.1 and ч. 6).
+
+Every decision's canonical content is sealed with HMAC-SHA256 under the instance secret key,
+linked to the previous seal of the same meeting; the meeting keeps the chain's head and length.
+Changing an answer, a date or an owner's data in the database, or removing a decision, breaks
+the chain at that point, and `verify_decisions` names it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from services import owner_fields as f
+from services.codes import hash_code, normalize_code
+from services.errors import DomainError, NotFound, ValidationError
+from services.models import (
+    AccessCode,
+    AgendaQuestion,
+    CodeAttempt,
+    Decision,
+    DecisionAnswer,
+    Meeting,
+    OwnerRecord,
+    Premise,
+    utcnow,
+)
+
+log = logging.getLogger("kvorum.voting")
+
+ANSWERS = {"for": "За", "against": "Против", "abstain": "Воздержался"}
+INVALID = "invalid"
+ANSWER_LABELS = {**ANSWERS, INVALID: "Недействительно"}
+KINDS = {"online": "заполнено онлайн", "electronic": "подписано кодом", "paper": "письменное решение"}
+STATUSES = {"counted": "учитывается", "online": "заполнено онлайн, решение не сдано",
+            "late": "получено после окончания приёма — не учитывается",
+            "conflict": "у собственника уже есть учтённое решение — не учитывается"}
+
+WRONG_CODE = "Код не подошёл. Проверьте код из уведомления и попробуйте ещё раз."
+FREE_FAILURES = 5
+MAX_DELAY = dt.timedelta(minutes=5)
+
+
+class CodeRefused(DomainError):
+    """A wrong code, or too many attempts; the message never says which part was wrong."""
+
+
+class AlreadyDecided(DomainError):
+    def __init__(self, message: str, decision_id: int):
+        super().__init__(message)
+        self.decision_id = decision_id
+
+
+# ---------- entering with the code ----------
+
+@dataclass(frozen=True)
+class VoterAccess:
+    owner_id: int
+    meeting_id: int
+
+
+def attempt_delay(failures: int) -> dt.timedelta:
+    """After 5 free failures every further one doubles the wait: 1 s, 2 s, 4 s … up to 5 minutes."""
+    if failures < FREE_FAILURES:
+        return dt.timedelta(0)
+    return min(dt.timedelta(seconds=2 ** min(failures - FREE_FAILURES, 20)), MAX_DELAY)
+
+
+def _client_hash(client_key: str) -> str:
+    # Addresses are personal data: only a digest is kept in the table and in the log.
+    return hashlib.sha256(client_key.encode("utf-8")).hexdigest()[:32]
+
+
+def enter_code(session_factory: sessionmaker[Session], *, secret_key: str, code: str, client_keys: list[str],
+               now: dt.datetime | None = None) -> VoterAccess:
+    """Open the owner record the code belongs to, or raise CodeRefused with one neutral message.
+
+    `client_keys` are the caller's identities to throttle by (the client address and the browser
+    session); each has its own growing delay, kept in the database so every app process sees it.
+    """
+    now = now or utcnow()
+    keys = [_client_hash(k) for k in client_keys if k]
+    with session_factory() as s:
+        for row in s.scalars(select(CodeAttempt).where(CodeAttempt.client_key.in_(keys))):
+            if row.locked_until and row.locked_until > now:
+                wait = int((row.locked_until - now).total_seconds()) + 1
+                raise CodeRefused(f"Слишком много неверных попыток. Повторите через {wait} с.")
+    raw = normalize_code(code)
+    found = None
+    if raw is not None:
+        with session_factory() as s:
+            found = s.execute(select(AccessCode.owner_id, AccessCode.meeting_id).where(
+                AccessCode.code_hash == hash_code(secret_key, raw))).first()
+    if found is None:
+        _record_failure(session_factory, keys, now)
+        raise CodeRefused(WRONG_CODE)
+    owner_id, meeting_id = found
+    with session_factory.begin() as s:
+        s.execute(update(AccessCode).where(AccessCode.owner_id == owner_id, AccessCode.first_used_at.is_(None))
+                  .values(first_used_at=now))
+        s.execute(update(AccessCode).where(AccessCode.owner_id == owner_id).values(last_used_at=now))
+        s.execute(update(CodeAttempt).where(CodeAttempt.client_key.in_(keys)).values(failures=0, locked_until=None))
+    return VoterAccess(owner_id, meeting_id)
+
+
+def _record_failure(session_factory, keys: list[str], now: dt.datetime) -> None:
+    for key in keys:
+        for _attempt in range(3):
+            try:
+                with session_factory.begin() as s:
+                    row = s.get(CodeAttempt, key, with_for_update=True)
+                    if row is None:
+                        row = CodeAttempt(client_key=key, failures=0)
+                        s.add(row)
+                    row.failures += 1
+                    row.last_failure_at = now
+                    delay = attempt_delay(row.failures)
+                    row.locked_until = now + delay if delay else None
+                    failures = row.failures
+                break
+            except IntegrityError:
+                continue  # two first failures of one client at once: the row exists now
+        log.warning("wrong access code from client %s (failures in a row: %s)", key[:12], failures)
+
+
+# ---------- what the owner sees ----------
+
+@dataclass
+class QuestionItem:
+    id: int
+    number: int
+    text: str
+    materials: str
+    majority: str
+
+
+@dataclass
+class DecisionView:
+    id: int
+    number: str
+    kind: str
+    status: str
+    submitted_at: dt.datetime
+    received_on: dt.date
+    seal: str
+    answers: dict[int, str]  # question id -> for|against|abstain|invalid
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.seal)
+
+
+@dataclass
+class VoterPage:
+    meeting_id: int
+    owner_id: int
+    address: str
+    initiator: str
+    form: str
+    start_date: dt.date
+    end_date: dt.date
+    decisions_place: str
+    materials_place: str
+    electronic_counts: bool
+    name: str
+    premise: str
+    area: str
+    share: str
+    votes: str
+    doc_number: str
+    doc_date: str
+    snils: str
+    is_legal_entity: bool
+    questions: list[QuestionItem]
+    online: DecisionView | None = None
+    paper: list[DecisionView] = field(default_factory=list)
+
+    def window(self, today: dt.date) -> str:
+        """'open', 'before' or 'after'."""
+        if today < self.start_date:
+            return "before"
+        if today > self.end_date:
+            return "after"
+        return "open"
+
+
+def fingerprint(seal: str) -> str:
+    return "-".join(seal[i:i + 4].upper() for i in range(0, 16, 4))
+
+
+def decision_number(meeting_id: int, seq: int) -> str:
+    return f"{meeting_id}-{seq:05d}"
+
+
+def _decision_view(d: Decision) -> DecisionView:
+    return DecisionView(d.id, decision_number(d.meeting_id, d.seq), d.kind, d.status, d.submitted_at, d.received_on,
+                        d.seal, {a.question_id: a.answer for a in d.answers})
+
+
+def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> VoterPage:
+    with session_factory() as s:
+        owner = s.get(OwnerRecord, owner_id, options=[selectinload(OwnerRecord.premise)])
+        if owner is None:
+            raise NotFound("Собственник не найден: возможно, реестр собрания изменился. Обратитесь к инициатору.")
+        m = s.get(Meeting, owner.meeting_id, options=[selectinload(Meeting.questions), selectinload(Meeting.building)])
+        area = owner.premise.area
+        decisions = s.scalars(select(Decision).where(Decision.owner_id == owner_id)
+                              .options(selectinload(Decision.answers)).order_by(Decision.id)).all()
+        online = next((_decision_view(d) for d in decisions if d.kind in ("online", "electronic")), None)
+        return VoterPage(
+            meeting_id=m.id, owner_id=owner.id, address=m.building.address, initiator=m.initiator, form=m.form,
+            start_date=m.start_date, end_date=m.end_date, decisions_place=m.decisions_place,
+            materials_place=m.materials_place, electronic_counts=m.electronic_decisions_count,
+            name=owner.name, premise=owner.premise.number, area=f"{area:.2f}", share=f.format_share(owner.share),
+            votes=f"{float(Fraction(area) * owner.share):.2f}", doc_number=owner.doc_number,
+            doc_date=f.format_date(owner.doc_date), snils=f.format_snils(owner.snils) if owner.snils else "",
+            is_legal_entity=owner.is_legal_entity,
+            questions=[QuestionItem(q.id, q.number, q.text, q.materials, q.majority) for q in m.questions],
+            online=online, paper=[_decision_view(d) for d in decisions if d.kind == "paper"],
+        )
+
+
+# ---------- storing a decision (one transaction, sealed, chained) ----------
+
+def _canonical(*, meeting: Meeting, owner: OwnerRecord, premise: Premise, kind: str, received_on: dt.date,
+               submitted_at: dt.datetime, seq: int, answers: dict[int, str], numbers: dict[int, int]) -> str:
+    votes = Fraction(premise.area) * Fraction(owner.share_num, owner.share_den)
+    content = {
+        "meeting": meeting.id, "kind": kind, "seq": seq,
+        "owner": {"id": owner.id, "name": owner.name, "legal_entity": owner.is_legal_entity, "snils": owner.snils},
+        "premise": {"number": premise.number, "area": f"{premise.area:.4f}"},
+        "share": f"{owner.share_num}/{owner.share_den}", "votes": f"{votes.numerator}/{votes.denominator}",
+        "document": {"number": owner.doc_number, "date": owner.doc_date.isoformat() if owner.doc_date else ""},
+        "answers": [{"question": numbers[qid], "question_id": qid, "answer": answers[qid]}
+                    for qid in sorted(answers, key=lambda q: numbers[q])],
+        "received_on": received_on.isoformat(), "submitted_at": submitted_at.replace(microsecond=0).isoformat(),
+    }
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def compute_seal(secret_key: str, prev_seal: str, canonical: str) -> str:
+    return hmac.new(secret_key.encode("utf-8"), b"decision:" + prev_seal.encode("ascii") + b"\n" +
+                    canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class StoredDecision:
+    id: int
+    number: str
+    status: str
+    seal: str
+    submitted_at: dt.datetime
+    differs: list[int] = field(default_factory=list)  # question numbers where paper ≠ online
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.seal)
+
+
+def _store(session_factory: sessionmaker[Session], *, secret_key: str, meeting_id: int, owner_id: int, kind: str,
+           status: str, online_slot: int | None, counted_slot: int | None, received_on: dt.date,
+           answers: dict[int, str], now: dt.datetime, user: str, source: str = "") -> StoredDecision:
+    with session_factory.begin() as s:
+        # The first statement takes the meeting's row lock (PostgreSQL) or the write lock (SQLite):
+        # chain appends of one meeting are serialised, and a SQLite snapshot is never stale.
+        seq, prev = s.execute(
+            update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count + 1)
+            .returning(Meeting.seal_count, Meeting.seal_head)
+        ).one()
+        meeting = s.get(Meeting, meeting_id)
+        owner = s.get(OwnerRecord, owner_id)
+        premise = s.get(Premise, owner.premise_id)
+        numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
+                                 .where(AgendaQuestion.meeting_id == meeting_id)).all())
+        canonical = _canonical(meeting=meeting, owner=owner, premise=premise, kind=kind, received_on=received_on,
+                               submitted_at=now, seq=seq, answers=answers, numbers=numbers)
+        seal = compute_seal(secret_key, prev, canonical)
+        decision = Decision(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
+                            counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
+                            seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source)
+        decision.answers = [DecisionAnswer(question_id=q, answer=a) for q, a in answers.items()]
+        s.add(decision)
+        s.flush()
+        s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_head=seal))
+        return StoredDecision(decision.id, decision_number(meeting_id, seq), status, seal, decision.submitted_at)
+
+
+def _check_answers(s: Session, meeting_id: int, answers: dict, *, allow_invalid: bool) -> dict[int, str]:
+    ids = set(s.scalars(select(AgendaQuestion.id).where(AgendaQuestion.meeting_id == meeting_id)))
+    try:
+        given = {int(k): str(v) for k, v in answers.items()}
+    except (TypeError, ValueError):
+        raise ValidationError("Ответы не приняты: неверный формат.") from None
+    if set(given) - ids:
+        # a question of another meeting, or a forged id: refuse the whole request
+        raise ValidationError("Ответы не приняты: вопрос не относится к этому собранию.")
+    missing = ids - set(given)
+    if missing and not allow_invalid:
+        raise ValidationError("Ответьте на каждый вопрос повестки дня.")
+    allowed = set(ANSWERS) | ({INVALID} if allow_invalid else set())
+    if any(v not in allowed for v in given.values()):
+        raise ValidationError("Ответы не приняты: допустимы только «За», «Против» или «Воздержался».")
+    return {**{q: INVALID for q in missing}, **given}
+
+
+def submit_online_decision(session_factory: sessionmaker[Session], *, secret_key: str, owner_id: int,
+                           answers: dict[int, str], now: dt.datetime | None = None,
+                           today: dt.date | None = None) -> StoredDecision:
+    """The owner's answers given with the code: sealed; counted only where the meeting counts
+    code-signed decisions (then final: a second submission is refused by the database)."""
+    now = now or utcnow()
+    today = today or dt.date.today()
+    with session_factory() as s:
+        owner = s.get(OwnerRecord, owner_id)
+        if owner is None:
+            raise NotFound("Собственник не найден.")
+        meeting = s.get(Meeting, owner.meeting_id)
+        if today < meeting.start_date:
+            raise ValidationError(f"Голосование ещё не началось: ответы принимаются с {meeting.start_date:%d.%m.%Y}.")
+        if today > meeting.end_date:
+            raise ValidationError(f"Голосование окончено {meeting.end_date:%d.%m.%Y}: ответы больше не принимаются.")
+        checked = _check_answers(s, meeting.id, answers, allow_invalid=False)
+        electronic = meeting.electronic_decisions_count
+        counted_taken = s.scalar(select(Decision.id).where(Decision.meeting_id == meeting.id,
+                                                           Decision.counted_slot == owner_id)) is not None
+    kind = "electronic" if electronic else "online"
+    status = "online" if not electronic else ("conflict" if counted_taken else "counted")
+    try:
+        return _store(session_factory, secret_key=secret_key, meeting_id=meeting.id, owner_id=owner_id, kind=kind,
+                      status=status, online_slot=owner_id,
+                      counted_slot=owner_id if status == "counted" else None, received_on=today, answers=checked,
+                      now=now, user="owner")
+    except IntegrityError:
+        with session_factory() as s:
+            existing = s.scalar(select(Decision.id).where(Decision.meeting_id == meeting.id,
+                                                          Decision.online_slot == owner_id))
+        raise AlreadyDecided("Ваше решение уже принято; изменить его нельзя.", existing) from None
+
+
+def register_paper_decision(session_factory: sessionmaker[Session], *, secret_key: str, meeting_id: int,
+                            owner_id: int, received_on: dt.date, answers: dict[int, str], user: str = "",
+                            source: str = "", today: dt.date | None = None) -> StoredDecision:
+    """A signed written decision as it came back. A question without a mark or with several is
+    «invalid» for that question only (ст. 48 ч. 6); received after the end date it is kept but not
+    counted (ст. 47 ч. 2); a second counted decision of the same owner is kept as a conflict."""
+    today = today or dt.date.today()
+    if received_on > today:
+        raise ValidationError("Дата получения решения не может быть позже сегодняшней.")
+    with session_factory() as s:
+        owner = s.get(OwnerRecord, owner_id)
+        if owner is None or owner.meeting_id != meeting_id:
+            raise NotFound("Собственник не найден в реестре этого собрания.")
+        meeting = s.get(Meeting, meeting_id)
+        checked = _check_answers(s, meeting_id, answers, allow_invalid=True)
+        online = s.scalars(select(Decision).where(Decision.meeting_id == meeting_id, Decision.online_slot == owner_id)
+                           .options(selectinload(Decision.answers))).first()
+        numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
+                                 .where(AgendaQuestion.meeting_id == meeting_id)).all())
+    late = received_on > meeting.end_date
+    differs = []
+    if online is not None:
+        given = {a.question_id: a.answer for a in online.answers}
+        differs = sorted(numbers[q] for q, a in checked.items() if given.get(q) != a)
+    for attempt in (1, 2):
+        status = "late" if late else "counted"
+        try:
+            result = _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id,
+                            kind="paper", status=status, online_slot=None,
+                            counted_slot=owner_id if status == "counted" else None, received_on=received_on,
+                            answers=checked, now=utcnow(), user=user, source=source)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            # the owner already has a counted decision: keep this one, shown, never counted twice
+            result = _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id,
+                            kind="paper", status="conflict", online_slot=None, counted_slot=None,
+                            received_on=received_on, answers=checked, now=utcnow(), user=user, source=source)
+            break
+    result.differs = differs
+    return result
+
+
+def set_electronic_decisions(session_factory: sessionmaker[Session], *, meeting_id: int, enabled: bool,
+                             user: str, now: dt.datetime | None = None) -> None:
+    """«Решения, подписанные кодом»: switching is recorded with who and when."""
+    with session_factory.begin() as s:
+        m = s.get(Meeting, meeting_id)
+        if m is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        if m.electronic_decisions_count != enabled:
+            m.electronic_decisions_count = enabled
+            m.electronic_switched_at = now or utcnow()
+            m.electronic_switched_by = user
+
+
+ELECTRONIC_WARNING = (
+    "С 01.03.2025 (Федеральный закон от 13.12.2024 № 463-ФЗ) собрание собственников МКД с использованием "
+    "информационной системы проводится только в ГИС ЖКХ или региональной системе (ЖК РФ ст. 47.1). Решения, "
+    "подписанные персональным кодом в Kvorum, можно учитывать только там, где это допускают правила органа, "
+    "проводящего собрание (например, собрание, начатое до 01.03.2025, или товарищество, не связанное ст. 47.1). "
+    "Иначе учитываются только подписанные письменные решения."
+)
+
+
+# ---------- verification of the seal chain ----------
+
+@dataclass
+class VerifyReport:
+    meetings: int
+    decisions: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _recompute_canonical(d: Decision, numbers: dict[int, int]) -> str:
+    """The sealed content rebuilt from the decision's rows as they are now. The owner's and the
+    premise's data are the snapshot taken when it was sealed: correcting the registry later does
+    not alter a decision, while editing the decision's own rows does show."""
+    try:
+        content = json.loads(d.canonical)
+    except ValueError:
+        return ""
+    content.update({
+        "meeting": d.meeting_id, "kind": d.kind, "seq": d.seq, "received_on": d.received_on.isoformat(),
+        "submitted_at": d.submitted_at.replace(microsecond=0).isoformat(),
+        "answers": [{"question": numbers.get(a.question_id), "question_id": a.question_id, "answer": a.answer}
+                    for a in sorted(d.answers, key=lambda a: numbers.get(a.question_id, 0))],
+    })
+    content["owner"] = {**content.get("owner", {}), "id": d.owner_id}
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
+                     meeting_id: int | None = None) -> VerifyReport:
+    """Re-check every seal: the content as it is in the database now, and the chain's links."""
+    problems: list[str] = []
+    count = 0
+    with session_factory() as s:
+        stmt = select(Meeting).order_by(Meeting.id)
+        if meeting_id is not None:
+            stmt = stmt.where(Meeting.id == meeting_id)
+        meetings = s.scalars(stmt).all()
+        for m in meetings:
+            numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
+                                     .where(AgendaQuestion.meeting_id == m.id)).all())
+            decisions = s.scalars(select(Decision).where(Decision.meeting_id == m.id)
+                                  .options(selectinload(Decision.answers)).order_by(Decision.seq)).all()
+            prev, expected_seq = "", 1
+            for d in decisions:
+                count += 1
+                label = f"Собрание № {m.id}, решение № {decision_number(m.id, d.seq)}"
+                if d.seq != expected_seq:
+                    problems.append(f"Собрание № {m.id}: перед решением № {decision_number(m.id, d.seq)} "
+                                    f"удалено решений: {d.seq - expected_seq}.")
+                if d.prev_seal != prev:
+                    problems.append(f"{label}: нарушена цепочка печатей (предыдущее решение изменено или удалено).")
+                current = _recompute_canonical(d, numbers)
+                if current != d.canonical:
+                    problems.append(f"{label}: содержание изменено в базе данных после подписания.")
+                if not hmac.compare_digest(compute_seal(secret_key, d.prev_seal, d.canonical), d.seal):
+                    problems.append(f"{label}: печать не соответствует содержанию.")
+                prev, expected_seq = d.seal, d.seq + 1
+            if m.seal_count != expected_seq - 1 or m.seal_head != prev:
+                missing = m.seal_count - (expected_seq - 1)
+                problems.append(f"Собрание № {m.id}: последние решения удалены или изменены (не хватает: {max(missing, 0)}).")
+    return VerifyReport(len(meetings), count, problems)
+
+
+# ---------- documents: the owner's filled decision, blank ballots ----------
+
+def _ballot_owner(owner: OwnerRecord, premise: Premise):
+    from services.documents import BallotOwner
+
+    votes = Fraction(premise.area) * owner.share
+    return BallotOwner(name=owner.name, snils=f.format_snils(owner.snils) if owner.snils else "",
+                       premise=premise.number, area=f"{premise.area:.2f}", share=f.format_share(owner.share),
+                       votes=f"{float(votes):.2f}", doc_number=owner.doc_number, doc_date=f.format_date(owner.doc_date))
+
+
+def _agenda(s: Session, meeting_id: int):
+    from services.sender import meeting_view
+
+    view = meeting_view(s, meeting_id)
+    questions = tuple(QuestionItem(q.id, q.number, q.text, q.materials, q.majority) for q in
+                      s.scalars(select(AgendaQuestion).where(AgendaQuestion.meeting_id == meeting_id)
+                                .order_by(AgendaQuestion.number)))
+    return view, questions
+
+
+def owner_decision_docx(session_factory: sessionmaker[Session], *, owner_id: int) -> bytes:
+    """The owner's written decision filled with the answers given online, to sign and hand in."""
+    from services.documents import Ballot, decisions_docx
+
+    with session_factory() as s:
+        owner = s.get(OwnerRecord, owner_id)
+        if owner is None:
+            raise NotFound("Собственник не найден.")
+        d = s.scalars(select(Decision).where(Decision.meeting_id == owner.meeting_id, Decision.online_slot == owner_id)
+                      .options(selectinload(Decision.answers))).first()
+        if d is None:
+            raise ValidationError("Сначала ответьте на вопросы повестки дня.")
+        view, questions = _agenda(s, owner.meeting_id)
+        ballot = Ballot(owner=_ballot_owner(owner, s.get(Premise, owner.premise_id)),
+                        answers={a.question_id: a.answer for a in d.answers}, fingerprint=fingerprint(d.seal),
+                        submitted=f"{d.submitted_at:%d.%m.%Y %H:%M} UTC")
+    return decisions_docx(meeting=view, questions=questions, ballots=[ballot])
+
+
+def not_answered_owner_ids(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[int]:
+    """Owners with no decision of any kind: the ones to print ballots for."""
+    with session_factory() as s:
+        decided = select(Decision.owner_id).where(Decision.meeting_id == meeting_id)
+        return list(s.scalars(select(OwnerRecord.id).where(OwnerRecord.meeting_id == meeting_id,
+                                                           OwnerRecord.id.not_in(decided))))
+
+
+def _ballots(s: Session, meeting_id: int, owner_ids: list[int]):
+    from services.documents import Ballot
+    from services.registry import natural_key
+
+    rows = s.execute(select(OwnerRecord, Premise).join(Premise, OwnerRecord.premise_id == Premise.id)
+                     .where(OwnerRecord.meeting_id == meeting_id, OwnerRecord.id.in_(owner_ids))).all()
+    rows.sort(key=lambda r: (natural_key(r[1].number), r[0].name))
+    return [(o.id, Ballot(owner=_ballot_owner(o, p), answers={})) for o, p in rows]
+
+
+def ballots_docx(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int]) -> bytes:
+    """Бюллетени: one pre-filled decision form per owner with empty boxes, in one document."""
+    from services.documents import decisions_docx
+
+    if not owner_ids:
+        raise ValidationError("Нет собственников, для которых нужны бюллетени.")
+    with session_factory() as s:
+        view, questions = _agenda(s, meeting_id)
+        ballots = [b for _i, b in _ballots(s, meeting_id, owner_ids)]
+    return decisions_docx(meeting=view, questions=questions, ballots=ballots)
+
+
+def ballots_zip(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int]) -> bytes:
+    """The same ballots as a .zip of one .docx per owner («бюллетень_кв_12_Иванов.docx»)."""
+    import io
+    import re
+    import zipfile
+
+    from services.documents import decisions_docx
+
+    if not owner_ids:
+        raise ValidationError("Нет собственников, для которых нужны бюллетени.")
+    with session_factory() as s:
+        view, questions = _agenda(s, meeting_id)
+        ballots = _ballots(s, meeting_id, owner_ids)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, (oid, ballot) in enumerate(ballots, start=1):
+            safe = re.sub(r"[^\w.-]+", "_", f"{ballot.owner.premise}_{ballot.owner.name}")[:80]
+            zf.writestr(f"{n:04d}_бюллетень_пом_{safe}.docx",
+                        decisions_docx(meeting=view, questions=questions, ballots=[ballot]))
+    return buf.getvalue()
