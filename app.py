@@ -66,7 +66,8 @@ if user is not None and get_user(state.session_factory(), user.id) is None:
     user = None
 
 if user is None:
-    pages = [st.Page(login_page, title="Вход", icon=":material/login:", url_path="login", default=True)]
+    pages = [st.Page(login_page, title="Вход", icon=":material/login:", url_path="login", default=True),
+             st.Page(state.PAGE_VOTE, title="Голосование", icon=":material/how_to_vote:", url_path="vote")]
     st.navigation(pages, position="hidden").run()
 else:
     with st.sidebar:
@@ -80,6 +81,10 @@ else:
         "Этапы": [
             st.Page(state.PAGE_REGISTRY, title="Реестр собственников", icon=":material/groups:"),
             st.Page(state.PAGE_NOTIFY, title="Уведомление собственников", icon=":material/mail:"),
+            st.Page(state.PAGE_DECISIONS, title="Решения собственников", icon=":material/ballot:"),
+        ],
+        "Для собственников": [
+            st.Page(state.PAGE_VOTE, title="Страница голосования", icon=":material/how_to_vote:", url_path="vote"),
         ],
     })
     nav.run()

@@ -9,6 +9,8 @@
     python manage.py demo
     python manage.py send-notices --meeting ID (--all | --not-notified) [--wait] [--late]
     python manage.py send-worker [--once]
+    python manage.py import-decisions --meeting ID FILE
+    python manage.py verify-decisions [--meeting ID]
 """
 from __future__ import annotations
 
@@ -188,6 +190,35 @@ def cmd_send_worker(args) -> int:
     return 0
 
 
+def cmd_import_decisions(args) -> int:
+    from services.decision_import import import_decisions
+
+    rt = _runtime()
+    report, result = import_decisions(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting,
+                                      data=_read_file(args.file), filename=Path(args.file).name, user="manage.py")
+    print(f"Загружено решений: {result.total} (учитываются {result.counted}, поздних {result.late}); "
+          f"недействительных ответов на вопросы: {report.invalid_answers}.")
+    if report.errors:
+        print(f"Отклонено строк: {len({e.row for e in report.errors})}:")
+        for e in report.errors:
+            print(f"  строка {e.row}, «{e.column}»: {e.message}")
+    return 0
+
+
+def cmd_verify_decisions(args) -> int:
+    from services.voting import verify_decisions
+
+    rt = _runtime()
+    report = verify_decisions(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting)
+    if report.ok:
+        print(f"Проверено решений: {report.decisions} (собраний: {report.meetings}). Все печати верны.")
+        return 0
+    print(f"Найдены изменения в базе данных ({len(report.problems)}):")
+    for p in report.problems:
+        print(f"  {p}")
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="manage.py", description="Kvorum: команды администратора")
     sub = p.add_subparsers(dest="command", required=True)
@@ -228,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", action="store_true", help="отправить сейчас и дождаться окончания")
     s.add_argument("--late", action="store_true", help="подтвердить отправку после 10-дневного срока")
     s.set_defaults(func=cmd_send_notices)
+
+    s = sub.add_parser("import-decisions", help="загрузить письменные решения из таблицы")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("file")
+    s.set_defaults(func=cmd_import_decisions)
+
+    s = sub.add_parser("verify-decisions", help="проверить печати всех решений")
+    s.add_argument("--meeting", type=int)
+    s.set_defaults(func=cmd_verify_decisions)
 
     s = sub.add_parser("send-worker", help="фоновый отправитель уведомлений (отдельный процесс)")
     s.add_argument("--once", action="store_true", help="выйти, когда очередь опустеет")

@@ -20,7 +20,7 @@ st.caption(
     f"{meeting.end_date:%d.%m.%Y} · инициатор: {state.md(meeting.initiator)}"
 )
 
-PAGES = {"registry": state.PAGE_REGISTRY, "notify": state.PAGE_NOTIFY}
+PAGES = {"registry": state.PAGE_REGISTRY, "notify": state.PAGE_NOTIFY, "voting": state.PAGE_DECISIONS}
 for number, stage in enumerate(meeting_stages(sf, meeting_id=meeting_id), start=1):
     with st.container(border=True):
         a, b = st.columns([4, 1])

@@ -227,13 +227,19 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
         notify_warn.append(f"Не доставлено уведомлений: {ns.failed}.")
     stages.append(Stage("notify", "Уведомление собственников", notify_state,
                         owners > 0 and ns.notified == owners, owners > 0, notify_warn))
+    from services.voting import voting_summary
+
+    vs = voting_summary(session_factory, meeting_id=meeting_id)
     if today < m.start_date:
         vote_state = f"Голосование начнётся {m.start_date:%d.%m.%Y}"
     elif today <= m.end_date:
         vote_state = f"Идёт голосование, последний день — {m.end_date:%d.%m.%Y}"
     else:
         vote_state = f"Голосование завершено {m.end_date:%d.%m.%Y}"
-    stages.append(Stage("voting", "Голосование", vote_state, today > m.end_date, False))
+    if vs.entered or vs.counted or vs.online:
+        vote_state += (f". Вошли по коду: {vs.entered}; заполнено онлайн: {vs.online}; "
+                       f"учтено решений: {vs.counted} из {vs.owners}")
+    stages.append(Stage("voting", "Голосование", vote_state, today > m.end_date, owners > 0))
     stages.append(Stage("results", "Итоги и протокол", "Протокол не составлен", False, False))
     return stages
 

@@ -266,32 +266,38 @@ class StoredDecision:
         return fingerprint(self.seal)
 
 
-def _store(session_factory: sessionmaker[Session], *, secret_key: str, meeting_id: int, owner_id: int, kind: str,
-           status: str, online_slot: int | None, counted_slot: int | None, received_on: dt.date,
-           answers: dict[int, str], now: dt.datetime, user: str, source: str = "") -> StoredDecision:
+def _store(session_factory: sessionmaker[Session], **kw) -> StoredDecision:
     with session_factory.begin() as s:
-        # The first statement takes the meeting's row lock (PostgreSQL) or the write lock (SQLite):
-        # chain appends of one meeting are serialised, and a SQLite snapshot is never stale.
-        seq, prev = s.execute(
-            update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count + 1)
-            .returning(Meeting.seal_count, Meeting.seal_head)
-        ).one()
-        meeting = s.get(Meeting, meeting_id)
-        owner = s.get(OwnerRecord, owner_id)
-        premise = s.get(Premise, owner.premise_id)
-        numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
-                                 .where(AgendaQuestion.meeting_id == meeting_id)).all())
-        canonical = _canonical(meeting=meeting, owner=owner, premise=premise, kind=kind, received_on=received_on,
-                               submitted_at=now, seq=seq, answers=answers, numbers=numbers)
-        seal = compute_seal(secret_key, prev, canonical)
-        decision = Decision(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
-                            counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
-                            seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source)
-        decision.answers = [DecisionAnswer(question_id=q, answer=a) for q, a in answers.items()]
-        s.add(decision)
-        s.flush()
-        s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_head=seal))
-        return StoredDecision(decision.id, decision_number(meeting_id, seq), status, seal, decision.submitted_at)
+        return append_decision(s, **kw)
+
+
+def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: int, kind: str, status: str,
+                    online_slot: int | None, counted_slot: int | None, received_on: dt.date,
+                    answers: dict[int, str], now: dt.datetime | None, user: str, source: str = "") -> StoredDecision:
+    """Seal and add one decision in the caller's transaction (the chain's next link)."""
+    now = now or utcnow()
+    # The first statement takes the meeting's row lock (PostgreSQL) or the write lock (SQLite):
+    # chain appends of one meeting are serialised, and a SQLite snapshot is never stale.
+    seq, prev = s.execute(
+        update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count + 1)
+        .returning(Meeting.seal_count, Meeting.seal_head)
+    ).one()
+    meeting = s.get(Meeting, meeting_id)
+    owner = s.get(OwnerRecord, owner_id)
+    premise = s.get(Premise, owner.premise_id)
+    numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
+                             .where(AgendaQuestion.meeting_id == meeting_id)).all())
+    canonical = _canonical(meeting=meeting, owner=owner, premise=premise, kind=kind, received_on=received_on,
+                           submitted_at=now, seq=seq, answers=answers, numbers=numbers)
+    seal = compute_seal(secret_key, prev, canonical)
+    decision = Decision(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
+                        counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
+                        seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source)
+    decision.answers = [DecisionAnswer(question_id=q, answer=a) for q, a in answers.items()]
+    s.add(decision)
+    s.flush()
+    s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_head=seal))
+    return StoredDecision(decision.id, decision_number(meeting_id, seq), status, seal, decision.submitted_at)
 
 
 def _check_answers(s: Session, meeting_id: int, answers: dict, *, allow_invalid: bool) -> dict[int, str]:
@@ -569,3 +575,124 @@ def ballots_zip(session_factory: sessionmaker[Session], *, meeting_id: int, owne
             zf.writestr(f"{n:04d}_бюллетень_пом_{safe}.docx",
                         decisions_docx(meeting=view, questions=questions, ballots=[ballot]))
     return buf.getvalue()
+
+
+# ---------- the owner's copy of a code-signed decision ----------
+
+def receipt_message(session_factory: sessionmaker[Session], *, decision_id: int, mail_from: str | None):
+    """The copy of a code-signed decision for the owner's e-mail, or None without an address."""
+    from email.message import EmailMessage
+
+    from services.notice import MAIL_POLICY, NoticeError, check_email, header_safe, sender_address
+
+    with session_factory() as s:
+        d = s.get(Decision, decision_id, options=[selectinload(Decision.answers)])
+        owner = s.get(OwnerRecord, d.owner_id)
+        meeting = s.get(Meeting, d.meeting_id)
+        numbers = {q.id: (q.number, q.text) for q in meeting.questions}
+        emails = []
+        for e in owner.emails or []:
+            try:
+                emails.append(check_email(e))
+            except NoticeError:
+                continue
+        if not emails:
+            return None
+        lines = [f"Решение № {decision_number(d.meeting_id, d.seq)} принято {d.submitted_at:%d.%m.%Y %H:%M} UTC.",
+                 f"Собрание собственников: {meeting.building.address}.", f"Собственник: {owner.name}.",
+                 f"Отпечаток печати решения: {fingerprint(d.seal)}.", "", "Ваши ответы:"]
+        for a in sorted(d.answers, key=lambda a: numbers[a.question_id][0]):
+            number, text = numbers[a.question_id]
+            lines.append(f"{number}. {text} — {ANSWER_LABELS[a.answer]}")
+        initiator = meeting.initiator
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["Subject"] = header_safe(f"Ваше решение № {decision_number(d.meeting_id, d.seq)} принято", 200)
+    msg["From"] = sender_address(mail_from, initiator)
+    msg["To"] = ", ".join(emails)
+    msg.set_content("\n".join(lines) + "\n", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def send_receipt_copy(session_factory: sessionmaker[Session], *, settings, decision_id: int) -> None:
+    """Send the copy in the background: a slow mail server must not hold the owner's page."""
+    import threading
+
+    from services.mailer import MailError, make_mailer
+
+    message = receipt_message(session_factory, decision_id=decision_id, mail_from=settings.mail_from)
+    if message is None:
+        return
+
+    def send():
+        mailer = make_mailer(settings)
+        try:
+            mailer.send(message)
+        except MailError as exc:
+            log.warning("the copy of decision %s was not sent: %s", decision_id, exc.message)
+        finally:
+            mailer.close()
+
+    threading.Thread(target=send, name="kvorum-receipt", daemon=True).start()
+
+
+# ---------- what the staff sees ----------
+
+@dataclass
+class VotingSummary:
+    owners: int
+    entered: int  # «Пошел в приложение с помощью кода: Да»
+    online: int  # answered online, decision not (yet) counted
+    counted: int  # owner records with a counted decision
+    late: int
+    conflicts: int
+
+
+def voting_summary(session_factory: sessionmaker[Session], *, meeting_id: int) -> VotingSummary:
+    from sqlalchemy import func
+
+    with session_factory() as s:
+        owners = s.scalar(select(func.count()).select_from(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id))
+        entered = s.scalar(select(func.count()).select_from(AccessCode).where(
+            AccessCode.meeting_id == meeting_id, AccessCode.first_used_at.is_not(None)))
+        by_status = dict(s.execute(select(Decision.status, func.count()).where(Decision.meeting_id == meeting_id)
+                                   .group_by(Decision.status)).all())
+        counted_owners = set(s.scalars(select(Decision.owner_id).where(Decision.meeting_id == meeting_id,
+                                                                       Decision.counted_slot.is_not(None))))
+        online_owners = set(s.scalars(select(Decision.owner_id).where(Decision.meeting_id == meeting_id,
+                                                                      Decision.status == "online")))
+    return VotingSummary(owners or 0, entered or 0, len(online_owners - counted_owners), len(counted_owners),
+                         by_status.get("late", 0), by_status.get("conflict", 0))
+
+
+def decisions_frame(session_factory: sessionmaker[Session], *, meeting_id: int):
+    """Every decision of the meeting with its answers; a paper answer that differs from the same
+    owner's online answer is listed in «Расходится с онлайн-ответами»."""
+    import pandas as pd
+
+    from services.registry import natural_key
+
+    with session_factory() as s:
+        questions = s.execute(select(AgendaQuestion.id, AgendaQuestion.number).where(
+            AgendaQuestion.meeting_id == meeting_id).order_by(AgendaQuestion.number)).all()
+        rows = s.execute(
+            select(Decision, OwnerRecord.name, Premise.number).join(OwnerRecord, Decision.owner_id == OwnerRecord.id)
+            .join(Premise, OwnerRecord.premise_id == Premise.id).where(Decision.meeting_id == meeting_id)
+            .options(selectinload(Decision.answers))
+        ).all()
+    online = {d.owner_id: {a.question_id: a.answer for a in d.answers} for d, _n, _p in rows if d.online_slot}
+    records = []
+    for d, name, number in sorted(rows, key=lambda r: (natural_key(r[2]), r[1], r[0].seq)):
+        answers = {a.question_id: a.answer for a in d.answers}
+        differs = ""
+        if d.kind == "paper" and d.owner_id in online:
+            differs = ", ".join(str(n) for qid, n in questions if online[d.owner_id].get(qid) != answers.get(qid))
+        records.append({
+            "id": d.id, "Номер помещения": number, "ФИО/Наименование собственника": name,
+            "Решение": decision_number(meeting_id, d.seq), "Вид": KINDS[d.kind], "Статус": STATUSES[d.status],
+            "Дата получения": d.received_on,
+            **{f"Вопрос {n}": ANSWER_LABELS.get(answers.get(qid, INVALID)) for qid, n in questions},
+            "Расходится с онлайн-ответами": differs, "Отпечаток": fingerprint(d.seal),
+        })
+    columns = ["id", "Номер помещения", "ФИО/Наименование собственника", "Решение", "Вид", "Статус",
+               "Дата получения", *[f"Вопрос {n}" for _q, n in questions], "Расходится с онлайн-ответами", "Отпечаток"]
+    return pd.DataFrame(records, columns=columns)

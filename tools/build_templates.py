@@ -104,6 +104,15 @@ def decision() -> None:
                                                 "{{ q.against_box }}", "{{ q.abstain_box }}")):
         cell.text = text
     table.rows[3].cells[0].text = "{%tr endfor %}"
+    table.autofit = False
+    for column, width in zip(table.columns, (Mm(10), Mm(92), Mm(20), Mm(22), Mm(26))):
+        column.width = width  # the grid: LibreOffice reads this, Word the cells
+    for row in table.rows:
+        for cell, width in zip(row.cells, (Mm(10), Mm(92), Mm(20), Mm(22), Mm(26))):
+            cell.width = width
+        for cell in row.cells[2:]:
+            for p in cell.paragraphs:
+                p.alignment = 1
     doc.add_paragraph("{% if b.fingerprint %}Ответы внесены собственником на странице голосования с персональным "
                       "кодом {{ b.submitted }}; отпечаток печати решения: {{ b.fingerprint }}.{% endif %}")
     doc.add_paragraph("Решение необходимо передать до {{ meeting.end_date }} включительно{% if meeting.decisions_place %}"

@@ -16,6 +16,8 @@ PAGE_MEETINGS = "pages/meetings.py"
 PAGE_STAGES = "pages/stages.py"
 PAGE_REGISTRY = "pages/registry.py"
 PAGE_NOTIFY = "pages/notify.py"
+PAGE_DECISIONS = "pages/decisions.py"
+PAGE_VOTE = "pages/vote.py"
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,0 +1,192 @@
+"""Голосование: the owners' public page. The personal code opens that owner's ballot, nothing else."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import streamlit as st
+
+from services.errors import DomainError
+from services.voting import (
+    ANSWERS,
+    AlreadyDecided,
+    CodeRefused,
+    enter_code,
+    owner_decision_docx,
+    send_receipt_copy,
+    submit_online_decision,
+    voter_page,
+)
+from ui import state
+
+VOTER = "voter_owner_id"
+STEP = "voter_step"  # "answer" | "review"
+DRAFT = "voter_answers"  # question id -> answer key
+SESSION_KEY = "voter_session_key"  # a random id of this browser session, to throttle by
+RESULT = "voter_result"
+LABELS = {v: k for k, v in ANSWERS.items()}
+
+# Static styles only (no user text): large type and big touch targets for an owner on a phone.
+st.html("""<style>
+section.main p, section.main li, section.main label, section.main input, div[data-testid="stMarkdownContainer"] p
+{ font-size: 1.15rem !important; line-height: 1.55; }
+div[role="radiogroup"] label { padding: 0.35rem 0.9rem 0.35rem 0; }
+div[data-testid="stTextInput"] input { font-size: 1.5rem !important; letter-spacing: 0.12em; }
+</style>""")
+
+rt = state.runtime()
+sf = rt.session_factory
+st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
+
+
+def client_keys() -> list[str]:
+    keys = [f"session:{st.session_state[SESSION_KEY]}"]
+    address = st.context.ip_address
+    if address:
+        keys.append(f"ip:{address}")
+    return keys
+
+
+def sign_out() -> None:
+    for key in (VOTER, STEP, DRAFT, RESULT):
+        st.session_state.pop(key, None)
+
+
+owner_id = st.session_state.get(VOTER)
+if owner_id is None:
+    st.title("Голосование собственников")
+    st.write("Введите персональный код доступа из уведомления о собрании. Код состоит из 12 букв и цифр, "
+             "например «7KQ3-M9XD-2PWA»; можно вводить строчными буквами, с дефисами или без.")
+    with st.form("code_form"):
+        code = st.text_input("Персональный код", max_chars=64, placeholder="XXXX-XXXX-XXXX", autocomplete="off")
+        if st.form_submit_button("Войти", type="primary", width="stretch"):
+            try:
+                access = enter_code(sf, secret_key=rt.secret_key, code=code, client_keys=client_keys())
+            except CodeRefused as exc:
+                st.error(exc.message)
+            else:
+                st.session_state[VOTER] = access.owner_id
+                st.session_state[STEP] = "answer"
+                st.session_state[DRAFT] = {}
+                st.rerun()
+    st.caption("Нет кода? Обратитесь к инициатору собрания: вам выдадут новый код или бумажный бланк решения.")
+    st.stop()
+
+try:
+    page = voter_page(sf, owner_id=owner_id)
+except DomainError as exc:
+    st.error(exc.message)
+    st.button("Выйти", on_click=sign_out)
+    st.stop()
+
+today = dt.date.today()
+st.title("Голосование собственников")
+st.markdown(f"**{state.md(page.address)}**")
+with st.container(border=True):
+    st.markdown(f"Собственник: **{state.md(page.name)}**")
+    st.markdown(f"Помещение № **{state.md(page.premise)}** · площадь {page.area} м² · доля {page.share} · "
+                f"голосов **{page.votes}**")
+st.write(f"Голосование проходит с {page.start_date:%d.%m.%Y} по {page.end_date:%d.%m.%Y}. "
+         f"Инициатор собрания: {state.md(page.initiator)}.")
+if page.decisions_place:
+    st.write(f"Письменные решения принимаются до {page.end_date:%d.%m.%Y} включительно: {state.md(page.decisions_place)}.")
+if page.materials_place:
+    st.caption(f"Материалы к собранию: {state.md(page.materials_place)}")
+
+
+def show_answers(answers: dict[int, str]) -> None:
+    for q in page.questions:
+        st.markdown(f"**{q.number}.** {state.md(q.text)}  \n→ **{ANSWERS.get(answers.get(q.id), 'нет ответа')}**")
+
+
+def decision_download() -> None:
+    st.download_button("Скачать решение (.docx) для подписи", data=lambda: owner_decision_docx(sf, owner_id=owner_id),
+                       file_name=f"решение_помещение_{page.premise}.docx", type="primary", width="stretch",
+                       icon=":material/download:",
+                       mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+
+if page.online is not None:
+    d = page.online
+    if d.kind == "electronic":
+        st.success(f"Ваше решение подписано кодом и принято. Номер решения {d.number}, "
+                   f"время {d.submitted_at:%d.%m.%Y %H:%M} UTC, отпечаток печати {d.fingerprint}.")
+    else:
+        st.success("Ваши ответы сохранены. Распечатайте решение, подпишите его и передайте до "
+                   f"{page.end_date:%d.%m.%Y} — учитывается подписанное письменное решение.")
+        decision_download()
+        st.caption(f"Отпечаток печати ваших ответов: {d.fingerprint}. Он напечатан в решении.")
+    with st.expander("Ваши ответы", expanded=True):
+        show_answers(d.answers)
+    st.button("Выйти", on_click=sign_out)
+    st.stop()
+
+window = page.window(today)
+if window == "before":
+    st.info(f"Голосование ещё не началось: ответы принимаются с {page.start_date:%d.%m.%Y}.")
+    st.button("Выйти", on_click=sign_out)
+    st.stop()
+if window == "after":
+    st.warning(f"Голосование окончено {page.end_date:%d.%m.%Y}: ответы больше не принимаются.")
+    st.button("Выйти", on_click=sign_out)
+    st.stop()
+
+draft: dict[int, str] = st.session_state.setdefault(DRAFT, {})
+
+
+def submit() -> None:
+    try:
+        stored = submit_online_decision(sf, secret_key=rt.secret_key, owner_id=owner_id,
+                                        answers=st.session_state[DRAFT])
+    except AlreadyDecided:
+        st.session_state[RESULT] = ("info", "Ваше решение уже было принято раньше.")
+        return
+    except DomainError as exc:
+        st.session_state[RESULT] = ("error", exc.message)
+        return
+    st.session_state[RESULT] = ("success", f"Решение № {stored.number} сохранено.")
+    if page.electronic_counts:
+        send_receipt_copy(sf, settings=rt.settings, decision_id=stored.id)
+
+
+result = st.session_state.pop(RESULT, None)
+if result:
+    {"success": st.success, "info": st.info}.get(result[0], st.error)(result[1])
+
+if st.session_state.get(STEP) == "review":
+    st.subheader("Проверьте ответы")
+    show_answers(draft)
+    if page.electronic_counts:
+        st.write("Нажимая «Подписать и отправить», вы подписываете решение простой электронной подписью — "
+                 "персональным кодом. Изменить решение после отправки нельзя.")
+        final = "Подписать и отправить"
+    else:
+        st.write("Ответы будут сохранены, и вы получите заполненное решение: его нужно распечатать, подписать и "
+                 "передать инициатору. Изменить ответы после сохранения нельзя.")
+        final = "Сохранить ответы и сформировать решение"
+    a, b = st.columns(2)
+    a.button("← Изменить ответы", on_click=lambda: st.session_state.update({STEP: "answer"}), width="stretch")
+    b.button(final, type="primary", on_click=submit, width="stretch")
+else:
+    st.subheader("Вопросы повестки дня")
+    st.caption("По каждому вопросу выберите один ответ.")
+    for q in page.questions:
+        with st.container(border=True):
+            st.markdown(f"**{q.number}. {state.md(q.text)}**")
+            if q.materials:
+                st.caption(state.md(q.materials))
+            current = draft.get(q.id)
+            choice = st.radio(f"Ответ на вопрос {q.number}", list(ANSWERS.values()), horizontal=True,
+                              index=list(ANSWERS).index(current) if current else None, key=f"q_{q.id}",
+                              label_visibility="collapsed")
+            if choice:
+                draft[q.id] = LABELS[choice]
+    missing = [q.number for q in page.questions if q.id not in draft]
+    if st.button("Далее: проверить ответы", type="primary", width="stretch"):
+        if missing:
+            st.error("Ответьте на вопросы: " + ", ".join(str(n) for n in missing) + ".")
+        else:
+            st.session_state[STEP] = "review"
+            st.rerun()
+st.divider()
+st.button("Выйти", on_click=sign_out)
