@@ -41,6 +41,7 @@ class MeetingData:
     gis_posted_on: dt.date | None = None
     email_notice_decision_date: dt.date | None = None
     email_notice_decision_number: str = ""
+    electronic_decisions_count: bool = False
     id: int | None = None
     building_id: int | None = None
 
@@ -144,6 +145,7 @@ def get_meeting(session_factory: sessionmaker[Session], meeting_id: int) -> Meet
             decisions_place=m.decisions_place, materials_place=m.materials_place, gis_id=m.gis_id,
             gis_posted_on=m.gis_posted_on, email_notice_decision_date=m.email_notice_decision_date,
             email_notice_decision_number=m.email_notice_decision_number,
+            electronic_decisions_count=m.electronic_decisions_count,
             questions=[QuestionData(q.text, q.majority, q.materials, q.number) for q in m.questions],
         )
 
