@@ -7,7 +7,7 @@ import io
 import threading
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from services.demo import create_demo_meeting
 from services.models import AccessCode, Decision, DecisionAnswer, OwnerRecord
@@ -244,3 +244,69 @@ def test_ballots_for_those_who_did_not_answer_one_per_owner(session_factory, ope
     assert "☒" not in boxes and boxes.count("☐") == 3 * 5 * len(rest)
     with zipfile.ZipFile(io.BytesIO(ballots_zip(session_factory, meeting_id=open_meeting, owner_ids=rest[:5]))) as zf:
         assert len(zf.namelist()) == 5 and all(n.endswith(".docx") for n in zf.namelist())
+
+
+@pytest.mark.postgres
+def test_on_postgresql_200_concurrent_submissions_for_one_owner_record_store_one(postgres_engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.db import make_engine, make_session_factory
+
+    from tests.conftest import _truncate_postgres
+
+    _truncate_postgres(postgres_engine)
+    engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
+    sf = make_session_factory(engine)
+    meeting = create_demo_meeting(sf, today=dt.date.today() - dt.timedelta(days=15))
+    owner = owners(sf, meeting)[0]
+    answers = answers_for(sf, owner)
+
+    def submit(_):
+        try:
+            return submit_online_decision(sf, secret_key=SECRET, owner_id=owner, answers=answers).id
+        except AlreadyDecided:
+            return None
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(submit, range(200)))
+    engine.dispose()
+    assert len([r for r in results if r is not None]) == 1
+    with sf() as s:
+        assert len(s.scalars(select(Decision.id).where(Decision.owner_id == owner)).all()) == 1
+    assert verify_decisions(sf, secret_key=SECRET, meeting_id=meeting).ok
+
+
+@pytest.mark.postgres
+def test_on_postgresql_1000_owners_answering_at_once_make_1000_decisions(postgres_engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.db import make_engine, make_session_factory
+    from services.meetings import MeetingData, QuestionData, create_meeting
+    from services.registry import OwnerInput, apply_registry_changes
+
+    from tests.conftest import _truncate_postgres
+
+    _truncate_postgres(postgres_engine)
+    engine = make_engine(postgres_engine.url.render_as_string(hide_password=False))
+    sf = make_session_factory(engine)
+    today = dt.date.today()
+    meeting = create_meeting(sf, data=MeetingData(
+        address="г. Тверь, ул. Ленина, д. 7", initiator="ООО «УК»", start_date=today - dt.timedelta(days=1),
+        end_date=today + dt.timedelta(days=10), questions=[QuestionData("Вопрос 1"), QuestionData("Вопрос 2")]))
+    apply_registry_changes(sf, meeting_id=meeting, added=[
+        OwnerInput(premise=str(i), area="45,5", name=f"Собственник {i}") for i in range(1, 1001)])
+    ids = owners(sf, meeting)
+    questions = [q.id for q in voter_page(sf, owner_id=ids[0]).questions]
+
+    def submit(oid):
+        return submit_online_decision(sf, secret_key=SECRET, owner_id=oid,
+                                      answers={q: "for" for q in questions}).id
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(submit, ids))
+    engine.dispose()
+    assert len(set(results)) == 1000
+    with sf() as s:
+        assert s.scalar(select(func.count()).select_from(Decision).where(Decision.meeting_id == meeting)) == 1000
+    report = verify_decisions(sf, secret_key=SECRET, meeting_id=meeting)
+    assert report.ok and report.decisions == 1000
