@@ -85,6 +85,7 @@ def store_registry(
             _require_meeting(s, meeting_id)
             conn = s.connection()
             if replace:
+                _refuse_losing_history(s, meeting_id, None)
                 conn.execute(delete(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id))
                 conn.execute(delete(Premise).where(Premise.meeting_id == meeting_id))
                 known: dict[str, int] = {}
@@ -317,6 +318,8 @@ def apply_registry_changes(
     try:
         with session_factory.begin() as s:
             _require_meeting(s, meeting_id)
+            if deleted:
+                _refuse_losing_history(s, meeting_id, deleted)
             for rid in deleted:
                 rec = s.get(OwnerRecord, rid)
                 if rec is not None and rec.meeting_id == meeting_id:
@@ -361,9 +364,28 @@ def _drop_empty_premises(s: Session, meeting_id: int) -> None:
     s.execute(delete(Premise).where(Premise.meeting_id == meeting_id, Premise.id.not_in(used)))
 
 
+def _refuse_losing_history(s: Session, meeting_id: int, owner_ids: list[int] | None) -> None:
+    """Owners already notified or with a decision keep their records: deleting them would take the
+    proof of notice and the decisions with them (they are attachments of the protocol)."""
+    from services.models import Decision, Delivery
+
+    checks = ((Decision, "решения собственников"), (Delivery, "отметки об уведомлении"))
+    for model, what in checks:
+        stmt = select(func.count()).select_from(model).where(model.meeting_id == meeting_id)
+        if owner_ids is not None:
+            stmt = stmt.where(model.owner_id.in_(owner_ids))
+        if s.scalar(stmt):
+            who = "У удаляемых собственников" if owner_ids is not None else "В собрании"
+            raise ValidationError(
+                f"{who} уже есть {what}: удалить или заменить эти записи нельзя, иначе пропадут приложения к "
+                "протоколу. Исправьте записи в таблице или добавьте новые («Добавить к реестру»)."
+            )
+
+
 def delete_all_owners(session_factory: sessionmaker[Session], *, meeting_id: int) -> int:
     with session_factory.begin() as s:
         _require_meeting(s, meeting_id)
+        _refuse_losing_history(s, meeting_id, None)
         n = s.execute(delete(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id)).rowcount
         s.execute(delete(Premise).where(Premise.meeting_id == meeting_id))
         return n or 0

@@ -310,3 +310,23 @@ def test_on_postgresql_1000_owners_answering_at_once_make_1000_decisions(postgre
         assert s.scalar(select(func.count()).select_from(Decision).where(Decision.meeting_id == meeting)) == 1000
     report = verify_decisions(sf, secret_key=SECRET, meeting_id=meeting)
     assert report.ok and report.decisions == 1000
+
+
+def test_the_registry_of_a_meeting_with_decisions_cannot_be_replaced_or_emptied(session_factory, open_meeting):
+    from services.errors import ValidationError
+    from services.registry import apply_registry_changes, delete_all_owners, import_registry
+    from services.demo import DEMO_REGISTRY
+
+    owner = owners(session_factory, open_meeting)[0]
+    submit_online_decision(session_factory, secret_key=SECRET, owner_id=owner,
+                           answers=answers_for(session_factory, owner))
+    with pytest.raises(ValidationError, match="решения собственников"):
+        delete_all_owners(session_factory, meeting_id=open_meeting)
+    with pytest.raises(ValidationError, match="решения собственников"):
+        import_registry(session_factory, meeting_id=open_meeting, data=DEMO_REGISTRY.read_bytes(),
+                        filename=DEMO_REGISTRY.name, replace=True)
+    with pytest.raises(ValidationError, match="У удаляемых собственников"):
+        apply_registry_changes(session_factory, meeting_id=open_meeting, deleted=[owner])
+    other = owners(session_factory, open_meeting)[1]
+    assert apply_registry_changes(session_factory, meeting_id=open_meeting, deleted=[other]) == 1
+    assert verify_decisions(session_factory, secret_key=SECRET).ok
