@@ -11,6 +11,7 @@
     python manage.py send-worker [--once]
     python manage.py import-decisions --meeting ID FILE
     python manage.py verify-decisions [--meeting ID]
+    python manage.py tally --meeting ID [--json]
 """
 from __future__ import annotations
 
@@ -219,6 +220,22 @@ def cmd_verify_decisions(args) -> int:
     return 1
 
 
+def cmd_tally(args) -> int:
+    from services.tally import percent2, recount, tally_json, votes2
+
+    t = recount(_runtime().session_factory, meeting_id=args.meeting)
+    if args.json:
+        print(json.dumps(tally_json(t), ensure_ascii=False))
+        return 0
+    print(f"Всего голосов: {votes2(t.all_votes)}; приняли участие: {votes2(t.participants)} "
+          f"({percent2(t.participation)} %) — {'кворум есть' if t.quorum else 'кворума нет'}.")
+    for q in t.questions:
+        print(f"  {q.number}. за {votes2(q.votes['for'])}, против {votes2(q.votes['against'])}, воздержались "
+              f"{votes2(q.votes['abstain'])}, недействительно {votes2(q.votes['invalid'])} — "
+              f"{'решение принято' if q.adopted else 'решение не принято'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="manage.py", description="Kvorum: команды администратора")
     sub = p.add_subparsers(dest="command", required=True)
@@ -268,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("verify-decisions", help="проверить печати всех решений")
     s.add_argument("--meeting", type=int)
     s.set_defaults(func=cmd_verify_decisions)
+
+    s = sub.add_parser("tally", help="подсчитать голоса собрания")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_tally)
 
     s = sub.add_parser("send-worker", help="фоновый отправитель уведомлений (отдельный процесс)")
     s.add_argument("--once", action="store_true", help="выйти, когда очередь опустеет")

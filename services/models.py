@@ -116,6 +116,12 @@ class Meeting(Base):
     # Head of the decisions' seal chain: removing the newest decision is detectable too.
     seal_head: Mapped[str] = mapped_column(String(64), default="")
     seal_count: Mapped[int] = mapped_column(Integer, default=0)
+    # For the protocol (Приказ № 266/пр): who signs it and when it is drawn up.
+    protocol_chair: Mapped[str] = mapped_column(String(300), default="")
+    protocol_secretary: Mapped[str] = mapped_column(String(300), default="")
+    protocol_counters: Mapped[str] = mapped_column(Text, default="")
+    protocol_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    protocol_place: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -327,3 +333,22 @@ class CodeAttempt(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TallyAggregate(Base):
+    """Running sums behind the live count (Активность): kept up to date in the transaction that
+    adds a decision, rebuilt when the registry changes, always equal to a full recount.
+
+    question_id 0 holds the meeting-wide rows: «participants», «online» (answered online without a
+    counted decision) and «day:YYYY-MM-DD» (counted decisions by the day received). `units` is
+    Σ area (1/10000 m²) × share numerator for one share denominator, so the sum stays exact.
+    """
+
+    __tablename__ = "tally_aggregates"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer: Mapped[str] = mapped_column(String(20), primary_key=True)
+    share_den: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
+    records: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pandas as pd
-from sqlalchemy import BigInteger, delete, func, select, type_coerce
+from sqlalchemy import JSON, BigInteger, Connection, Table, delete, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +15,7 @@ from services import owner_fields as f
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes
 from services.models import Meeting, OwnerRecord, Premise
-from services.registry_parse import ExistingRegistry, RegistryReport, parse_registry
+from services.registry_parse import ExistingRegistry, RegistryReport, gc_paused, parse_registry
 
 # The seed service's columns, in its order and words.
 COL_PREMISE = "Номер помещения"
@@ -81,7 +81,7 @@ def store_registry(
     if not report.owners:
         raise ValidationError("В файле нет ни одной принятой строки — импортировать нечего.")
     try:
-        with session_factory.begin() as s:
+        with gc_paused(), session_factory.begin() as s:
             _require_meeting(s, meeting_id)
             conn = s.connection()
             if replace:
@@ -101,12 +101,12 @@ def store_registry(
                         "kind": o.kind, "area": o.area,
                     }
             if new_premises:
-                conn.execute(Premise.__table__.insert(), list(new_premises.values()))
+                _insert_rows(conn, Premise.__table__, list(new_premises.values()))
                 known = dict(conn.execute(
                     select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
                 ).all())
             now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            conn.execute(OwnerRecord.__table__.insert(), [
+            _insert_rows(conn, OwnerRecord.__table__, [
                 {
                     "meeting_id": meeting_id, "premise_id": known[o.premise_key], "name": o.name,
                     "name_key": o.name_key, "is_legal_entity": o.is_legal_entity,
@@ -125,6 +125,37 @@ def store_registry(
         owners=len(report.owners), premises=report.premises, total_area=report.total_area, votes=report.votes,
         rejected=len({e.row for e in report.errors}), warnings=len(report.warnings), replaced=replace,
     )
+
+
+def _insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """INSERT many rows (all with the same keys) in the open transaction.
+
+    On SQLite the rows go straight to the driver's executemany, each value converted once by its
+    column type's own bind processor: SQLAlchemy's per-row parameter handling costs several times
+    the insert itself on a 100 000-row registry. Other databases take the ordinary Core insert.
+    """
+    dialect = conn.dialect
+    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+        conn.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    processors = [col.type.dialect_impl(dialect).bind_processor(dialect) for col in columns]
+    values = [[row[name] for row in rows] for name in names]  # column by column
+    for i, process in enumerate(processors):
+        if process is None:
+            continue
+        if isinstance(columns[i].type, JSON):
+            empty = process([])  # most owners have no e-mail or no phone: serialise [] once
+            values[i] = [empty if v == [] else process(v) for v in values[i]]
+        else:
+            values[i] = list(map(process, values[i]))
+    sql = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(dialect.identifier_preparer.format_column(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, list(zip(*values)))
 
 
 def import_registry(
@@ -342,6 +373,11 @@ def apply_registry_changes(
                 changed += 1
             s.flush()
             _drop_empty_premises(s, meeting_id)
+            if parsed_edits:
+                # an area or a share behind counted decisions may have changed: recount the aggregate
+                from services.tally import rebuild_aggregate
+
+                rebuild_aggregate(s, meeting_id)
     except IntegrityError as exc:
         raise ValidationError(
             "Изменения не сохранены: у помещения уже есть собственник с таким ФИО/наименованием."

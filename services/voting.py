@@ -297,6 +297,9 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
     s.add(decision)
     s.flush()
     s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_head=seal))
+    from services.tally import on_decision_added
+
+    on_decision_added(s, decision=decision, owner=owner, premise=premise, answers=answers)
     return StoredDecision(decision.id, decision_number(meeting_id, seq), status, seal, decision.submitted_at)
 
 

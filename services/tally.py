@@ -1,0 +1,290 @@
+"""Подсчёт голосов: the count by the law's rules, exact, from SQL aggregation.
+
+Votes of an owner record = premise area × share (ЖК ст. 48 ч. 3). All votes of the building = the
+areas of all premises in the registry, each once (or the area from the building's passport, when
+entered). Quorum: participants' votes > 50 % of all votes (ст. 45 ч. 3). Only counted decisions
+count: written decisions received in time and code-signed ones where the meeting counts them;
+invalid answers stay in the participants' base (ст. 48 ч. 6). Majorities per ст. 46 ч. 1, as kept
+in services/law.py.
+
+Sums are kept as Σ area (1/10000 m²) × share numerator per share denominator, so no float ever
+enters the count. `live_tally` reads the running aggregate (a few rows, milliseconds);
+`recount` computes the same from the decisions themselves.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from sqlalchemy import BigInteger, delete, func, select, type_coerce
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.errors import NotFound
+from services.models import (
+    AgendaQuestion,
+    Building,
+    Decision,
+    DecisionAnswer,
+    Meeting,
+    OwnerRecord,
+    Premise,
+    TallyAggregate,
+)
+
+AREA_SCALE = 10_000
+PARTICIPANTS, ONLINE, DAY = "participants", "online", "day:"
+ANSWER_KEYS = ("for", "against", "abstain", "invalid")
+
+Key = tuple[int, str, int]  # (question id, answer, share denominator)
+Sums = dict[Key, list[int]]  # -> [units, records]
+
+
+# ---------- the aggregate, computed in full from the decisions ----------
+
+def _units():
+    return func.sum(type_coerce(Premise.area, BigInteger) * OwnerRecord.share_num)
+
+
+def full_sums(s: Session, meeting_id: int) -> Sums:
+    """Every aggregate row computed from the decisions (the full recount), as GROUP BY in SQL."""
+    sums: Sums = defaultdict(lambda: [0, 0])
+    counted = (Decision.meeting_id == meeting_id, Decision.counted_slot.is_not(None))
+    base = select().join_from(Decision, OwnerRecord, Decision.owner_id == OwnerRecord.id).join(
+        Premise, OwnerRecord.premise_id == Premise.id)
+    for den, units, n in s.execute(base.add_columns(OwnerRecord.share_den, _units(), func.count())
+                                   .where(*counted).group_by(OwnerRecord.share_den)):
+        sums[(0, PARTICIPANTS, den)] = [int(units), n]
+    for day, den, units, n in s.execute(base.add_columns(Decision.received_on, OwnerRecord.share_den, _units(),
+                                                         func.count()).where(*counted)
+                                        .group_by(Decision.received_on, OwnerRecord.share_den)):
+        sums[(0, DAY + day.isoformat(), den)] = [int(units), n]
+    counted_owners = select(Decision.owner_id).where(*counted)
+    for den, units, n in s.execute(base.add_columns(OwnerRecord.share_den, _units(), func.count())
+                                   .where(Decision.meeting_id == meeting_id, Decision.status == "online",
+                                          Decision.owner_id.not_in(counted_owners))
+                                   .group_by(OwnerRecord.share_den)):
+        sums[(0, ONLINE, den)] = [int(units), n]
+    answers = (
+        select(DecisionAnswer.question_id, DecisionAnswer.answer, OwnerRecord.share_den, _units(), func.count())
+        .join(Decision, DecisionAnswer.decision_id == Decision.id)
+        .join(OwnerRecord, Decision.owner_id == OwnerRecord.id)
+        .join(Premise, OwnerRecord.premise_id == Premise.id)
+        .where(*counted)
+        .group_by(DecisionAnswer.question_id, DecisionAnswer.answer, OwnerRecord.share_den)
+    )
+    for qid, answer, den, units, n in s.execute(answers):
+        sums[(qid, answer, den)] = [int(units), n]
+    return dict(sums)
+
+
+def aggregate_sums(s: Session, meeting_id: int) -> Sums:
+    return {(r.question_id, r.answer, r.share_den): [r.units, r.records]
+            for r in s.scalars(select(TallyAggregate).where(TallyAggregate.meeting_id == meeting_id))
+            if r.units or r.records}
+
+
+def rebuild_aggregate(s: Session, meeting_id: int) -> None:
+    """Replace the running aggregate with the full recount (after registry edits)."""
+    s.execute(delete(TallyAggregate).where(TallyAggregate.meeting_id == meeting_id))
+    rows = [{"meeting_id": meeting_id, "question_id": q, "answer": a, "share_den": d, "units": u, "records": n}
+            for (q, a, d), (u, n) in full_sums(s, meeting_id).items()]
+    if rows:
+        s.execute(TallyAggregate.__table__.insert(), rows)
+
+
+def _bump(s: Session, meeting_id: int, changes: dict[tuple[int, str], tuple[int, int]], den: int) -> None:
+    if s.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    rows = [{"meeting_id": meeting_id, "question_id": q, "answer": a, "share_den": den, "units": u, "records": n}
+            for (q, a), (u, n) in changes.items()]
+    stmt = insert(TallyAggregate).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["meeting_id", "question_id", "answer", "share_den"],
+        set_={"units": TallyAggregate.units + stmt.excluded.units,
+              "records": TallyAggregate.records + stmt.excluded.records},
+    )
+    s.execute(stmt)
+
+
+def on_decision_added(s: Session, *, decision: Decision, owner: OwnerRecord, premise: Premise,
+                      answers: dict[int, str]) -> None:
+    """Keep the aggregate equal to the recount, in the transaction that adds the decision."""
+    units = int(premise.area * AREA_SCALE) * owner.share_num
+    changes: dict[tuple[int, str], tuple[int, int]] = {}
+    if decision.counted_slot is not None:
+        changes[(0, PARTICIPANTS)] = (units, 1)
+        changes[(0, DAY + decision.received_on.isoformat())] = (units, 1)
+        for qid, answer in answers.items():
+            changes[(qid, answer)] = (units, 1)
+        had_online = s.scalar(select(func.count()).select_from(Decision).where(
+            Decision.meeting_id == decision.meeting_id, Decision.owner_id == owner.id, Decision.status == "online",
+            Decision.id != decision.id))
+        if had_online:
+            changes[(0, ONLINE)] = (-units, -1)
+    elif decision.status == "online":
+        counted_before = s.scalar(select(func.count()).select_from(Decision).where(
+            Decision.meeting_id == decision.meeting_id, Decision.counted_slot == owner.id))
+        if not counted_before:
+            changes[(0, ONLINE)] = (units, 1)
+    if changes:
+        _bump(s, decision.meeting_id, changes, owner.share_den)
+
+
+# ---------- the count ----------
+
+@dataclass
+class QuestionResult:
+    id: int
+    number: int
+    text: str
+    majority: str
+    votes: dict[str, Fraction]  # for | against | abstain | invalid
+    records: dict[str, int]
+    adopted: bool
+    participants: Fraction
+    all_votes: Fraction
+
+    def share_of_participants(self, key: str) -> Fraction:
+        return self.votes[key] / self.participants if self.participants else Fraction(0)
+
+    def share_of_all(self, key: str) -> Fraction:
+        return self.votes[key] / self.all_votes if self.all_votes else Fraction(0)
+
+
+@dataclass
+class Tally:
+    meeting_id: int
+    registry_area: Fraction  # Σ of the premises' areas in the registry
+    passport_area: Fraction | None  # общая площадь помещений по техпаспорту, when entered
+    all_votes: Fraction
+    participants: Fraction
+    participant_records: int
+    online_votes: Fraction  # answered online, no counted decision yet
+    online_records: int
+    questions: list[QuestionResult]
+    by_day: list[tuple[dt.date, Fraction]] = field(default_factory=list)  # cumulative participants
+
+    @property
+    def quorum(self) -> bool:
+        return self.all_votes > 0 and self.participants * 2 > self.all_votes
+
+    @property
+    def participation(self) -> Fraction:
+        return self.participants / self.all_votes if self.all_votes else Fraction(0)
+
+    @property
+    def votes_to_quorum(self) -> Fraction:
+        """The quorum needs MORE than this many further votes; 0 once it is there."""
+        return Fraction(0) if self.quorum else self.all_votes / 2 - self.participants
+
+
+def is_adopted(majority: str, votes_for: Fraction, participants: Fraction, all_votes: Fraction,
+               quorum: bool) -> bool:
+    """ЖК РФ ст. 46 ч. 1 by the majority kind; without a quorum nothing is adopted."""
+    if not quorum:
+        return False
+    if majority == "simple":
+        return votes_for * 2 > participants
+    if majority == "more_than_half":
+        return votes_for * 2 > all_votes
+    if majority == "two_thirds":
+        return votes_for * 3 >= all_votes * 2
+    if majority == "unanimous":
+        return votes_for == all_votes
+    raise ValueError(f"unknown majority kind {majority!r}")
+
+
+def _fraction(sums: Sums, qid: int, answer: str) -> tuple[Fraction, int]:
+    total, records = Fraction(0), 0
+    for (q, a, den), (units, n) in sums.items():
+        if q == qid and a == answer:
+            total += Fraction(units, den * AREA_SCALE)
+            records += n
+    return total, records
+
+
+def build_tally(s: Session, meeting_id: int, sums: Sums) -> Tally:
+    meeting = s.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(f"Собрание № {meeting_id} не найдено.")
+    area_units = s.scalar(select(func.coalesce(func.sum(type_coerce(Premise.area, BigInteger)), 0))
+                          .where(Premise.meeting_id == meeting_id))
+    registry_area = Fraction(int(area_units), AREA_SCALE)
+    passport = s.scalar(select(Building.passport_area).where(Building.id == meeting.building_id))
+    passport_area = Fraction(passport) if passport else None
+    all_votes = passport_area if passport_area else registry_area
+    participants, records = _fraction(sums, 0, PARTICIPANTS)
+    online, online_records = _fraction(sums, 0, ONLINE)
+    quorum = all_votes > 0 and participants * 2 > all_votes
+    questions = []
+    for q in s.scalars(select(AgendaQuestion).where(AgendaQuestion.meeting_id == meeting_id)
+                       .order_by(AgendaQuestion.number)):
+        votes, counts = {}, {}
+        for key in ANSWER_KEYS:
+            votes[key], counts[key] = _fraction(sums, q.id, key)
+        questions.append(QuestionResult(q.id, q.number, q.text, q.majority, votes, counts,
+                                        is_adopted(q.majority, votes["for"], participants, all_votes, quorum),
+                                        participants, all_votes))
+    days: dict[dt.date, Fraction] = defaultdict(Fraction)
+    for (q, a, den), (units, _n) in sums.items():
+        if q == 0 and a.startswith(DAY):
+            days[dt.date.fromisoformat(a[len(DAY):])] += Fraction(units, den * AREA_SCALE)
+    running, by_day = Fraction(0), []
+    for day in sorted(days):
+        running += days[day]
+        by_day.append((day, running))
+    return Tally(meeting_id, registry_area, passport_area, all_votes, participants, records, online,
+                 online_records, questions, by_day)
+
+
+def live_tally(session_factory: sessionmaker[Session], *, meeting_id: int) -> Tally:
+    """The count from the running aggregate: what «Активность» shows and refreshes."""
+    with session_factory() as s:
+        return build_tally(s, meeting_id, aggregate_sums(s, meeting_id))
+
+
+def recount(session_factory: sessionmaker[Session], *, meeting_id: int) -> Tally:
+    """The full exact recount from the decisions themselves (the protocol uses this one)."""
+    with session_factory() as s:
+        return build_tally(s, meeting_id, full_sums(s, meeting_id))
+
+
+# ---------- figures as people read them ----------
+
+def votes2(value: Fraction) -> Decimal:
+    """Votes rounded to the hundredth, half up, as printed in the protocol and on the page."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def percent2(value: Fraction) -> Decimal:
+    return votes2(value * 100)
+
+
+def tally_json(t: Tally) -> dict:
+    """`manage.py tally --json`."""
+    return {
+        "all_votes": float(votes2(t.all_votes)),
+        "participants_votes": float(votes2(t.participants)),
+        "quorum": t.quorum,
+        "questions": [{"number": q.number, "majority": q.majority, "for": float(votes2(q.votes["for"])),
+                       "against": float(votes2(q.votes["against"])), "abstain": float(votes2(q.votes["abstain"])),
+                       "invalid": float(votes2(q.votes["invalid"])), "adopted": q.adopted} for q in t.questions],
+    }
+
+
+def set_passport_area(session_factory: sessionmaker[Session], *, meeting_id: int, area: Decimal | None) -> None:
+    """Общая площадь помещений по техническому паспорту дома (None: count the registry's areas)."""
+    from services.errors import ValidationError
+
+    if area is not None and area <= 0:
+        raise ValidationError("Площадь по техническому паспорту должна быть больше нуля.")
+    with session_factory.begin() as s:
+        meeting = s.get(Meeting, meeting_id)
+        if meeting is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        s.get(Building, meeting.building_id).passport_area = area
