@@ -32,6 +32,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('protocol_date', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('protocol_place', sa.String(length=300), nullable=False, server_default=''))
 
+    # Meetings that already have decisions get their running count built from them.
+    from sqlalchemy.orm import Session
+
+    from services.tally import rebuild_aggregate
+
+    bind = op.get_bind()
+    with Session(bind=bind) as session:
+        for (meeting_id,) in bind.execute(sa.text("SELECT DISTINCT meeting_id FROM decisions")).all():
+            rebuild_aggregate(session, meeting_id)
+
 
 
 def downgrade() -> None:
