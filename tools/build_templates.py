@@ -127,8 +127,82 @@ def decision() -> None:
     doc.save(TEMPLATES / "decision.docx")
 
 
+def protocol() -> None:
+    """Протокол ОСС (Приказ Минстроя России от 30.04.2025 № 266/пр): the required parts."""
+    doc = _base()
+    head = doc.add_paragraph()
+    head.alignment = 1
+    head.add_run("ПРОТОКОЛ № {{ number }}\nобщего собрания собственников помещений в многоквартирном доме,\n"
+                 "расположенном по адресу: {{ address }},\nпроведённого в форме {{ form }} голосования").bold = True
+    row = doc.add_table(rows=1, cols=2)
+    row.rows[0].cells[0].text = "{{ place }}"
+    row.rows[0].cells[1].text = "{{ date }}"
+    row.rows[0].cells[1].paragraphs[0].alignment = 2
+    doc.add_paragraph("Инициатор общего собрания: {{ initiator }}{% if initiator_details %} "
+                      "({{ initiator_details }}){% endif %}.")
+    doc.add_paragraph("Председатель общего собрания: {{ chair }}.")
+    doc.add_paragraph("Секретарь общего собрания: {{ secretary }}.")
+    doc.add_paragraph("Лица, проводившие подсчёт голосов: {{ counters | join(', ') }}.")
+    doc.add_paragraph("Форма проведения общего собрания: {{ form }} голосование. Дата начала голосования: "
+                      "{{ start_date }}. Дата окончания приёма решений собственников: {{ end_date }}. "
+                      "Место (адрес) приёма решений: {{ decisions_place }}.")
+    doc.add_paragraph("{% if gis_posted_on %}Сообщение о проведении общего собрания размещено в ГИС ЖКХ "
+                      "{{ gis_posted_on }}.{% endif %}")
+    doc.add_paragraph("Общее количество голосов собственников помещений в многоквартирном доме: {{ all_votes }} "
+                      "(1 голос = 1 м² общей площади помещения){% if passport_area %}; по техническому паспорту "
+                      "{{ passport_area }} м², по реестру собственников {{ registry_area }} м²{% endif %}.")
+    doc.add_paragraph("Количество голосов собственников, принявших участие в голосовании: {{ participants }} "
+                      "({{ participation }} % от общего количества голосов; собственников: {{ participants_records }}). "
+                      "{{ quorum }}")
+    doc.add_paragraph().add_run("Повестка дня:").bold = True
+    doc.add_paragraph("{%p for q in questions %}")
+    doc.add_paragraph("{{ q.number }}. {{ q.text }}")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph().add_run("Результаты голосования по вопросам повестки дня:").bold = True
+    doc.add_paragraph("{%p for q in questions %}")
+    doc.add_paragraph().add_run("По вопросу № {{ q.number }}: {{ q.text }}").bold = True
+    doc.add_paragraph("Предложено: {{ q.text }}")
+    doc.add_paragraph("Проголосовали: «за» — {{ q.for.votes }} голосов ({{ q.for.of_participants }} % от числа "
+                      "проголосовавших, {{ q.for.of_all }} % от общего числа голосов); «против» — "
+                      "{{ q.against.votes }} ({{ q.against.of_participants }} %, {{ q.against.of_all }} %); "
+                      "«воздержались» — {{ q.abstain.votes }} ({{ q.abstain.of_participants }} %, "
+                      "{{ q.abstain.of_all }} %); недействительные — {{ q.invalid }}.")
+    doc.add_paragraph("Необходимое большинство: {{ q.majority }} ({{ q.majority_rule }}). {{ q.decision }}.")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph().add_run("Сводная таблица результатов").bold = True
+    table = doc.add_table(rows=4, cols=6)
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ("№", "За, голосов (% участников / % всех)",
+                                                "Против", "Воздержались", "Большинство", "Решение")):
+        cell.paragraphs[0].add_run(text).bold = True
+    table.rows[1].cells[0].text = "{%tr for q in questions %}"
+    for cell, text in zip(table.rows[2].cells, (
+            "{{ q.number }}", "{{ q.for.votes }} ({{ q.for.of_participants }} / {{ q.for.of_all }})",
+            "{{ q.against.votes }} ({{ q.against.of_participants }} / {{ q.against.of_all }})",
+            "{{ q.abstain.votes }} ({{ q.abstain.of_participants }} / {{ q.abstain.of_all }})",
+            "{{ q.majority }}", "{{ q.decision }}")):
+        cell.text = text
+    table.rows[3].cells[0].text = "{%tr endfor %}"
+    doc.add_paragraph().add_run("Приложения:").bold = True
+    for line in ("1. Реестр собственников помещений в многоквартирном доме.",
+                 "2. Сообщение о проведении общего собрания.",
+                 "3. Документы, подтверждающие направление (вручение) сообщения (реестр вручения).",
+                 "4. Список собственников, принявших участие в собрании, с их идентифицирующими данными.",
+                 "5. Письменные решения собственников (перечень; подлинники прилагаются).",
+                 "6. Решения, подписанные персональным кодом, с их печатями (если учитывались)."):
+        doc.add_paragraph(line)
+    doc.add_paragraph()
+    doc.add_paragraph("Председатель общего собрания: ____________________ / {{ chair }} /   дата ________")
+    doc.add_paragraph("Секретарь общего собрания: ____________________ / {{ secretary }} /   дата ________")
+    doc.add_paragraph("{%p for c in counters %}")
+    doc.add_paragraph("Лицо, проводившее подсчёт голосов: ____________________ / {{ c }} /   дата ________")
+    doc.add_paragraph("{%p endfor %}")
+    doc.save(TEMPLATES / "protocol.docx")
+
+
 if __name__ == "__main__":
     TEMPLATES.mkdir(exist_ok=True)
     notice_paper()
     decision()
-    print("templates/notice_paper.docx, templates/decision.docx")
+    protocol()
+    print("templates/notice_paper.docx, templates/decision.docx, templates/protocol.docx")

@@ -1,0 +1,326 @@
+"""Активность и итоги: participation figures for the charts, the protocol (Приказ Минстроя России
+от 30.04.2025 № 266/пр) with its attachments, and the results as a spreadsheet."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from fractions import Fraction
+
+from sqlalchemy import BigInteger, exists, func, select, type_coerce
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from services import owner_fields as f
+from services.errors import NotFound, ValidationError
+from services.exports import xlsx_bytes
+from services.law import MAJORITY_KINDS
+from services.models import AccessCode, Decision, Delivery, Meeting, OwnerRecord, Premise
+from services.tally import AREA_SCALE, Tally, percent2, recount, votes2
+
+PROTOCOL_DAYS = 10  # Приказ № 266/пр: the protocol is drawn up within 10 days after the meeting
+STATUS_ORDER = ("Уведомлены", "Не уведомлены", "Вошли по коду", "Заполнили онлайн", "Решение учтено")
+
+
+# ---------- participation by status ----------
+
+@dataclass
+class StatusFigure:
+    status: str
+    owners: int
+    votes: Fraction
+
+
+def activity_figures(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[StatusFigure]:
+    """Owners and their votes: notified / not notified / entered with the code / answered online /
+    decision counted — one GROUP BY over the registry with indexed EXISTS flags."""
+    notified = exists().where(Delivery.owner_id == OwnerRecord.id, Delivery.status == "sent")
+    entered = exists().where(AccessCode.owner_id == OwnerRecord.id, AccessCode.first_used_at.is_not(None))
+    online = exists().where(Decision.owner_id == OwnerRecord.id, Decision.online_slot.is_not(None))
+    counted = exists().where(Decision.owner_id == OwnerRecord.id, Decision.counted_slot.is_not(None))
+    flags = [notified.label("n"), entered.label("e"), online.label("o"), counted.label("c")]
+    stmt = (
+        select(OwnerRecord.share_den, *flags, func.count(),
+               func.sum(type_coerce(Premise.area, BigInteger) * OwnerRecord.share_num))
+        .join(Premise, OwnerRecord.premise_id == Premise.id)
+        .where(OwnerRecord.meeting_id == meeting_id)
+        .group_by(OwnerRecord.share_den, *flags)
+    )
+    owners = dict.fromkeys(STATUS_ORDER, 0)
+    votes = {k: Fraction(0) for k in STATUS_ORDER}
+    with session_factory() as s:
+        for den, n, e, o, c, count, units in s.execute(stmt):
+            v = Fraction(int(units or 0), den * AREA_SCALE)
+            for key, on in (("Уведомлены", n), ("Не уведомлены", not n), ("Вошли по коду", e),
+                            ("Заполнили онлайн", o), ("Решение учтено", c)):
+                if on:
+                    owners[key] += count
+                    votes[key] += v
+    return [StatusFigure(k, owners[k], votes[k]) for k in STATUS_ORDER]
+
+
+def results_rows(t: Tally) -> tuple[list[str], list[list]]:
+    header = ["№", "Вопрос", "Необходимое большинство", "За, голосов", "За, % от участников", "За, % от всех",
+              "Против, голосов", "Против, % от участников", "Против, % от всех", "Воздержались, голосов",
+              "Воздержались, % от участников", "Воздержались, % от всех", "Недействительно, голосов", "Решение"]
+    rows = []
+    for q in t.questions:
+        row = [q.number, q.text, MAJORITY_KINDS[q.majority].label]
+        for key in ("for", "against", "abstain"):
+            row += [votes2(q.votes[key]), percent2(q.share_of_participants(key)), percent2(q.share_of_all(key))]
+        row += [votes2(q.votes["invalid"]), "принято" if q.adopted else "не принято"]
+        rows.append(row)
+    return header, rows
+
+
+def activity_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally) -> bytes:
+    figures = activity_figures(session_factory, meeting_id=meeting_id)
+    summary = [
+        ["Всего голосов", votes2(tally.all_votes)],
+        ["Площадь помещений по реестру, м²", votes2(tally.registry_area)],
+        ["Площадь по техническому паспорту, м²", votes2(tally.passport_area) if tally.passport_area else ""],
+        ["Голосов участников", votes2(tally.participants)],
+        ["Участие, %", percent2(tally.participation)],
+        ["Кворум", "есть" if tally.quorum else "нет"],
+        ["Заполнено онлайн, решение не сдано: собственников", tally.online_records],
+        ["Заполнено онлайн, решение не сдано: голосов", votes2(tally.online_votes)],
+    ]
+    header, rows = results_rows(tally)
+    return xlsx_bytes([
+        ("Сводка", ["Показатель", "Значение"], summary),
+        ("Активность", ["Статус", "Собственников", "Голосов"],
+         [[x.status, x.owners, votes2(x.votes)] for x in figures]),
+        ("Участие по дням", ["Дата", "Голосов участников (нарастающим итогом)"],
+         [[d, votes2(v)] for d, v in tally.by_day]),
+        ("Итоги по вопросам", header, rows),
+    ])
+
+
+# ---------- the protocol ----------
+
+@dataclass
+class ProtocolData:
+    chair: str
+    secretary: str
+    counters: str
+    drawn_up_on: dt.date | None
+    place: str
+
+
+def protocol_data(session_factory: sessionmaker[Session], *, meeting_id: int) -> ProtocolData:
+    with session_factory() as s:
+        m = s.get(Meeting, meeting_id)
+        if m is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        return ProtocolData(m.protocol_chair, m.protocol_secretary, m.protocol_counters, m.protocol_date,
+                            m.protocol_place)
+
+
+def save_protocol_data(session_factory: sessionmaker[Session], *, meeting_id: int, data: ProtocolData) -> None:
+    problems = []
+    if not data.chair.strip():
+        problems.append("Укажите председателя общего собрания.")
+    if not data.secretary.strip():
+        problems.append("Укажите секретаря общего собрания.")
+    if data.drawn_up_on is None:
+        problems.append("Укажите дату составления протокола.")
+    if problems:
+        raise ValidationError(problems[0] if len(problems) == 1 else "Данные протокола не сохранены.", problems)
+    with session_factory.begin() as s:
+        m = s.get(Meeting, meeting_id)
+        if data.drawn_up_on < m.end_date:
+            raise ValidationError("Протокол составляется после окончания голосования "
+                                  f"({m.end_date:%d.%m.%Y}).")
+        m.protocol_chair = " ".join(data.chair.split())[:300]
+        m.protocol_secretary = " ".join(data.secretary.split())[:300]
+        m.protocol_counters = "\n".join(" ".join(x.split()) for x in data.counters.splitlines() if x.strip())
+        m.protocol_date = data.drawn_up_on
+        m.protocol_place = " ".join(data.place.split())[:300]
+
+
+def protocol_warnings(session_factory: sessionmaker[Session], *, meeting_id: int,
+                      today: dt.date | None = None) -> list[str]:
+    today = today or dt.date.today()
+    warnings = []
+    with session_factory() as s:
+        m = s.get(Meeting, meeting_id)
+        last = m.end_date + dt.timedelta(days=PROTOCOL_DAYS)
+        drawn = m.protocol_date or today
+        if today <= m.end_date:
+            warnings.append(f"Голосование ещё идёт (до {m.end_date:%d.%m.%Y}): итоги предварительные.")
+        if drawn > last:
+            warnings.append(f"Протокол составляется позже 10 дней после окончания голосования (срок — "
+                            f"{last:%d.%m.%Y}, Приказ Минстроя России № 266/пр).")
+        if not m.gis_id:
+            warnings.append("Не указан идентификатор собрания в ГИС ЖКХ: он служит номером протокола.")
+    return warnings
+
+
+def _fmt(v: Fraction) -> str:
+    return f"{votes2(v)}"
+
+
+def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally) -> dict:
+    from services.sender import meeting_view
+
+    with session_factory() as s:
+        m = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions), selectinload(Meeting.building)])
+        view = meeting_view(s, meeting_id)
+    questions = []
+    for q in tally.questions:
+        def part(key):
+            return {"votes": _fmt(q.votes[key]), "of_participants": f"{percent2(q.share_of_participants(key))}",
+                    "of_all": f"{percent2(q.share_of_all(key))}"}
+        questions.append({
+            "number": q.number, "text": q.text, "majority": MAJORITY_KINDS[q.majority].label,
+            "majority_rule": MAJORITY_KINDS[q.majority].rule, "for": part("for"), "against": part("against"),
+            "abstain": part("abstain"), "invalid": _fmt(q.votes["invalid"]),
+            "decision": "Решение принято" if q.adopted else "Решение не принято",
+        })
+    counters = [c for c in m.protocol_counters.splitlines() if c.strip()]
+    return {
+        "number": m.gis_id or "—", "date": f.format_date(m.protocol_date) or "«___» ________ 20__ г.",
+        "place": m.protocol_place or view.address, "address": view.address, "form": view.form,
+        "form_genitive": {"заочное": "заочного", "очно-заочное": "очно-заочного"}.get(view.form, view.form),
+        "initiator": view.initiator, "initiator_details": view.initiator_details,
+        "start_date": f.format_date(view.start_date), "end_date": f.format_date(view.end_date),
+        "decisions_place": view.decisions_place, "chair": m.protocol_chair or "____________________",
+        "secretary": m.protocol_secretary or "____________________", "counters": counters or ["____________________"],
+        "all_votes": _fmt(tally.all_votes), "registry_area": _fmt(tally.registry_area),
+        "passport_area": _fmt(tally.passport_area) if tally.passport_area else "",
+        "participants": _fmt(tally.participants), "participants_records": tally.participant_records,
+        "participation": f"{percent2(tally.participation)}",
+        "quorum": "Кворум имеется, общее собрание правомочно." if tally.quorum else
+                  "Кворум отсутствует, общее собрание неправомочно; решения не приняты.",
+        "questions": questions, "gis_posted_on": f.format_date(m.gis_posted_on),
+    }
+
+
+PROTOCOL_TEMPLATE_NAME = "protocol.docx"
+
+
+def protocol_docx(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally | None = None) -> bytes:
+    from docxtpl import DocxTemplate
+
+    from services.documents import TEMPLATES_DIR
+
+    tally = tally or recount(session_factory, meeting_id=meeting_id)
+    tpl = DocxTemplate(str(TEMPLATES_DIR / PROTOCOL_TEMPLATE_NAME))
+    tpl.render(protocol_context(session_factory, meeting_id=meeting_id, tally=tally), autoescape=True)
+    out = io.BytesIO()
+    tpl.save(out)
+    return out.getvalue()
+
+
+def results_xlsx(tally: Tally) -> bytes:
+    header, rows = results_rows(tally)
+    summary = [["Всего голосов", votes2(tally.all_votes)], ["Голосов участников", votes2(tally.participants)],
+               ["Участие, %", percent2(tally.participation)], ["Кворум", "есть" if tally.quorum else "нет"]]
+    return xlsx_bytes([("Итоги", header, rows), ("Кворум", ["Показатель", "Значение"], summary)])
+
+
+# ---------- attachments ----------
+
+def participants_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
+    """Список участников: owners whose decisions are counted, with their identification data."""
+    from services.registry import natural_key
+
+    with session_factory() as s:
+        rows = s.execute(
+            select(OwnerRecord, Premise, Decision).join(Premise, OwnerRecord.premise_id == Premise.id)
+            .join(Decision, Decision.owner_id == OwnerRecord.id)
+            .where(Decision.meeting_id == meeting_id, Decision.counted_slot.is_not(None))
+        ).all()
+    rows.sort(key=lambda r: (natural_key(r[1].number), r[0].name))
+    header = ["№", "Номер помещения", "ФИО/Наименование собственника", "СНИЛС", "Документ о праве собственности",
+              "Дата документа", "Площадь, м²", "Доля", "Голосов", "Решение", "Вид решения", "Дата получения"]
+    data = []
+    for i, (o, p, d) in enumerate(rows, start=1):
+        from services.voting import KINDS, decision_number
+
+        data.append([i, p.number, o.name, f.format_snils(o.snils) if o.snils else "", o.doc_number, o.doc_date,
+                     p.area, f.format_share(o.share), votes2(Fraction(p.area) * o.share),
+                     decision_number(meeting_id, d.seq), KINDS[d.kind], d.received_on])
+    return xlsx_bytes([("Участники собрания", header, data)])
+
+
+def decisions_list_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
+    """Written decisions listed for their scans, and every decision with its seal."""
+    from services.voting import decisions_frame
+
+    frame = decisions_frame(session_factory, meeting_id=meeting_id).drop(columns="id")
+    return xlsx_bytes([("Решения собственников", list(frame.columns), frame.values.tolist())])
+
+
+def electronic_decisions_docx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
+    """Code-signed decisions printed with their seals (python-docx: a generated listing)."""
+    from docx import Document
+    from docx.shared import Pt
+
+    from services.voting import ANSWER_LABELS, decision_number
+
+    doc = Document()
+    doc.styles["Normal"].font.name = "Times New Roman"
+    doc.styles["Normal"].font.size = Pt(11)
+    with session_factory() as s:
+        m = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions), selectinload(Meeting.building)])
+        numbers = {q.id: (q.number, q.text) for q in m.questions}
+        rows = s.execute(select(Decision, OwnerRecord.name, Premise.number)
+                         .join(OwnerRecord, Decision.owner_id == OwnerRecord.id)
+                         .join(Premise, OwnerRecord.premise_id == Premise.id)
+                         .where(Decision.meeting_id == meeting_id, Decision.kind == "electronic")
+                         .options(selectinload(Decision.answers)).order_by(Decision.seq)).all()
+        doc.add_heading("Решения собственников, подписанные персональным кодом", level=1)
+        doc.add_paragraph(f"Многоквартирный дом: {m.building.address}. Решений: {len(rows)}.")
+        if not rows:
+            doc.add_paragraph("Решений, подписанных кодом, нет.")
+        for d, name, number in rows:
+            doc.add_heading(f"Решение № {decision_number(meeting_id, d.seq)} — помещение {number}, {name}", level=2)
+            doc.add_paragraph(f"Подписано {d.submitted_at:%d.%m.%Y %H:%M} UTC персональным кодом собственника.")
+            for a in sorted(d.answers, key=lambda a: numbers[a.question_id][0]):
+                n, text = numbers[a.question_id]
+                doc.add_paragraph(f"{n}. {text} — {ANSWER_LABELS[a.answer]}")
+            doc.add_paragraph(f"Печать (HMAC-SHA256): {d.seal}")
+            doc.add_paragraph(f"Предыдущая печать цепочки: {d.prev_seal or '—'}")
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def notice_docx(session_factory: sessionmaker[Session], *, meeting_id: int, public_url: str) -> bytes:
+    from docx import Document
+
+    from services.notify import notice_text
+
+    doc = Document()
+    for line in notice_text(session_factory, meeting_id=meeting_id, public_url=public_url).splitlines():
+        doc.add_paragraph(line)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def protocol_package_zip(session_factory: sessionmaker[Session], *, meeting_id: int, public_url: str) -> bytes:
+    """The protocol and every attachment, numbered as the protocol lists them."""
+    from services.notify import delivery_register_xlsx
+    from services.registry import registry_xlsx
+
+    tally = recount(session_factory, meeting_id=meeting_id)
+    parts = [
+        ("Протокол.docx", protocol_docx(session_factory, meeting_id=meeting_id, tally=tally)),
+        ("Итоги голосования.xlsx", results_xlsx(tally)),
+        ("Приложение 1. Реестр собственников.xlsx", registry_xlsx(session_factory, meeting_id=meeting_id)),
+        ("Приложение 2. Сообщение о проведении собрания.docx",
+         notice_docx(session_factory, meeting_id=meeting_id, public_url=public_url)),
+        ("Приложение 3. Реестр вручения сообщений.xlsx", delivery_register_xlsx(session_factory, meeting_id=meeting_id)),
+        ("Приложение 4. Список участников.xlsx", participants_xlsx(session_factory, meeting_id=meeting_id)),
+        ("Приложение 5. Решения собственников (перечень).xlsx",
+         decisions_list_xlsx(session_factory, meeting_id=meeting_id)),
+        ("Приложение 6. Решения, подписанные кодом.docx",
+         electronic_decisions_docx(session_factory, meeting_id=meeting_id)),
+    ]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts:
+            zf.writestr(name, data)
+    return buf.getvalue()
