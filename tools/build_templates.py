@@ -133,7 +133,7 @@ def protocol() -> None:
     head = doc.add_paragraph()
     head.alignment = 1
     head.add_run("ПРОТОКОЛ № {{ number }}\nобщего собрания собственников помещений в многоквартирном доме,\n"
-                 "расположенном по адресу: {{ address }},\nпроведённого в форме {{ form }} голосования").bold = True
+                 "расположенном по адресу: {{ address }},\nпроведённого в форме {{ form_genitive }} голосования").bold = True
     row = doc.add_table(rows=1, cols=2)
     row.rows[0].cells[0].text = "{{ place }}"
     row.rows[0].cells[1].text = "{{ date }}"
