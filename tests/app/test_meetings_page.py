@@ -1,0 +1,142 @@
+"""«Собрания»: the list, creating a meeting with its agenda, editing it."""
+from __future__ import annotations
+
+import datetime as dt
+
+from pagekit import assert_ran_cleanly, button, meeting_data, text_input, texts
+from services.meetings import QuestionData, create_meeting, get_meeting, list_meetings
+from ui.state import md
+
+
+def test_empty_list_offers_to_create_a_meeting(staff_app):
+    assert_ran_cleanly(staff_app)
+    assert texts(staff_app.title) == ["Собрания собственников"]
+    assert "Собраний пока нет" in staff_app.info[0].value
+    assert button(staff_app, "Создать собрание")
+    assert button(staff_app, "Создать демонстрационное собрание")
+
+
+def fill_meeting(at, *, address, initiator, start, end, questions):
+    text_input(at, "Адрес дома").input(address)
+    text_input(at, "Инициатор собрания").input(initiator)
+    [d for d in at.date_input if d.label == "Начало голосования"][0].set_value(start)
+    [d for d in at.date_input if d.label == "Окончание приёма решений (последний день)"][0].set_value(end)
+    for i, (text, majority) in enumerate(questions, start=1):
+        if i > 1:
+            at = button(at, "Добавить вопрос").click().run()
+        text_input(at, f"Вопрос {i}").input(text)
+        box = [s for s in at.selectbox if s.label == "Большинство"][i - 1]
+        box.set_value(majority)
+    return at
+
+
+def test_creates_a_meeting_with_its_agenda_and_opens_its_stages(staff_app, session_factory):
+    at = button(staff_app, "Создать собрание").click().run()
+    assert texts(at.subheader) == ["Новое собрание"]
+    start, end = dt.date.today() + dt.timedelta(days=20), dt.date.today() + dt.timedelta(days=50)
+    at = fill_meeting(at, address="г. Казань, ул. Баумана, д. 3", initiator="ТСЖ «Баумана 3»", start=start, end=end,
+                      questions=[("Избрание председателя собрания", "simple"),
+                                 ("Капитальный ремонт лифтов", "two_thirds")])
+    at = button(at, "Сохранить").click().run()
+    assert_ran_cleanly(at)
+
+    [row] = list_meetings(session_factory)
+    m = get_meeting(session_factory, row.id)
+    assert (m.address, m.initiator, m.start_date, m.end_date) == ("г. Казань, ул. Баумана, д. 3", "ТСЖ «Баумана 3»", start, end)
+    assert [(q.number, q.text, q.majority) for q in m.questions] == [
+        (1, "Избрание председателя собрания", "simple"), (2, "Капитальный ремонт лифтов", "two_thirds"),
+    ]
+    # saving leads on to the stages of the new meeting
+    assert at.session_state["meeting_id"] == row.id
+    assert texts(at.title) == ["Этапы ОСС"]
+    assert texts(at.success) == [f"Собрание № {row.id} создано. Следующий шаг — реестр собственников."]
+
+
+def test_an_incomplete_meeting_is_not_saved_and_the_form_stays(staff_app, session_factory):
+    at = button(staff_app, "Создать собрание").click().run()
+    text_input(at, "Вопрос 1").input("Выбор совета дома")
+    at = button(at, "Сохранить").click().run()
+    assert at.error, "a meeting without an address and initiator must be refused"
+    messages = " ".join([*texts(at.error), *texts(at.markdown)]).lower()
+    assert "адрес" in messages and "инициатор" in messages
+    assert list_meetings(session_factory) == []
+    assert texts(at.subheader) == ["Новое собрание"]
+    assert text_input(at, "Вопрос 1").value == "Выбор совета дома"
+
+
+def test_a_question_can_be_removed_before_saving(staff_app):
+    at = button(staff_app, "Создать собрание").click().run()
+    at = button(at, "Добавить вопрос").click().run()
+    text_input(at, "Вопрос 1").input("первый")
+    text_input(at, "Вопрос 2").input("второй")
+    first_delete = [b for b in at.button if b.label == "✕"][0]
+    at = first_delete.click().run()
+    assert [w.value for w in at.text_area if w.label.startswith("Вопрос")] == ["второй"]
+
+
+def test_lists_meetings_with_dates_initiator_and_counts(staff_app, session_factory):
+    first = create_meeting(session_factory, data=meeting_data(address="г. Тверь, ул. Ленина, д. 5"))
+    second = create_meeting(session_factory, data=meeting_data(
+        address="г. Тверь, ул. Мира, д. 1", initiator="Сидоров С. С.",
+        start_date=dt.date(2027, 3, 1), end_date=dt.date(2027, 3, 31), questions=[QuestionData("Один вопрос")],
+    ))
+    at = staff_app.run()
+    bold = [m for m in texts(at.markdown) if m.startswith("**№")]
+    assert len(bold) == 2
+    # user-typed text is escaped for Markdown, so it shows exactly as typed
+    assert sorted(bold) == sorted([f"**№ {first}. {md('г. Тверь, ул. Ленина, д. 5')}**",
+                                   f"**№ {second}. {md('г. Тверь, ул. Мира, д. 1')}**"])
+    captions = texts(at.caption)
+    assert any("01.03.2027 — 31.03.2027" in c and md("Сидоров С. С.") in c and "вопросов: 1" in c
+               and "собственников в реестре: 0" in c for c in captions)
+    assert not [i for i in at.info if "Собраний пока нет" in i.value]
+
+
+def test_editing_a_meeting_prefills_the_form_and_saves_the_changes(staff_app, session_factory, meeting_id):
+    at = staff_app.run()
+    assert at.session_state["meeting_id"] is None  # edited straight from the list, never opened
+    at = [b for b in at.button if b.key == f"edit_{meeting_id}"][0].click().run()
+    assert texts(at.subheader) == [f"Собрание № {meeting_id}"]
+    assert text_input(at, "Адрес дома").value == "г. Тверь, ул. Ленина, д. 5"
+    assert [w.value for w in at.text_area if w.label.startswith("Вопрос")] == [
+        "Выбор совета дома", "Капитальный ремонт крыши",
+    ]
+    text_input(at, "Адрес дома").input("г. Тверь, ул. Ленина, д. 7")
+    text_input(at, "Вопрос 2").input("Капитальный ремонт фасада")
+    at = button(at, "Сохранить").click().run()
+    assert_ran_cleanly(at)
+    m = get_meeting(session_factory, meeting_id)
+    assert m.address == "г. Тверь, ул. Ленина, д. 7"
+    assert [(q.text, q.majority) for q in m.questions] == [
+        ("Выбор совета дома", "simple"), ("Капитальный ремонт фасада", "two_thirds"),
+    ]
+    # saving leads on to the stages of the edited meeting, with the message
+    assert at.session_state["meeting_id"] == meeting_id
+    assert texts(at.title) == ["Этапы ОСС"]
+    assert texts(at.success) == [f"Собрание № {meeting_id} сохранено."]
+
+
+def test_cancel_leaves_the_meeting_unchanged(staff_app, session_factory, meeting_id):
+    at = [b for b in staff_app.run().button if b.key == f"edit_{meeting_id}"][0].click().run()
+    text_input(at, "Адрес дома").input("другой адрес")
+    at = button(at, "Отмена").click().run()
+    assert get_meeting(session_factory, meeting_id).address == "г. Тверь, ул. Ленина, д. 5"
+    assert button(at, "Создать собрание")
+
+
+def test_the_stages_button_opens_the_stages_of_that_meeting(staff_app, session_factory, meeting_id):
+    other = create_meeting(session_factory, data=meeting_data(address="г. Тверь, ул. Мира, д. 1"))
+    at = staff_app.run()
+    at = [b for b in at.button if b.key == f"open_{meeting_id}"][0].click().run()
+    assert_ran_cleanly(at)
+    assert at.session_state["meeting_id"] == meeting_id != other
+    assert texts(at.title) == ["Этапы ОСС"]
+    assert f"**{md('г. Тверь, ул. Ленина, д. 5')}**" in texts(at.markdown)
+
+
+def test_demo_meeting_comes_with_a_registry(staff_app, session_factory):
+    at = button(staff_app, "Создать демонстрационное собрание").click().run()
+    [row] = list_meetings(session_factory)
+    assert row.owners > 0
+    assert at.session_state["meeting_id"] == row.id
+    assert texts(at.success) == [f"Создано демонстрационное собрание № {row.id} с реестром собственников."]
