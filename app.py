@@ -82,6 +82,8 @@ else:
             st.Page(state.PAGE_REGISTRY, title="Реестр собственников", icon=":material/groups:"),
             st.Page(state.PAGE_NOTIFY, title="Уведомление собственников", icon=":material/mail:"),
             st.Page(state.PAGE_DECISIONS, title="Решения собственников", icon=":material/ballot:"),
+            st.Page(state.PAGE_ACTIVITY, title="Активность", icon=":material/monitoring:"),
+            st.Page(state.PAGE_RESULTS, title="Итоги и протокол", icon=":material/description:"),
         ],
         "Для собственников": [
             st.Page(state.PAGE_VOTE, title="Страница голосования", icon=":material/how_to_vote:", url_path="vote"),

@@ -20,7 +20,8 @@ st.caption(
     f"{meeting.end_date:%d.%m.%Y} · инициатор: {state.md(meeting.initiator)}"
 )
 
-PAGES = {"registry": state.PAGE_REGISTRY, "notify": state.PAGE_NOTIFY, "voting": state.PAGE_DECISIONS}
+PAGES = {"registry": state.PAGE_REGISTRY, "notify": state.PAGE_NOTIFY, "voting": state.PAGE_DECISIONS,
+         "results": state.PAGE_RESULTS}
 for number, stage in enumerate(meeting_stages(sf, meeting_id=meeting_id), start=1):
     with st.container(border=True):
         a, b = st.columns([4, 1])
@@ -29,11 +30,10 @@ for number, stage in enumerate(meeting_stages(sf, meeting_id=meeting_id), start=
         a.write(stage.state)
         for w in stage.warnings:
             a.warning(w, icon=":material/warning:")
-        if stage.key in PAGES:
-            with b:
-                st.page_link(PAGES[stage.key], label="Открыть", icon=":material/arrow_forward:")
-        else:
-            b.caption("Этап будет доступен в следующем выпуске Kvorum")
+        with b:
+            st.page_link(PAGES[stage.key], label="Открыть", icon=":material/arrow_forward:")
+            if stage.key == "voting":
+                st.page_link(state.PAGE_ACTIVITY, label="Активность", icon=":material/monitoring:")
 
 with st.expander("Повестка дня"):
     for q in meeting.questions:

@@ -242,7 +242,11 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
         vote_state += (f". Вошли по коду: {vs.entered}; заполнено онлайн: {vs.online}; "
                        f"учтено решений: {vs.counted} из {vs.owners}")
     stages.append(Stage("voting", "Голосование", vote_state, today > m.end_date, owners > 0))
-    stages.append(Stage("results", "Итоги и протокол", "Протокол не составлен", False, False))
+    with session_factory() as s:
+        protocol_date = s.get(Meeting, meeting_id).protocol_date
+    results_state = (f"Данные протокола внесены, дата протокола {protocol_date:%d.%m.%Y}" if protocol_date
+                     else f"Протокол составляется в течение 10 дней после {m.end_date:%d.%m.%Y}")
+    stages.append(Stage("results", "Итоги и протокол", results_state, protocol_date is not None, owners > 0))
     return stages
 
 

@@ -288,3 +288,13 @@ def set_passport_area(session_factory: sessionmaker[Session], *, meeting_id: int
         if meeting is None:
             raise NotFound(f"Собрание № {meeting_id} не найдено.")
         s.get(Building, meeting.building_id).passport_area = area
+
+
+def repair_aggregate(session_factory: sessionmaker[Session], *, meeting_id: int) -> bool:
+    """Compare the running aggregate with the full recount; rebuild it when they differ.
+    Returns True when it had to be rebuilt (the seal check reports that)."""
+    with session_factory.begin() as s:
+        if aggregate_sums(s, meeting_id) == {k: v for k, v in full_sums(s, meeting_id).items() if v[0] or v[1]}:
+            return False
+        rebuild_aggregate(s, meeting_id)
+        return True

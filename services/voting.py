@@ -482,6 +482,10 @@ def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
                 if not hmac.compare_digest(compute_seal(secret_key, d.prev_seal, d.canonical), d.seal):
                     problems.append(f"{label}: печать не соответствует содержанию.")
                 prev, expected_seq = d.seal, d.seq + 1
+            from services.tally import repair_aggregate
+
+            if repair_aggregate(session_factory, meeting_id=m.id):
+                problems.append(f"Собрание № {m.id}: текущие итоги расходились с полным пересчётом и пересчитаны заново.")
             if m.seal_count != expected_seq - 1 or m.seal_head != prev:
                 missing = m.seal_count - (expected_seq - 1)
                 problems.append(f"Собрание № {m.id}: последние решения удалены или изменены (не хватает: {max(missing, 0)}).")

@@ -18,6 +18,8 @@ PAGE_REGISTRY = "pages/registry.py"
 PAGE_NOTIFY = "pages/notify.py"
 PAGE_DECISIONS = "pages/decisions.py"
 PAGE_VOTE = "pages/vote.py"
+PAGE_ACTIVITY = "pages/activity.py"
+PAGE_RESULTS = "pages/results.py"
 
 
 @st.cache_resource(show_spinner=False)

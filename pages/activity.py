@@ -1,0 +1,106 @@
+"""Активность: participation at a glance — statuses, growth against the quorum, each question."""
+from __future__ import annotations
+
+import datetime as dt
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from services.meetings import get_meeting
+from services.results import activity_figures, activity_xlsx
+from services.tally import live_tally, percent2, votes2
+from ui import state
+
+REFRESH_SECONDS = 10
+
+state.require_staff()
+sf = state.session_factory()
+meeting_id = state.require_meeting()
+meeting = get_meeting(sf, meeting_id)
+
+state.back_to_stages()
+st.title("Активность")
+st.caption(f"{state.md(meeting.address)} · голосование {meeting.start_date:%d.%m.%Y} — {meeting.end_date:%d.%m.%Y}")
+today = dt.date.today()
+voting_open = meeting.start_date <= today <= meeting.end_date
+ANSWER_COLORS = alt.Scale(domain=["За", "Против", "Воздержался", "Недействительно"],
+                          range=["#2e7d32", "#c62828", "#f9a825", "#9e9e9e"])
+
+
+def render() -> None:
+    t = live_tally(sf, meeting_id=meeting_id)
+    figures = activity_figures(sf, meeting_id=meeting_id)
+    a, b, c = st.columns(3)
+    a.metric("Приняли участие (учтённые решения)", f"{votes2(t.participants)} голосов",
+             f"{percent2(t.participation)} % от {votes2(t.all_votes)}", delta_color="off")
+    if t.quorum:
+        b.metric("Кворум", "есть", "более 50 % всех голосов", delta_color="normal")
+    else:
+        b.metric("До кворума", f"более {votes2(t.votes_to_quorum)} голосов", "нужно более 50 % всех голосов",
+                 delta_color="off")
+    c.metric("Заполнено онлайн, решение не сдано", f"{t.online_records} собств.",
+             f"{votes2(t.online_votes)} голосов", delta_color="off")
+    st.progress(min(float(t.participation) / 0.5, 1.0),
+                text=f"Участие {percent2(t.participation)} % — кворум начинается с более чем 50 %")
+
+    frame = pd.DataFrame([{"Статус": x.status, "Собственников": x.owners, "Голосов": float(votes2(x.votes))}
+                          for x in figures])
+    left, right = st.columns(2)
+    for column, where in (("Собственников", left), ("Голосов", right)):
+        chart = alt.Chart(frame).mark_bar().encode(
+            x=alt.X(f"{column}:Q", title=f"{column.lower()}"),
+            y=alt.Y("Статус:N", sort=list(frame["Статус"]), title=None),
+            color=alt.Color("Статус:N", legend=None, scale=alt.Scale(scheme="tableau10")),
+            tooltip=["Статус", "Собственников", "Голосов"],
+        ).properties(title=f"По {'числу собственников' if column == 'Собственников' else 'голосам (м²)'}",
+                     height=220)
+        where.altair_chart(chart, width="stretch")
+
+    st.subheader("Участие по дням")
+    if t.by_day:
+        days = pd.DataFrame({"Дата": [pd.Timestamp(d) for d, _v in t.by_day],
+                             "Голосов участников": [float(votes2(v)) for _d, v in t.by_day]})
+        line = alt.Chart(days).mark_line(point=True).encode(
+            x=alt.X("Дата:T", title=None, axis=alt.Axis(format="%d.%m", tickCount="day")),
+            y=alt.Y("Голосов участников:Q", scale=alt.Scale(domain=[0, float(votes2(t.all_votes))])),
+            tooltip=[alt.Tooltip("Дата:T", format="%d.%m.%Y"), "Голосов участников"])
+        rule = alt.Chart(pd.DataFrame({"Кворум": [float(votes2(t.all_votes / 2))]})).mark_rule(
+            color="#c62828", strokeDash=[6, 4]).encode(y="Кворум:Q", tooltip=["Кворум"])
+        st.altair_chart(line + rule, width="stretch")
+        st.caption("Красная линия — половина всех голосов: кворум есть, когда участие выше неё.")
+    else:
+        st.info("Учтённых решений пока нет.")
+
+    st.subheader("Текущие итоги по вопросам")
+    rows = []
+    for q in t.questions:
+        for key, label in (("for", "За"), ("against", "Против"), ("abstain", "Воздержался"), ("invalid", "Недействительно")):
+            rows.append({"Вопрос": f"{q.number}", "Ответ": label, "Голосов": float(votes2(q.votes[key])),
+                         "Решение": "принято" if q.adopted else "не принято"})
+    answers = pd.DataFrame(rows)
+    if not answers.empty:
+        bars = alt.Chart(answers).mark_bar().encode(
+            y=alt.Y("Вопрос:N", title="Вопрос №", sort=[str(q.number) for q in t.questions]),
+            x=alt.X("Голосов:Q", stack="zero", scale=alt.Scale(domain=[0, float(votes2(t.all_votes))])),
+            color=alt.Color("Ответ:N", scale=ANSWER_COLORS),
+            tooltip=["Вопрос", "Ответ", "Голосов", "Решение"])
+        st.altair_chart(bars, width="stretch")
+        table = pd.DataFrame([{
+            "№": q.number, "Вопрос": q.text, "За": f"{votes2(q.votes['for'])} ({percent2(q.share_of_participants('for'))} %)",
+            "Против": f"{votes2(q.votes['against'])}", "Воздержались": f"{votes2(q.votes['abstain'])}",
+            "Недействительно": f"{votes2(q.votes['invalid'])}", "Решение": "принято" if q.adopted else "не принято",
+        } for q in t.questions])
+        st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("Скачать показатели (.xlsx)", data=lambda: activity_xlsx(sf, meeting_id=meeting_id, tally=t),
+                       file_name=f"активность_ОСС_{meeting_id}.xlsx", icon=":material/download:",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key=f"activity_xlsx_{t.participant_records}")
+    if voting_open:
+        st.caption(f"Обновляется автоматически каждые {REFRESH_SECONDS} с, пока идёт голосование.")
+
+
+if voting_open:
+    st.fragment(run_every=REFRESH_SECONDS)(render)()
+else:
+    render()

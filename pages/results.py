@@ -1,0 +1,128 @@
+"""Итоги и протокол: the count by the law's rules and the protocol with its attachments."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+import pandas as pd
+import streamlit as st
+
+from services.errors import DomainError
+from services.meetings import get_meeting
+from services.notify import delivery_register_xlsx
+from services.registry import registry_xlsx
+from services.results import (
+    ProtocolData,
+    decisions_list_xlsx,
+    electronic_decisions_docx,
+    notice_docx,
+    participants_xlsx,
+    protocol_data,
+    protocol_docx,
+    protocol_package_zip,
+    protocol_warnings,
+    results_rows,
+    results_xlsx,
+    save_protocol_data,
+)
+from services.tally import percent2, recount, set_passport_area, votes2
+from services.voting import verify_decisions
+from ui import state
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+state.require_staff()
+sf = state.session_factory()
+rt = state.runtime()
+meeting_id = state.require_meeting()
+meeting = get_meeting(sf, meeting_id)
+
+state.back_to_stages()
+st.title("Итоги и протокол")
+st.caption(f"{state.md(meeting.address)} · голосование {meeting.start_date:%d.%m.%Y} — {meeting.end_date:%d.%m.%Y}")
+state.show_flash()
+for warning in protocol_warnings(sf, meeting_id=meeting_id):
+    st.warning(warning, icon=":material/warning:")
+
+t = recount(sf, meeting_id=meeting_id)
+a, b, c = st.columns(3)
+a.metric("Всего голосов", f"{votes2(t.all_votes)}")
+b.metric("Приняли участие", f"{votes2(t.participants)}", f"{percent2(t.participation)} %", delta_color="off")
+c.metric("Кворум", "есть" if t.quorum else "нет")
+if t.passport_area:
+    st.caption(f"Всего голосов — по техническому паспорту ({votes2(t.passport_area)} м²); по реестру "
+               f"собственников — {votes2(t.registry_area)} м².")
+if t.online_records:
+    st.info(f"Заполнено онлайн, решение не сдано: {t.online_records} собственников, {votes2(t.online_votes)} "
+            "голосов — в подсчёт не входят, пока не зарегистрированы подписанные решения.")
+header, rows = results_rows(t)
+st.dataframe(pd.DataFrame(rows, columns=header).astype({h: str for h in header[3:-1]}), hide_index=True,
+             width="stretch")
+
+with st.expander("Общая площадь помещений по техническому паспорту"):
+    area_text = st.text_input("Площадь, м² (пусто — считать по реестру)",
+                              value=f"{t.passport_area:.2f}" if t.passport_area else "")
+    if st.button("Сохранить площадь"):
+        try:
+            area = Decimal(area_text.replace(",", ".").replace(" ", "")) if area_text.strip() else None
+            set_passport_area(sf, meeting_id=meeting_id, area=area)
+        except InvalidOperation:
+            st.error(f"«{area_text}» — не число.")
+        except DomainError as exc:
+            st.error(exc.message)
+        else:
+            state.flash("success", "Площадь сохранена; итоги пересчитаны.")
+            st.rerun()
+
+st.subheader("Протокол")
+pd_ = protocol_data(sf, meeting_id=meeting_id)
+with st.form("protocol"):
+    x, y = st.columns(2)
+    chair = x.text_input("Председатель общего собрания (ФИО)", value=pd_.chair)
+    secretary = y.text_input("Секретарь общего собрания (ФИО)", value=pd_.secretary)
+    counters = st.text_area("Лица, проводившие подсчёт голосов (по одному в строке)", value=pd_.counters)
+    drawn = x.date_input("Дата составления протокола", value=pd_.drawn_up_on or max(dt.date.today(), meeting.end_date),
+                         format="DD.MM.YYYY")
+    place = y.text_input("Место составления протокола", value=pd_.place or meeting.address)
+    st.caption(f"Номер протокола — идентификатор собрания в ГИС ЖКХ: {meeting.gis_id or 'не указан'}.")
+    if st.form_submit_button("Сохранить данные протокола", type="primary"):
+        try:
+            save_protocol_data(sf, meeting_id=meeting_id, data=ProtocolData(chair, secretary, counters, drawn, place))
+        except DomainError as exc:
+            st.error(exc.message)
+            for line in exc.details:
+                st.write("— " + line)
+        else:
+            state.flash("success", "Данные протокола сохранены.")
+            st.rerun()
+
+st.download_button("Скачать протокол с приложениями (.zip)", type="primary", icon=":material/folder_zip:",
+                   data=lambda: protocol_package_zip(sf, meeting_id=meeting_id, public_url=rt.settings.public_url),
+                   file_name=f"протокол_ОСС_{meeting_id}.zip", mime="application/zip")
+cols = st.columns(4)
+downloads = [
+    ("Протокол (.docx)", lambda: protocol_docx(sf, meeting_id=meeting_id), f"протокол_{meeting_id}.docx", DOCX),
+    ("Итоги (.xlsx)", lambda: results_xlsx(recount(sf, meeting_id=meeting_id)), f"итоги_{meeting_id}.xlsx", XLSX),
+    ("Реестр собственников", lambda: registry_xlsx(sf, meeting_id=meeting_id), f"реестр_{meeting_id}.xlsx", XLSX),
+    ("Сообщение о собрании", lambda: notice_docx(sf, meeting_id=meeting_id, public_url=rt.settings.public_url),
+     f"сообщение_{meeting_id}.docx", DOCX),
+    ("Реестр вручения", lambda: delivery_register_xlsx(sf, meeting_id=meeting_id), f"реестр_вручения_{meeting_id}.xlsx",
+     XLSX),
+    ("Список участников", lambda: participants_xlsx(sf, meeting_id=meeting_id), f"участники_{meeting_id}.xlsx", XLSX),
+    ("Перечень решений", lambda: decisions_list_xlsx(sf, meeting_id=meeting_id), f"решения_{meeting_id}.xlsx", XLSX),
+    ("Решения, подписанные кодом", lambda: electronic_decisions_docx(sf, meeting_id=meeting_id),
+     f"решения_кодом_{meeting_id}.docx", DOCX),
+]
+for i, (label, data, name, mime) in enumerate(downloads):
+    cols[i % 4].download_button(label, data=data, file_name=name, mime=mime, icon=":material/download:",
+                                key=f"dl_{i}")
+
+if st.button("Проверить печати решений", icon=":material/verified:"):
+    report = verify_decisions(sf, secret_key=rt.secret_key, meeting_id=meeting_id)
+    if report.ok:
+        st.success(f"Проверено решений: {report.decisions}. Все печати верны.")
+    else:
+        st.error(f"Найдены изменения в базе данных ({len(report.problems)}):")
+        for p in report.problems:
+            st.write("— " + p)
