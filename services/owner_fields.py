@@ -311,15 +311,16 @@ def parse_contacts(*cells) -> Contacts:
             chunk = chunk.strip()
             if not chunk:
                 continue
+            # Fast paths, same results: a chunk that is one e-mail or one phone and nothing else
+            # (the usual case) is taken whole, without the searches for what is left over.
             if "@" in chunk:
-                # Fast path, same result: a chunk that is one e-mail and nothing else (the usual case).
                 whole = _EMAIL.match(chunk)
-                found = [chunk] if whole is not None and whole.end() == len(chunk) else _EMAIL.findall(chunk)
-                for email in found:
+                only_email = whole is not None and whole.end() == len(chunk)
+                for email in [chunk] if only_email else _EMAIL.findall(chunk):
                     email = email.strip(".").lower()
                     if email not in out.emails and len(email) <= 254:
                         out.emails.append(email)
-                if whole is not None and whole.end() == len(chunk):
+                if only_email:
                     continue
                 rest = _EMAIL.sub(" ", chunk)
                 for bad in _EMAILISH.findall(rest):
@@ -327,12 +328,16 @@ def parse_contacts(*cells) -> Contacts:
                 rest = _EMAILISH.sub(" ", rest)
             else:
                 rest = chunk  # neither an e-mail nor an e-mail-like token can be there
-            for run in _PHONE_RUN.findall(rest):
+            whole = _PHONE_RUN.match(rest)
+            only_phone = whole is not None and whole.end() == len(rest)
+            for run in [rest] if only_phone else _PHONE_RUN.findall(rest):
                 before = len(out.phones)
                 _split_phones(run, out)
                 for phone in out.phones[before:]:
                     if out.phones.count(phone) > 1:
                         out.phones.pop(out.phones.index(phone, before))
+            if only_phone:
+                continue
             leftover = _PHONE_RUN.sub(" ", rest)
             leftover = _CONTACT_WORDS.sub(" ", leftover)
             leftover = _CONTACT_PUNCT.sub(" ", leftover).strip()

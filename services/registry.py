@@ -148,8 +148,11 @@ def _insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
         if isinstance(columns[i].type, JSON):
             empty = process([])  # most owners have no e-mail or no phone: serialise [] once
             values[i] = [empty if v == [] else process(v) for v in values[i]]
-        else:
-            values[i] = list(map(process, values[i]))
+        else:  # dates, the one import time, areas, flags: few distinct values, each converted once
+            done: dict = {}
+            values[i] = [
+                done[key] if (key := (v.__class__, v)) in done else done.setdefault(key, process(v)) for v in values[i]
+            ]
     sql = (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(dialect.identifier_preparer.format_column(c) for c in columns)}) "
