@@ -32,9 +32,47 @@ VOTE_PATH = "vote"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
+class _ReusingPolicy(email_policy.EmailPolicy):
+    """The SMTP policy, minus repeated work: the email package parses every header value it is
+    given and refolds every header it writes, in pure Python — more time per notice than the SMTP
+    exchange itself. Most headers of a batch are the same in every message (subject, sender, the
+    parts' Content-Type…), so a parsed header is reused for an equal value, and a header's folded
+    text is kept on the header for the folding settings it was made with. Header objects are
+    immutable (a new value replaces the object), so the bytes written are exactly the same."""
+
+    _PARSED_LIMIT = 256
+
+    def header_store_parse(self, name, value):
+        if type(value) is not str or self.header_factory is not _HEADER_FACTORY:
+            return super().header_store_parse(name, value)
+        key = (name, value)
+        header = _PARSED.get(key)
+        if header is None:
+            name, header = super().header_store_parse(name, value)
+            if len(_PARSED) >= self._PARSED_LIMIT:
+                _PARSED.clear()  # unique values (To, Date, Message-ID) must not pile up
+            _PARSED[key] = header
+        return name, header
+
+    def _fold(self, name, value, refold_binary=False):
+        if not hasattr(value, "name"):
+            return super()._fold(name, value, refold_binary)
+        # Folding reads only these settings of the policy (email._header_value_parser).
+        key = (self.max_line_length, self.utf8, self.linesep)
+        folds = value.__dict__.setdefault("_folded", {})
+        folded = folds.get(key)
+        if folded is None:
+            folded = folds[key] = value.fold(policy=self)
+        return folded
+
+
+_PARSED: dict = {}
+_HEADER_FACTORY = email_policy.EmailPolicy.header_factory  # the stdlib's shared default registry
+
 # Headers are not folded below 998 characters: CPython's folding of encoded words drops the space
 # at a fold («проведенииобщего»). A subject of 300 Cyrillic letters still fits in one line.
-MAIL_POLICY = email_policy.SMTP.clone(max_line_length=998)
+MAIL_POLICY = _ReusingPolicy(linesep="\r\n", max_line_length=998)
+del MAIL_POLICY.header_factory  # as email.policy.SMTP: use the default registry, which the cache assumes
 SUBJECT_LIMIT = 300
 
 

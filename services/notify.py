@@ -74,7 +74,7 @@ def notice_deadline(start_date: dt.date, today: dt.date | None = None) -> Deadli
 # ---------- the owners' notification status ----------
 
 INDEX_COLUMNS = ["id", "premise", "name", "emails", "last_notice", "code_used", "last_status", "last_error",
-                 "last_channel", "premise_rank", "name_key", "search_key"]
+                 "last_channel", "premise_rank", "name_key", "search_key", "name_rank"]
 
 
 def owner_status_index(session_factory: sessionmaker[Session], *, meeting_id: int) -> pd.DataFrame:
@@ -119,7 +119,14 @@ def owner_status_index(session_factory: sessionmaker[Session], *, meeting_id: in
     df["premise_rank"] = np.array([rank[n] for n in numbers], dtype=np.int64)
     df["name_key"] = [f.name_key(n) for n in names]
     df["search_key"] = [f"{f.name_key(n)}\x00{f.text_key(p)}" for n, p in zip(names, numbers)]
+    df["name_rank"] = _name_rank(df["name_key"])
     return df
+
+
+def _name_rank(name_keys: pd.Series) -> np.ndarray:
+    """Position of each name key in alphabetical order (equal keys, equal rank): sorting by name
+    becomes sorting integers."""
+    return pd.factorize(name_keys, sort=True)[0].astype(np.int64)
 
 
 def status_version(session_factory: sessionmaker[Session], *, meeting_id: int) -> tuple:
@@ -148,14 +155,19 @@ def filter_owners(index: pd.DataFrame, *, search: str = "", sort: str = SORT_DAT
         if premise_needle != needle:
             mask |= view["search_key"].str.contains("\x00" + premise_needle, regex=False)
         view = view[mask]
-    if sort == SORT_PREMISE:
-        keys = ["premise_rank", "name_key"]
-    elif sort == SORT_NAME:
-        keys = ["name_key", "premise_rank"]
+    # Sorted on integer keys with one stable np.lexsort (its last key is the primary one): the same
+    # order as sort_values over the string and date columns, a few times faster on 100,000 owners.
+    premise = view["premise_rank"].to_numpy(dtype=np.int64)
+    sign = -1 if descending else 1
+    if sort in (SORT_PREMISE, SORT_NAME):
+        names = view["name_rank"].to_numpy(dtype=np.int64) if "name_rank" in view else _name_rank(view["name_key"])
+        keys = (names, sign * premise) if sort == SORT_PREMISE else (premise, sign * names)
     else:
-        keys = ["last_notice", "premise_rank"]
-    # Owners never notified stay at the end whichever way the dates run.
-    return view.sort_values(keys, ascending=[not descending, True], na_position="last", kind="stable")
+        dates = view["last_notice"].to_numpy(dtype="datetime64[ns]")
+        never = np.isnat(dates)
+        # Owners never notified stay at the end whichever way the dates run.
+        keys = (premise, np.where(never, 0, sign * dates.view(np.int64)), never)
+    return view.take(np.lexsort(keys))
 
 
 # ---------- queuing the sending ----------
