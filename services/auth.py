@@ -9,13 +9,19 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.errors import AuthError, ValidationError
+from services.audit import record
+from services.errors import AuthError, NotFound, ValidationError
 from services.models import User, utcnow
 
 ROLES = {"admin": "Администратор", "operator": "Оператор", "observer": "Наблюдатель"}
 MIN_PASSWORD = 8
 FREE_FAILURES = 5  # failures before the lockout starts
 MAX_LOCK = dt.timedelta(minutes=15)
+
+IDLE_TIMEOUT = dt.timedelta(minutes=30)  # a staff session left alone this long ends
+COMMON_PASSWORDS = {"password1", "password123", "qwerty123", "qwerty12", "1q2w3e4r", "1q2w3e4r5t", "abc12345",
+                    "passw0rd", "admin123", "administrator1", "welcome1", "zaq12wsx", "йцукен123", "пароль123",
+                    "iloveyou1", "letmein1", "kvorum123"}
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so the timing does not reveal which usernames exist.
@@ -41,6 +47,10 @@ def check_password_rules(password: str, username: str = "") -> None:
         raise ValidationError("Пароль не должен состоять только из цифр.")
     if username and password.lower() == username.lower():
         raise ValidationError("Пароль не должен совпадать с именем пользователя.")
+    if not any(c.isalpha() for c in password) or all(c.isalpha() for c in password):
+        raise ValidationError("Пароль должен содержать буквы и хотя бы одну цифру или другой знак.")
+    if password.lower() in COMMON_PASSWORDS:
+        raise ValidationError("Этот пароль слишком распространён — придумайте другой.")
 
 
 def has_users(session_factory: sessionmaker[Session]) -> bool:
@@ -49,7 +59,8 @@ def has_users(session_factory: sessionmaker[Session]) -> bool:
 
 
 def create_user(
-    session_factory: sessionmaker[Session], *, username: str, password: str, role: str = "admin", full_name: str = ""
+    session_factory: sessionmaker[Session], *, username: str, password: str, role: str = "admin", full_name: str = "",
+    actor: str = "",
 ) -> StaffUser:
     # Stored folded: SQLite's lower() does not fold Cyrillic, so lookups compare folded values.
     username = username.strip().lower()
@@ -66,6 +77,7 @@ def create_user(
         user = User(username=username, full_name=full_name.strip(), password_hash=_hasher.hash(password), role=role)
         s.add(user)
         s.flush()
+        record(s, actor=actor or username, action="user_created", target_user=username, role=role)
         return _dto(user)
 
 
@@ -89,33 +101,110 @@ def authenticate(session_factory, *, username: str, password: str, now: dt.datet
     with session_factory.begin() as s:
         user = s.scalar(select(User).where(User.username == username.strip().lower()))
         if user is None or not user.is_active:
+            record(s, actor=username.strip().lower()[:100], action="login_failed", reason="unknown or disabled")
             try:
                 _hasher.verify(_DUMMY_HASH, password + "x")
             except VerificationError:
                 pass
-            raise wrong
-        if user.locked_until and user.locked_until > now:
+            failure = wrong  # raised after the commit, so the failed attempt stays in the log
+        elif user.locked_until and user.locked_until > now:
             seconds = int((user.locked_until - now).total_seconds()) + 1
             raise AuthError(f"Слишком много неудачных попыток входа. Повторите через {seconds} с.")
-        try:
-            _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            user.failed_logins += 1
-            delay = lock_delay(user.failed_logins)
-            user.locked_until = now + delay if delay else None
-            s.flush()
-            failure = wrong
         else:
-            user.failed_logins = 0
-            user.locked_until = None
-            user.last_login_at = now
-            if _hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = _hasher.hash(password)
-            return _dto(user)
+            failure = _check_password(s, user, password, now)
+            if failure is None:
+                return _dto(user)
     raise failure
+
+
+def _check_password(s, user: User, password: str, now: dt.datetime) -> AuthError | None:
+    """None when the password is right (the login is recorded), else the error to raise after commit."""
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        delay = lock_delay(user.failed_logins)
+        user.locked_until = now + delay if delay else None
+        record(s, actor=user.username, action="login_failed", reason="wrong password", count=user.failed_logins)
+        return AuthError("Неверное имя пользователя или пароль.")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    record(s, actor=user.username, action="login")
+    return None
 
 
 def get_user(session_factory, user_id: int) -> StaffUser | None:
     with session_factory() as s:
         user = s.get(User, user_id)
         return _dto(user) if user and user.is_active else None
+
+
+# ---------- administration of staff accounts ----------
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    username: str
+    full_name: str
+    role: str
+    is_active: bool
+    last_login_at: dt.datetime | None
+    locked_until: dt.datetime | None
+
+
+def list_users(session_factory) -> list[UserRow]:
+    with session_factory() as s:
+        return [UserRow(u.id, u.username, u.full_name, u.role, u.is_active, u.last_login_at, u.locked_until)
+                for u in s.scalars(select(User).order_by(User.username))]
+
+
+def _admins_left(s, excluding: int) -> int:
+    return s.scalar(select(func.count()).select_from(User).where(
+        User.role == "admin", User.is_active.is_(True), User.id != excluding)) or 0
+
+
+def update_user(session_factory, *, admin: StaffUser, user_id: int, role: str, is_active: bool) -> None:
+    """Change a colleague's role or switch the account off; the last active administrator stays."""
+    if admin.role != "admin":
+        raise AuthError("Только администратор управляет учётными записями.")
+    if role not in ROLES:
+        raise ValidationError(f"Неизвестная роль «{role}».")
+    with session_factory.begin() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("Сотрудник не найден.")
+        if (role != "admin" or not is_active) and user.role == "admin" and not _admins_left(s, user.id):
+            raise ValidationError("Нельзя отключить или понизить последнего администратора.")
+        user.role, user.is_active = role, is_active
+        record(s, actor=admin.username, action="user_changed", target_user=user.username, role=role,
+               enabled=is_active)
+
+
+def reset_password(session_factory, *, admin: StaffUser, user_id: int, new_password: str) -> None:
+    """An administrator sets a new password for a colleague (and lifts a lockout)."""
+    if admin.role != "admin":
+        raise AuthError("Только администратор сбрасывает пароли.")
+    with session_factory.begin() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("Сотрудник не найден.")
+        check_password_rules(new_password, user.username)
+        user.password_hash = _hasher.hash(new_password)
+        user.failed_logins, user.locked_until = 0, None
+        record(s, actor=admin.username, action="password_reset", target_user=user.username)
+
+
+def can(user: StaffUser | None, permission: str) -> bool:
+    """Roles: administrator — everything; operator — meetings, registry, sending, paper entry;
+    observer — charts and results, with owners' contacts masked."""
+    if user is None:
+        return False
+    allowed = {
+        "admin": {"manage_users", "view_audit", "edit", "view_personal", "view"},
+        "operator": {"edit", "view_personal", "view"},
+        "observer": {"view"},
+    }
+    return permission in allowed.get(user.role, set())

@@ -352,3 +352,18 @@ class TallyAggregate(Base):
     share_den: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     units: Mapped[int] = mapped_column(BigInteger, default=0)
     records: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEvent(Base):
+    """Журнал действий: append-only (database triggers refuse UPDATE and DELETE). It records who
+    did what and how much — counts, never the personal data itself."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_meeting", "meeting_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    meeting_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no FK: the log outlives meetings
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
