@@ -89,7 +89,8 @@ else:
                                 max_value=dt.date.today(), format="DD.MM.YYYY")
         marks = {}
         for q in questions:
-            marks[q.id] = st.radio(f"{q.number}. {q.text}", MARKS, horizontal=True, index=None, key=f"mark_{q.id}")
+            marks[q.id] = st.radio(f"{q.number}. {q.text}", MARKS, horizontal=True, index=None,
+                                   key=f"mark_{st.session_state[FORM_V]}_{q.id}")
         if st.form_submit_button("Сохранить решение", type="primary"):
             if owner is None:
                 st.error("Выберите собственника.")

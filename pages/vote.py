@@ -106,9 +106,18 @@ def decision_download() -> None:
                        mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
+# The outcome of the last click, shown whatever the page shows next: a decision saved meanwhile
+# from another device, or a voting window that closed, must not swallow it.
+result = st.session_state.pop(RESULT, None)
+if result:
+    {"success": st.success, "info": st.info}.get(result[0], st.error)(result[1])
+
 if page.online is not None:
     d = page.online
-    if d.kind == "electronic":
+    if d.kind == "electronic" and d.status == "conflict":
+        st.info(f"Ваше решение подписано кодом и сохранено (номер {d.number}, отпечаток печати {d.fingerprint}), "
+                "но не учитывается: у вас уже есть учтённое письменное решение.")
+    elif d.kind == "electronic":
         st.success(f"Ваше решение подписано кодом и принято. Номер решения {d.number}, "
                    f"время {d.submitted_at:%d.%m.%Y %H:%M} UTC, отпечаток печати {d.fingerprint}.")
     else:
@@ -148,10 +157,6 @@ def submit() -> None:
     if page.electronic_counts:
         send_receipt_copy(sf, settings=rt.settings, decision_id=stored.id)
 
-
-result = st.session_state.pop(RESULT, None)
-if result:
-    {"success": st.success, "info": st.info}.get(result[0], st.error)(result[1])
 
 if st.session_state.get(STEP) == "review":
     st.subheader("Проверьте ответы")
