@@ -1,14 +1,18 @@
 """Kvorum: the only router. Staff pages exist in the navigation only after a login."""
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
-from services.auth import authenticate, create_first_admin, get_user, has_users
+from services.audit import record
+from services.auth import IDLE_TIMEOUT, ROLES, authenticate, can, create_first_admin, get_user, has_users
 from services.errors import DomainError
 from ui import state
 
 st.set_page_config(page_title="Kvorum — ОСС в МКД", page_icon=":material/how_to_vote:", layout="wide")
 state.init_state()
+LAST_SEEN = "last_seen"  # monotonic time of the last run of this session: the idle timeout
 # Queued notices are sent, and an interrupted job resumes, as soon as the server process runs.
 state.ensure_sender()
 
@@ -54,9 +58,14 @@ def login_page() -> None:
                 st.rerun()
 
 
-def logout() -> None:
+def logout(action: str = "logout") -> None:
+    user = st.session_state.get(state.USER)
+    if user is not None:
+        record(state.session_factory(), actor=user.username, action=action)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if action == "session_expired":
+        st.session_state[state.FLASH] = [("info", "Сеанс завершён после 30 минут без действий. Войдите снова.")]
 
 
 user = st.session_state.get(state.USER)
@@ -64,6 +73,11 @@ if user is not None and get_user(state.session_factory(), user.id) is None:
     # the account was removed or disabled since the login
     logout()
     user = None
+now = time.monotonic()
+if user is not None and now - st.session_state.get(LAST_SEEN, now) > IDLE_TIMEOUT.total_seconds():
+    logout("session_expired")
+    user = None
+st.session_state[LAST_SEEN] = now
 
 if user is None:
     pages = [st.Page(login_page, title="Вход", icon=":material/login:", url_path="login", default=True),
@@ -71,22 +85,32 @@ if user is None:
     st.navigation(pages, position="hidden").run()
 else:
     with st.sidebar:
-        st.caption(f"Вы вошли как **{user.full_name or user.username}**")
+        st.caption(f"Вы вошли как **{state.md(user.full_name or user.username)}** ({ROLES[user.role].lower()})")
         st.button("Выйти", on_click=logout, icon=":material/logout:")
-    nav = st.navigation({
+    stages = []
+    if can(user, "view_personal"):
+        stages += [
+            st.Page(state.PAGE_REGISTRY, title="Реестр собственников", icon=":material/groups:"),
+            st.Page(state.PAGE_NOTIFY, title="Уведомление собственников", icon=":material/mail:"),
+            st.Page(state.PAGE_DECISIONS, title="Решения собственников", icon=":material/ballot:"),
+        ]
+    stages += [
+        st.Page(state.PAGE_ACTIVITY, title="Активность", icon=":material/monitoring:"),
+        st.Page(state.PAGE_RESULTS, title="Итоги и протокол", icon=":material/description:"),
+    ]
+    sections = {
         "Собрания": [
             st.Page(state.PAGE_MEETINGS, title="Собрания", icon=":material/list:", default=True),
             st.Page(state.PAGE_STAGES, title="Этапы ОСС", icon=":material/checklist:"),
         ],
-        "Этапы": [
-            st.Page(state.PAGE_REGISTRY, title="Реестр собственников", icon=":material/groups:"),
-            st.Page(state.PAGE_NOTIFY, title="Уведомление собственников", icon=":material/mail:"),
-            st.Page(state.PAGE_DECISIONS, title="Решения собственников", icon=":material/ballot:"),
-            st.Page(state.PAGE_ACTIVITY, title="Активность", icon=":material/monitoring:"),
-            st.Page(state.PAGE_RESULTS, title="Итоги и протокол", icon=":material/description:"),
-        ],
+        "Этапы": stages,
         "Для собственников": [
             st.Page(state.PAGE_VOTE, title="Страница голосования", icon=":material/how_to_vote:", url_path="vote"),
         ],
-    })
-    nav.run()
+    }
+    if can(user, "manage_users"):
+        sections["Администрирование"] = [
+            st.Page(state.PAGE_USERS, title="Сотрудники", icon=":material/manage_accounts:"),
+            st.Page(state.PAGE_AUDIT, title="Журнал действий", icon=":material/history:"),
+        ]
+    st.navigation(sections).run()

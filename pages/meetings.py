@@ -5,6 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from services.demo import create_demo_meeting
+from services.auth import can
 from services.errors import DomainError
 from services.law import AGENDA_TEMPLATES, LAW_EDITION, MAJORITY_KINDS, majority_label
 from services.meetings import FORMS, MeetingData, QuestionData, create_meeting, get_meeting, list_meetings, update_meeting
@@ -47,16 +48,21 @@ def make_demo() -> None:
         state.flash("error", exc.message)
         return
     st.session_state[state.MEETING_ID] = meeting_id
+    state.audit("meeting_created", meeting_id, what="демонстрационное")
     state.flash("success", f"Создано демонстрационное собрание № {meeting_id} с реестром собственников.")
 
 
 editing = st.session_state.get(EDITING)
 meetings = list_meetings(sf)
+may_edit = can(state.current_user(), "edit")
+if not may_edit:
+    editing = None  # an observer only looks
 
 if editing is None:
     c1, c2 = st.columns([1, 3])
-    c1.button("Создать собрание", type="primary", on_click=start_edit, args=("new",), icon=":material/add:")
-    if not meetings:
+    c1.button("Создать собрание", type="primary", on_click=start_edit, args=("new",), icon=":material/add:",
+              disabled=not may_edit)
+    if not meetings and may_edit:
         st.info("Собраний пока нет. Создайте собрание или посмотрите, как всё устроено, на демонстрационном.")
         c2.button("Создать демонстрационное собрание", on_click=make_demo, icon=":material/auto_awesome:")
     for m in meetings:
@@ -69,7 +75,8 @@ if editing is None:
             )
             if b.button("Этапы ОСС", key=f"open_{m.id}", on_click=open_stages, args=(m.id,), type="primary"):
                 st.switch_page(state.PAGE_STAGES)
-            b.button("Изменить", key=f"edit_{m.id}", on_click=start_edit, args=(m.id,))
+            if may_edit:
+                b.button("Изменить", key=f"edit_{m.id}", on_click=start_edit, args=(m.id,))
     st.stop()
 
 # ---------- the meeting form ----------
@@ -154,10 +161,12 @@ if c1.button("Сохранить", type="primary"):
     try:
         if is_new:
             new_id = create_meeting(sf, data=data)
+            state.audit("meeting_created", new_id)
             st.session_state[state.MEETING_ID] = new_id
             state.flash("success", f"Собрание № {new_id} создано. Следующий шаг — реестр собственников.")
         else:
             update_meeting(sf, meeting_id=editing, data=data)
+            state.audit("meeting_updated", editing)
             st.session_state[state.MEETING_ID] = editing  # the stages page opened next shows this meeting
             state.flash("success", f"Собрание № {editing} сохранено.")
     except DomainError as exc:

@@ -32,7 +32,7 @@ EDITOR_IDS = "registry_editor_ids"  # owner ids of the rows shown, in order: pos
 EDITOR_ROWS = "registry_editor_rows"
 ERRORS = "registry_edit_errors"
 
-state.require_staff()
+state.require_permission("view_personal")
 sf = state.session_factory()
 meeting_id = state.require_meeting()
 meeting = get_meeting(sf, meeting_id)
@@ -66,6 +66,8 @@ def do_import() -> None:
     st.session_state[PREVIEW] = None
     st.session_state[UPLOAD_V] += 1
     st.session_state[EDITOR_V] += 1
+    state.audit("registry_imported", meeting_id, mode="замена" if replace else "добавление", owners=result.owners,
+                premises=result.premises, rejected=result.rejected)
     state.flash("success", (
         f"Реестр {'заменён' if replace else 'дополнен'}: импортировано {result.owners} собственников, "
         f"{result.premises} помещений." + (f" Отклонено строк: {result.rejected}." if result.rejected else "")
@@ -170,6 +172,7 @@ def apply_edits() -> None:
     else:
         st.session_state[ERRORS] = []
         if n:
+            state.audit("registry_edited", meeting_id, edited=len(edited), added=len(added), deleted=len(deleted))
             state.flash("success", f"Сохранено изменений: {n}.")
     st.session_state[EDITOR_V] += 1
 
@@ -211,8 +214,13 @@ def confirm_delete_all(count: int) -> None:
     st.write(f"Из реестра будут удалены все {count} собственников и их помещения. Это действие не отменить.")
     a, b = st.columns(2)
     if a.button("Удалить всех", type="primary"):
-        n = delete_all_owners(sf, meeting_id=meeting_id)
+        try:
+            n = delete_all_owners(sf, meeting_id=meeting_id)
+        except DomainError as exc:
+            st.error(exc.message)
+            return
         st.session_state[EDITOR_V] += 1
+        state.audit("registry_cleared", meeting_id, deleted=n)
         state.flash("success", f"Удалено собственников: {n}.")
         st.rerun()
     if b.button("Отмена"):
@@ -223,7 +231,8 @@ if summary.owners:
     # one row of buttons as wide as their labels: fixed columns cut «Экспорт реестра (.xlsx)» short
     with st.container(horizontal=True):
         st.download_button(
-            "Экспорт реестра (.xlsx)", data=lambda: registry_xlsx(sf, meeting_id=meeting_id),
+            "Экспорт реестра (.xlsx)",
+            data=state.audited_export("реестр собственников", meeting_id, lambda: registry_xlsx(sf, meeting_id=meeting_id)),
             file_name=f"реестр_собственников_собрание_{meeting_id}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:",
         )

@@ -19,6 +19,8 @@ PAGE_NOTIFY = "pages/notify.py"
 PAGE_DECISIONS = "pages/decisions.py"
 PAGE_VOTE = "pages/vote.py"
 PAGE_ACTIVITY = "pages/activity.py"
+PAGE_USERS = "pages/users.py"
+PAGE_AUDIT = "pages/audit.py"
 PAGE_RESULTS = "pages/results.py"
 
 
@@ -113,3 +115,41 @@ _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
 def md(text) -> str:
     """User-typed text for a Markdown context (titles, captions): shown as typed, never as markup."""
     return str(text).translate(_MD_SPECIAL).replace("\n", "  \n")
+
+
+def current_user():
+    return st.session_state.get(USER)
+
+
+def require_permission(permission: str) -> None:
+    """Stop a page the user's role does not open (the navigation hides it too)."""
+    from services.auth import can
+
+    require_staff()
+    if not can(current_user(), permission):
+        st.error("Эта страница недоступна для вашей роли. Обратитесь к администратору.")
+        st.stop()
+
+
+def audit(action: str, meeting_id: int | None = None, **details) -> None:
+    """Record what the signed-in staff member did (counts only) in the append-only journal."""
+    from services.audit import record
+
+    user = current_user()
+    record(session_factory(), actor=user.username if user else "—", action=action, meeting_id=meeting_id, **details)
+
+
+def audited_export(what: str, meeting_id: int | None, make):
+    """Wrap a download's data function: the export of personal data is journaled when it is made
+    (Streamlit calls it on the click, outside the script run: the actor is taken now)."""
+    from services.audit import record
+
+    user = current_user()
+    actor = user.username if user else "—"
+    sf = session_factory()
+
+    def data():
+        payload = make()
+        record(sf, actor=actor, action="export", meeting_id=meeting_id, what=what)
+        return payload
+    return data

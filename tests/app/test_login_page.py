@@ -46,7 +46,7 @@ def test_creating_the_first_administrator_logs_in_and_opens_the_meetings(app, se
     assert_ran_cleanly(at)
     assert usernames(session_factory) == ["boss"]
     assert texts(at.title) == ["Собрания собственников"]
-    assert "Вы вошли как **Ольга Викторовна Смирнова**" in texts(at.sidebar.caption)
+    assert "Вы вошли как **Ольга Викторовна Смирнова** (администратор)" in texts(at.sidebar.caption)
     assert at.session_state["user"].username == "boss"
 
 
@@ -88,7 +88,7 @@ def test_right_password_logs_in(app, admin):
     assert_ran_cleanly(at)
     assert not at.error
     assert texts(at.title) == ["Собрания собственников"]
-    assert f"Вы вошли как **{ADMIN_NAME}**" in texts(at.sidebar.caption)
+    assert f"Вы вошли как **{ADMIN_NAME}** (администратор)" in texts(at.sidebar.caption)
 
 
 def test_the_staff_pages_include_the_first_release_pages():
