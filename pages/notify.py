@@ -110,7 +110,8 @@ if job_id:
 
 
 # ---------- search, sort, filter and selection ----------
-c1, c2, c3, c4 = st.columns([2.6, 1.8, 1.4, 2.8])
+# c4 fits «Показать неуведомлённых | Показать всех» at 1440 px: narrower, the group scrolls and cuts its first button
+c1, c2, c3, c4 = st.columns([2.5, 1.7, 1.4, 3.0])
 search = c1.text_input("Поиск", placeholder="Введите ФИО или номер помещения собственника", key="notify_search",
                        label_visibility="collapsed")
 sort = c2.selectbox("Сортировка", SORTS, key="notify_sort", label_visibility="collapsed")
@@ -145,14 +146,15 @@ def apply_ticks() -> None:
 st.session_state[VIEW_IDS + "_all"] = view_ids
 shown = view.head(MAX_ROWS)
 st.session_state[VIEW_IDS] = [int(i) for i in shown["id"]]
-b1, b2, b3 = st.columns([1, 1, 4])
+b1, b2, b3 = st.columns([1, 1, 4], vertical_alignment="center")
 b1.button("Выбрать всех", on_click=select_all, icon=":material/select_all:",
           help="Выбрать всех собственников, которых показывает текущий фильтр")
 b2.button("Снять выбор", on_click=clear_selection, disabled=not selected)
 b3.markdown(f"Выбрано: **{len(selected)}**" + (f" · показано {len(view_ids)}" if search or show == SHOW_UNNOTIFIED else ""))
 
 table = pd.DataFrame({
-    "Выбрать": [int(i) in selected for i in shown["id"]],
+    # bool even when nothing is shown: an empty list is float, which a checkbox column refuses
+    "Выбрать": pd.Series([int(i) in selected for i in shown["id"]], dtype=bool),
     "Номер помещения": shown["premise"].to_numpy(),
     "ФИО/Наименование": shown["name"].to_numpy(),
     "Дата последней отправки уведомления": [
@@ -164,8 +166,9 @@ st.data_editor(
     table, key=f"notify_editor_{st.session_state[EDITOR_V]}", on_change=apply_ticks, hide_index=True,
     width="stretch", height=min(38 + 35 * max(len(table), 3), 560),
     disabled=[c for c in table.columns if c != "Выбрать"],
-    column_config={"Выбрать": st.column_config.CheckboxColumn(width=70),
-                   "Номер помещения": st.column_config.TextColumn(width=90)},
+    # wide enough for the headers: 70/90 px cut them to «Выбра» and «Номер помещ»
+    column_config={"Выбрать": st.column_config.CheckboxColumn(width=95),
+                   "Номер помещения": st.column_config.TextColumn(width=135)},
 )
 if len(view_ids) > MAX_ROWS:
     st.caption(f"Показаны первые {MAX_ROWS} из {len(view_ids)}; «Выбрать всех» выбирает всех {len(view_ids)}.")
