@@ -12,6 +12,8 @@
     python manage.py import-decisions --meeting ID FILE
     python manage.py verify-decisions [--meeting ID]
     python manage.py tally --meeting ID [--json]
+    python manage.py backup
+    python manage.py restore FILE
 """
 from __future__ import annotations
 
@@ -236,6 +238,37 @@ def cmd_tally(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from services.audit import record
+    from services.backup import backup
+
+    rt = _runtime()
+    result = backup(database_url=rt.settings.database_url, data_dir=rt.settings.data_dir)
+    record(rt.session_factory, actor="manage.py", action="backup")
+    print(f"Резервная копия: {result.path} ({result.size / 1024 / 1024:.1f} МБ)."
+          + (" Ключ экземпляра сохранён рядом (.key) — храните их вместе и в защищённом месте." if result.key_copied
+             else ""))
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from services.audit import record
+    from services.backup import restore
+    from services.settings import load_settings
+
+    settings = load_settings()
+    if not args.yes:
+        answer = input(f"Содержимое базы будет заменено копией {args.file}. Продолжить? [да/нет] ").strip().lower()
+        if answer not in ("да", "yes", "y", "д"):
+            print("Отменено.")
+            return 1
+    restore(database_url=settings.database_url, data_dir=settings.data_dir, backup_path=Path(args.file))
+    rt = _runtime()  # upgrades the schema of an older backup
+    record(rt.session_factory, actor="manage.py", action="restore")
+    print("База данных восстановлена из резервной копии. Проверьте решения: manage.py verify-decisions")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="manage.py", description="Kvorum: команды администратора")
     sub = p.add_subparsers(dest="command", required=True)
@@ -290,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--meeting", type=int, required=True)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_tally)
+
+    sub.add_parser("backup", help="резервная копия базы данных в data/backups/").set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", help="восстановить базу данных из резервной копии")
+    s.add_argument("file")
+    s.add_argument("--yes", action="store_true", help="не спрашивать подтверждение")
+    s.set_defaults(func=cmd_restore)
 
     s = sub.add_parser("send-worker", help="фоновый отправитель уведомлений (отдельный процесс)")
     s.add_argument("--once", action="store_true", help="выйти, когда очередь опустеет")
