@@ -1,9 +1,12 @@
 """«Этапы ОСС»: the stages of the chosen meeting with the state of each, and the way back to them."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from pagekit import SEED_OWNERS, SEED_PREMISES, assert_ran_cleanly, registry_xlsx, texts
+from services.meetings import get_meeting
 from services.registry import import_registry
 from ui.state import PAGE_MEETINGS, PAGE_REGISTRY, PAGE_STAGES
 
@@ -31,7 +34,8 @@ def test_a_removed_meeting_counts_as_not_chosen(open_page):
     assert at.session_state["meeting_id"] is None
 
 
-def test_lists_the_four_stages_with_their_states(open_page, meeting_id):
+def test_lists_the_four_stages_with_their_states(open_page, session_factory, meeting_id):
+    meeting = get_meeting(session_factory, meeting_id)
     at = open_page(PAGE_STAGES, meeting_id)
     assert_ran_cleanly(at)
     assert texts(at.title) == ["Этапы ОСС"]
@@ -40,21 +44,20 @@ def test_lists_the_four_stages_with_their_states(open_page, meeting_id):
     # nothing is done yet: every mark is an empty circle
     assert all(line.startswith(":material/radio_button_unchecked:") for line in lines)
     states = texts(at.markdown)
+    last_notice_day = meeting.start_date - dt.timedelta(days=10)
     assert "Реестр не загружен" in states
-    assert any(s.startswith("Уведомить не позднее ") for s in states)
-    assert any(s.startswith("Голосование начнётся ") for s in states)
-    assert "Протокол не составлен" in states
+    assert f"Уведомить не позднее {last_notice_day:%d.%m.%Y} (за 10 дней до начала голосования)" in states
+    assert f"Голосование начнётся {meeting.start_date:%d.%m.%Y}" in states
+    assert f"Протокол составляется в течение 10 дней после {meeting.end_date:%d.%m.%Y}" in states
     # the meeting has no GIS ЖКХ mark yet
     assert any("ГИС ЖКХ" in w for w in texts(at.warning))
 
 
-def test_open_stages_link_to_their_page_and_the_others_say_they_are_coming(open_page, meeting_id):
+def test_every_stage_opens_its_own_page_starting_with_the_registry(open_page, meeting_id):
     at = open_page(PAGE_STAGES, meeting_id)
-    links = [(link.value, link.proto.page) for link in at.page_link]
-    assert links[0] == ("Открыть", URL[PAGE_REGISTRY])
-    assert all(label == "Открыть" for label, _ in links)
-    # every stage either opens or says it comes in a later release
-    assert texts(at.caption).count("Этап будет доступен в следующем выпуске Kvorum") == len(STAGE_TITLES) - len(links)
+    targets = [link.proto.page for link in at.page_link if link.value == "Открыть"]
+    assert len(targets) == len(STAGE_TITLES) == len(set(targets))
+    assert targets[0] == URL[PAGE_REGISTRY]
 
 
 def test_the_registry_stage_shows_the_summary_once_loaded(open_page, session_factory, meeting_id):

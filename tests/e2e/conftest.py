@@ -88,8 +88,10 @@ def app_server(start_app_server) -> AppServer:
 def browser():
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
         pytest.skip(f"Chromium not found at {CHROMIUM} (set KVORUM_CHROMIUM to its path)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() has its own 5 s default, too short for a script run on a busy machine
+    expect.set_options(timeout=UI_TIMEOUT)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
