@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
+from services.notice import OutgoingMessage
 from services.settings import Settings
 
 
@@ -39,7 +40,7 @@ class MailError(Exception):
 class Mailer(Protocol):
     label: str
 
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: EmailMessage | OutgoingMessage) -> None: ...
 
     def close(self) -> None: ...
 
@@ -97,13 +98,15 @@ class SmtpMailer:
             why = " ".join(str(exc).split())[:200] or type(exc).__name__
         return f"SMTP-сервер {s.smtp_host}:{s.smtp_port} недоступен: {why}"
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage | OutgoingMessage) -> None:
         for attempt in (1, 2):
             if self._client is None:
                 self._connect()
             envelope_from = self._sender(message)
             try:
-                refused = self._client.smtp.send_message(message, from_addr=envelope_from)
+                recipients = getattr(message, "recipients", None) or [
+                    a.strip() for a in str(message["To"]).split(",") if a.strip()]
+                refused = self._client.smtp.sendmail(envelope_from, recipients, message.as_bytes())
             except smtplib.SMTPRecipientsRefused as exc:
                 reasons = "; ".join(f"{addr}: {_reply_text(c, r)}" for addr, (c, r) in exc.recipients.items())
                 temporary = all(400 <= c < 500 for c, _r in exc.recipients.values())
@@ -131,7 +134,7 @@ class SmtpMailer:
                 raise MailError(f"Сервер отклонил часть адресов: {reasons}", scope="recipient", permanent=True)
             return
 
-    def _sender(self, message: EmailMessage) -> str:
+    def _sender(self, message: EmailMessage | OutgoingMessage) -> str:
         if self._envelope_from is None:
             from email.utils import parseaddr
 
@@ -167,7 +170,7 @@ class OutboxMailer:
     def __init__(self, outbox_dir: Path):
         self.outbox_dir = Path(outbox_dir)
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage | OutgoingMessage) -> None:
         folder = self.outbox_dir / _UNSAFE_NAME.sub("_", str(message.get("X-Kvorum-Meeting", "all")))
         folder.mkdir(parents=True, exist_ok=True)
         msg_id = _UNSAFE_NAME.sub("_", str(message["Message-ID"]).strip("<>"))[:120]

@@ -171,10 +171,10 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
                 meetings[d.meeting_id] = (view, counts_electronic(s, d.meeting_id), sender)
         s.expunge_all()
     pending = [r[0].id for r in rows]
-    for index, (d, name, num, den, number, area) in enumerate(rows):
-        if stop is not None and stop.is_set():
-            _release(session_factory, pending[index:], config.worker_id)
-            break
+
+    def prepare(row):
+        """Code, rendered notice and serialized bytes of one delivery (or the reason it cannot go)."""
+        d, name, num, den, number, area = row
         meeting, electronic, sender = meetings[d.meeting_id]
         code = generate_code()
         try:
@@ -187,8 +187,20 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
             message = build_message(rendered=rendered, to=[a.strip() for a in d.address.split(",") if a.strip()],
                                     sender=sender)
             message["X-Kvorum-Meeting"] = str(d.meeting_id)
+            message.as_bytes()  # written here, ahead, not while the server waits
         except NoticeError as exc:
-            _fail(session_factory, d.id, str(exc), clock())
+            return d, code, None, str(exc)
+        return d, code, message, ""
+
+    # The next messages are built while the server takes the current one: building is CPU work
+    # and sending mostly waits on the network, so one thread of each keeps both busy.
+    prepared = _prefetch(prepare, rows, stop)
+    for index, (d, code, message, problem) in enumerate(prepared):
+        if stop is not None and stop.is_set():
+            _release(session_factory, pending[index:], config.worker_id)
+            break
+        if message is None:
+            _fail(session_factory, d.id, problem, clock())
             stats.failed += 1
             continue
         try:
@@ -221,6 +233,43 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
         if config.throttle_seconds:
             time.sleep(config.throttle_seconds)
     return stats
+
+
+def _prefetch(work: Callable, items: list, stop: threading.Event | None, depth: int = 32):
+    """Yield work(item) for every item, in order, computed ahead in one background thread."""
+    import queue
+
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    cancelled = threading.Event()
+
+    def produce():
+        try:
+            for item in items:
+                if cancelled.is_set() or (stop is not None and stop.is_set()):
+                    break
+                out.put(("ok", work(item)))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            out.put(("error", exc))
+        out.put(("done", done))
+
+    thread = threading.Thread(target=produce, name="kvorum-notice-builder", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = out.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        cancelled.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
 
 
 def _fail(session_factory, delivery_id: int, reason: str, now: dt.datetime) -> None:
