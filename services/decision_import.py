@@ -180,28 +180,51 @@ class ImportedDecisions:
     total: int
 
 
+# Above this many rows the running count is rebuilt once from the decisions (a few GROUP BY
+# queries) instead of being bumped row by row; the result is the same, exactly.
+BULK_TALLY_ROWS = 100
+
+
 def store_decisions(session_factory: sessionmaker[Session], *, secret_key: str, meeting_id: int,
                     report: DecisionsReport, user: str = "") -> ImportedDecisions:
     """Register the accepted rows as paper decisions, all in one transaction."""
     if not report.rows:
         raise ValidationError("В файле нет ни одной принятой строки — импортировать нечего.")
     from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm import contains_eager
+
+    from services.models import Meeting
+    from services.tally import rebuild_aggregate
+    from services.voting import question_numbers
 
     with session_factory() as s:
-        from services.models import Meeting
-
         end = s.get(Meeting, meeting_id).end_date
+        numbers = question_numbers(s, meeting_id)
+    bulk = len(report.rows) > BULK_TALLY_ROWS
     counted = late = 0
+    loaded: list[OwnerRecord] = []
     try:
         with session_factory.begin() as s:
-            for r in report.rows:
+            for i, r in enumerate(report.rows):
                 is_late = r.received_on > end
                 append_decision(s, secret_key=secret_key, meeting_id=meeting_id, owner_id=r.owner_id,
-                       kind="paper", status="late" if is_late else "counted", online_slot=None,
-                       counted_slot=None if is_late else r.owner_id, received_on=r.received_on, answers=r.answers,
-                       now=None, user=user, source=f"{report.filename}, строка {r.row}")
+                                kind="paper", status="late" if is_late else "counted", online_slot=None,
+                                counted_slot=None if is_late else r.owner_id, received_on=r.received_on,
+                                answers=r.answers, now=None, user=user, source=f"{report.filename}, строка {r.row}",
+                                numbers=numbers, tally=not bulk)
                 late += is_late
                 counted += not is_late
+                if i == 0 and bulk:
+                    # Under the chain's lock now: load the remaining owners with their premises in a
+                    # few queries; append_decision finds them in the session instead of reading each.
+                    # `loaded` keeps them referenced (the identity map holds objects weakly).
+                    ids = [row.owner_id for row in report.rows[1:]]
+                    for k in range(0, len(ids), 500):
+                        loaded += s.scalars(select(OwnerRecord).join(OwnerRecord.premise)
+                                            .options(contains_eager(OwnerRecord.premise))
+                                            .where(OwnerRecord.id.in_(ids[k:k + 500]))).all()
+            if bulk:
+                rebuild_aggregate(s, meeting_id)
     except IntegrityError as exc:
         raise ValidationError("Решения не загружены: пока файл проверялся, у кого-то из собственников появилось "
                               "учтённое решение. Проверьте файл ещё раз; ничего не сохранено.") from exc

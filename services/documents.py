@@ -122,14 +122,35 @@ def _ballot_context(ballot: Ballot, questions: tuple) -> dict:
             "submitted": ballot.submitted}
 
 
+_LISTING_CHARS = ("\t", "\n", "\a", "\f")
+
+
+def _fast_template(template: Path):
+    """docxtpl's DocxTemplate, skipping its «listing» pass when it has nothing to do.
+
+    After rendering, docxtpl rewrites every paragraph, run and text of the document with nested
+    regular expressions to turn a tab, newline, \\a or \\f inside a value into Word's tab, line
+    break, paragraph or page break — over half of the time of a 2 000-ballot document. When the
+    rendered XML holds none of those characters anywhere, that pass returns it unchanged, so
+    returning it at once gives the same document; otherwise the full pass runs as before.
+    """
+    from docxtpl import DocxTemplate
+
+    class FastListingTemplate(DocxTemplate):
+        def resolve_listing(self, xml):
+            if not any(c in xml for c in _LISTING_CHARS):
+                return xml
+            return super().resolve_listing(xml)
+
+    return FastListingTemplate(str(template))
+
+
 def decisions_docx(*, meeting: MeetingView, questions: tuple, ballots: list[Ballot],
                    template: Path = DECISION_TEMPLATE) -> bytes:
     """Решения собственников: one page per owner, filled or blank, from the replaceable template.
 
     `questions` are objects with id, number and text (the meeting's agenda)."""
-    from docxtpl import DocxTemplate
-
-    tpl = DocxTemplate(str(template))
+    tpl = _fast_template(template)
     tpl.render({"meeting": meeting_context(meeting), "ballots": [_ballot_context(b, questions) for b in ballots]},
                autoescape=True)
     out = io.BytesIO()

@@ -16,9 +16,9 @@ import logging
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from services import owner_fields as f
 from services.codes import hash_code, normalize_code
@@ -231,11 +231,11 @@ def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> Vote
 
 # ---------- storing a decision (one transaction, sealed, chained) ----------
 
-def _canonical(*, meeting: Meeting, owner: OwnerRecord, premise: Premise, kind: str, received_on: dt.date,
+def _canonical(*, meeting_id: int, owner: OwnerRecord, premise: Premise, kind: str, received_on: dt.date,
                submitted_at: dt.datetime, seq: int, answers: dict[int, str], numbers: dict[int, int]) -> str:
     votes = Fraction(premise.area) * Fraction(owner.share_num, owner.share_den)
     content = {
-        "meeting": meeting.id, "kind": kind, "seq": seq,
+        "meeting": meeting_id, "kind": kind, "seq": seq,
         "owner": {"id": owner.id, "name": owner.name, "legal_entity": owner.is_legal_entity, "snils": owner.snils},
         "premise": {"number": premise.number, "area": f"{premise.area:.4f}"},
         "share": f"{owner.share_num}/{owner.share_den}", "votes": f"{votes.numerator}/{votes.denominator}",
@@ -273,38 +273,56 @@ def _store(session_factory: sessionmaker[Session], **kw) -> StoredDecision:
 
 def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: int, kind: str, status: str,
                     online_slot: int | None, counted_slot: int | None, received_on: dt.date,
-                    answers: dict[int, str], now: dt.datetime | None, user: str, source: str = "") -> StoredDecision:
-    """Seal and add one decision in the caller's transaction (the chain's next link)."""
+                    answers: dict[int, str], now: dt.datetime | None, user: str, source: str = "",
+                    numbers: dict[int, int] | None = None, tally: bool = True) -> StoredDecision:
+    """Seal and add one decision in the caller's transaction (the chain's next link).
+
+    `numbers` (question id -> number) saves the agenda query for a caller that has read it;
+    `tally=False` leaves the running count to the caller, which must then rebuild it in the same
+    transaction (a bulk import does, once). An owner already loaded in the session is not re-read.
+    """
     now = now or utcnow()
+    # Core statements on the session's connection: the ORM's per-statement bookkeeping cost more
+    # than the statements themselves, and nothing here needs the identity map.
+    conn = s.connection()
+    meetings, decisions = Meeting.__table__, Decision.__table__
     # The first statement takes the meeting's row lock (PostgreSQL) or the write lock (SQLite):
     # chain appends of one meeting are serialised, and a SQLite snapshot is never stale.
-    seq, prev = s.execute(
-        update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count + 1)
-        .returning(Meeting.seal_count, Meeting.seal_head)
+    seq, prev = conn.execute(
+        update(meetings).where(meetings.c.id == meeting_id).values(seal_count=meetings.c.seal_count + 1)
+        .returning(meetings.c.seal_count, meetings.c.seal_head)
     ).one()
-    meeting = s.get(Meeting, meeting_id)
-    owner = s.get(OwnerRecord, owner_id)
-    premise = s.get(Premise, owner.premise_id)
-    numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
-                             .where(AgendaQuestion.meeting_id == meeting_id)).all())
-    canonical = _canonical(meeting=meeting, owner=owner, premise=premise, kind=kind, received_on=received_on,
+    owner = s.get(OwnerRecord, owner_id, options=[joinedload(OwnerRecord.premise)])
+    premise = owner.premise
+    if numbers is None:
+        numbers = question_numbers(s, meeting_id)
+    canonical = _canonical(meeting_id=meeting_id, owner=owner, premise=premise, kind=kind, received_on=received_on,
                            submitted_at=now, seq=seq, answers=answers, numbers=numbers)
     seal = compute_seal(secret_key, prev, canonical)
-    decision = Decision(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
-                        counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
-                        seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source)
-    decision.answers = [DecisionAnswer(question_id=q, answer=a) for q, a in answers.items()]
-    s.add(decision)
-    s.flush()
-    s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_head=seal))
-    from services.tally import on_decision_added
+    row = dict(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
+               counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
+               seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source)
+    decision_id = conn.execute(insert(decisions).returning(decisions.c.id), row).scalar_one()
+    if answers:
+        conn.execute(insert(DecisionAnswer.__table__),
+                     [{"decision_id": decision_id, "question_id": q, "answer": a} for q, a in answers.items()])
+    conn.execute(update(meetings).where(meetings.c.id == meeting_id).values(seal_head=seal))
+    if tally:
+        from services.tally import on_decision_added
 
-    on_decision_added(s, decision=decision, owner=owner, premise=premise, answers=answers)
-    return StoredDecision(decision.id, decision_number(meeting_id, seq), status, seal, decision.submitted_at)
+        # a transient copy of the row just inserted: what the running count needs to know of it
+        on_decision_added(s, decision=Decision(id=decision_id, **row), owner=owner, premise=premise, answers=answers)
+    return StoredDecision(decision_id, decision_number(meeting_id, seq), status, seal, row["submitted_at"])
 
 
-def _check_answers(s: Session, meeting_id: int, answers: dict, *, allow_invalid: bool) -> dict[int, str]:
-    ids = set(s.scalars(select(AgendaQuestion.id).where(AgendaQuestion.meeting_id == meeting_id)))
+def question_numbers(s: Session, meeting_id: int) -> dict[int, int]:
+    """The meeting's agenda: question id -> number."""
+    return dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
+                          .where(AgendaQuestion.meeting_id == meeting_id)).all())
+
+
+def _check_answers(numbers: dict[int, int], answers: dict, *, allow_invalid: bool) -> dict[int, str]:
+    ids = set(numbers)
     try:
         given = {int(k): str(v) for k, v in answers.items()}
     except (TypeError, ValueError):
@@ -329,28 +347,30 @@ def submit_online_decision(session_factory: sessionmaker[Session], *, secret_key
     now = now or utcnow()
     today = today or dt.date.today()
     with session_factory() as s:
-        owner = s.get(OwnerRecord, owner_id)
-        if owner is None:
+        found = s.execute(select(Meeting.id, Meeting.start_date, Meeting.end_date, Meeting.electronic_decisions_count)
+                          .join(OwnerRecord, OwnerRecord.meeting_id == Meeting.id)
+                          .where(OwnerRecord.id == owner_id)).first()
+        if found is None:
             raise NotFound("Собственник не найден.")
-        meeting = s.get(Meeting, owner.meeting_id)
-        if today < meeting.start_date:
-            raise ValidationError(f"Голосование ещё не началось: ответы принимаются с {meeting.start_date:%d.%m.%Y}.")
-        if today > meeting.end_date:
-            raise ValidationError(f"Голосование окончено {meeting.end_date:%d.%m.%Y}: ответы больше не принимаются.")
-        checked = _check_answers(s, meeting.id, answers, allow_invalid=False)
-        electronic = meeting.electronic_decisions_count
-        counted_taken = s.scalar(select(Decision.id).where(Decision.meeting_id == meeting.id,
-                                                           Decision.counted_slot == owner_id)) is not None
+        meeting_id, start_date, end_date, electronic = found
+        if today < start_date:
+            raise ValidationError(f"Голосование ещё не началось: ответы принимаются с {start_date:%d.%m.%Y}.")
+        if today > end_date:
+            raise ValidationError(f"Голосование окончено {end_date:%d.%m.%Y}: ответы больше не принимаются.")
+        numbers = question_numbers(s, meeting_id)
+        checked = _check_answers(numbers, answers, allow_invalid=False)
+        counted_taken = electronic and s.scalar(select(Decision.id).where(
+            Decision.meeting_id == meeting_id, Decision.counted_slot == owner_id)) is not None
     kind = "electronic" if electronic else "online"
     status = "online" if not electronic else ("conflict" if counted_taken else "counted")
     try:
-        return _store(session_factory, secret_key=secret_key, meeting_id=meeting.id, owner_id=owner_id, kind=kind,
+        return _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id, kind=kind,
                       status=status, online_slot=owner_id,
                       counted_slot=owner_id if status == "counted" else None, received_on=today, answers=checked,
-                      now=now, user="owner")
+                      now=now, user="owner", numbers=numbers)
     except IntegrityError:
         with session_factory() as s:
-            existing = s.scalar(select(Decision.id).where(Decision.meeting_id == meeting.id,
+            existing = s.scalar(select(Decision.id).where(Decision.meeting_id == meeting_id,
                                                           Decision.online_slot == owner_id))
         raise AlreadyDecided("Ваше решение уже принято; изменить его нельзя.", existing) from None
 
@@ -369,11 +389,10 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
         if owner is None or owner.meeting_id != meeting_id:
             raise NotFound("Собственник не найден в реестре этого собрания.")
         meeting = s.get(Meeting, meeting_id)
-        checked = _check_answers(s, meeting_id, answers, allow_invalid=True)
+        numbers = question_numbers(s, meeting_id)
+        checked = _check_answers(numbers, answers, allow_invalid=True)
         online = s.scalars(select(Decision).where(Decision.meeting_id == meeting_id, Decision.online_slot == owner_id)
                            .options(selectinload(Decision.answers))).first()
-        numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
-                                 .where(AgendaQuestion.meeting_id == meeting_id)).all())
     late = received_on > meeting.end_date
     differs = []
     if online is not None:
@@ -385,7 +404,7 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
             result = _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id,
                             kind="paper", status=status, online_slot=None,
                             counted_slot=owner_id if status == "counted" else None, received_on=received_on,
-                            answers=checked, now=utcnow(), user=user, source=source)
+                            answers=checked, now=utcnow(), user=user, source=source, numbers=numbers)
             break
         except IntegrityError:
             if attempt == 2:
@@ -393,7 +412,8 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
             # the owner already has a counted decision: keep this one, shown, never counted twice
             result = _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id,
                             kind="paper", status="conflict", online_slot=None, counted_slot=None,
-                            received_on=received_on, answers=checked, now=utcnow(), user=user, source=source)
+                            received_on=received_on, answers=checked, now=utcnow(), user=user, source=source,
+                            numbers=numbers)
             break
     result.differs = differs
     return result
