@@ -8,7 +8,7 @@ import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import BigInteger, exists, func, select, type_coerce
+from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from services import owner_fields as f
@@ -33,19 +33,29 @@ class StatusFigure:
 
 def activity_figures(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[StatusFigure]:
     """Owners and their votes: notified / not notified / entered with the code / answered online /
-    decision counted — one GROUP BY over the registry with indexed EXISTS flags."""
-    notified = exists().where(Delivery.owner_id == OwnerRecord.id, Delivery.status == "sent")
-    entered = exists().where(AccessCode.owner_id == OwnerRecord.id, AccessCode.first_used_at.is_not(None))
-    online = exists().where(Decision.owner_id == OwnerRecord.id, Decision.online_slot.is_not(None))
-    counted = exists().where(Decision.owner_id == OwnerRecord.id, Decision.counted_slot.is_not(None))
-    flags = [notified.label("n"), entered.label("e"), online.label("o"), counted.label("c")]
-    stmt = (
-        select(OwnerRecord.share_den, *flags, func.count(),
-               func.sum(type_coerce(Premise.area, BigInteger) * OwnerRecord.share_num))
+    decision counted — one GROUP BY over the registry with a flag per owner.
+
+    Each flag is a membership in one uncorrelated set of the meeting's owner ids (PostgreSQL hashes
+    it once, SQLite builds it once) rather than a correlated EXISTS probed per owner and evaluated
+    again for the GROUP BY: 4× faster on PostgreSQL for 100 000 owners (bench/tally.py). The
+    slots hold the owner id, so the decisions' unique (meeting_id, *_slot) indexes answer them."""
+    m = meeting_id
+    notified = OwnerRecord.id.in_(select(Delivery.owner_id).where(Delivery.meeting_id == m, Delivery.status == "sent"))
+    entered = OwnerRecord.id.in_(select(AccessCode.owner_id).where(AccessCode.meeting_id == m,
+                                                                   AccessCode.first_used_at.is_not(None)))
+    online = OwnerRecord.id.in_(select(Decision.online_slot).where(Decision.meeting_id == m,
+                                                                   Decision.online_slot.is_not(None)))
+    counted = OwnerRecord.id.in_(select(Decision.counted_slot).where(Decision.meeting_id == m,
+                                                                     Decision.counted_slot.is_not(None)))
+    per_owner = (
+        select(OwnerRecord.share_den.label("den"), notified.label("n"), entered.label("e"), online.label("o"),
+               counted.label("c"), (type_coerce(Premise.area, BigInteger) * OwnerRecord.share_num).label("units"))
         .join(Premise, OwnerRecord.premise_id == Premise.id)
-        .where(OwnerRecord.meeting_id == meeting_id)
-        .group_by(OwnerRecord.share_den, *flags)
+        .where(OwnerRecord.meeting_id == m)
+        .subquery()
     )
+    keys = [per_owner.c.den, per_owner.c.n, per_owner.c.e, per_owner.c.o, per_owner.c.c]
+    stmt = select(*keys, func.count(), func.sum(per_owner.c.units)).group_by(*keys)
     owners = dict.fromkeys(STATUS_ORDER, 0)
     votes = {k: Fraction(0) for k in STATUS_ORDER}
     with session_factory() as s:

@@ -54,13 +54,14 @@ def full_sums(s: Session, meeting_id: int) -> Sums:
     counted = (Decision.meeting_id == meeting_id, Decision.counted_slot.is_not(None))
     base = select().join_from(Decision, OwnerRecord, Decision.owner_id == OwnerRecord.id).join(
         Premise, OwnerRecord.premise_id == Premise.id)
-    for den, units, n in s.execute(base.add_columns(OwnerRecord.share_den, _units(), func.count())
-                                   .where(*counted).group_by(OwnerRecord.share_den)):
-        sums[(0, PARTICIPANTS, den)] = [int(units), n]
+    # The participants are the sum of the days: one pass over the counted decisions, not two.
     for day, den, units, n in s.execute(base.add_columns(Decision.received_on, OwnerRecord.share_den, _units(),
                                                          func.count()).where(*counted)
                                         .group_by(Decision.received_on, OwnerRecord.share_den)):
         sums[(0, DAY + day.isoformat(), den)] = [int(units), n]
+        total = sums[(0, PARTICIPANTS, den)]
+        total[0] += int(units)
+        total[1] += n
     counted_owners = select(Decision.owner_id).where(*counted)
     for den, units, n in s.execute(base.add_columns(OwnerRecord.share_den, _units(), func.count())
                                    .where(Decision.meeting_id == meeting_id, Decision.status == "online",
