@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.meetings import get_meeting
-from services.results import activity_figures, activity_xlsx
+from services.results import activity_xlsx, live_activity_figures
 from services.tally import live_tally, percent2, votes2
 from ui import state
 
@@ -30,17 +30,18 @@ ANSWER_COLORS = alt.Scale(domain=["За", "Против", "Воздержалс�
 
 def render() -> None:
     t = live_tally(sf, meeting_id=meeting_id)
-    figures = activity_figures(sf, meeting_id=meeting_id)
+    figures = live_activity_figures(sf, meeting_id=meeting_id)
     a, b, c = st.columns(3)
+    # the deltas are explanations, not changes: an arrow would read as growth («↑ 0.00 голосов»)
     a.metric("Приняли участие (учтённые решения)", f"{votes2(t.participants)} голосов",
-             f"{percent2(t.participation)} % от {votes2(t.all_votes)}", delta_color="off")
+             f"{percent2(t.participation)} % от {votes2(t.all_votes)}", delta_color="off", delta_arrow="off")
     if t.quorum:
-        b.metric("Кворум", "есть", "более 50 % всех голосов", delta_color="normal")
+        b.metric("Кворум", "есть", "более 50 % всех голосов", delta_color="normal", delta_arrow="off")
     else:
         b.metric("До кворума", f"более {votes2(t.votes_to_quorum)} голосов", "нужно более 50 % всех голосов",
-                 delta_color="off")
+                 delta_color="off", delta_arrow="off")
     c.metric("Заполнено онлайн, решение не сдано", f"{t.online_records} собств.",
-             f"{votes2(t.online_votes)} голосов", delta_color="off")
+             f"{votes2(t.online_votes)} голосов", delta_color="off", delta_arrow="off")
     st.progress(min(float(t.participation) / 0.5, 1.0),
                 text=f"Участие {percent2(t.participation)} % — кворум начинается с более чем 50 %")
 
@@ -48,9 +49,11 @@ def render() -> None:
                           for x in figures])
     left, right = st.columns(2)
     for column, where in (("Собственников", left), ("Голосов", right)):
+        # owners are counted in whole numbers; the longest status must not be cut («Заполнили онла…»)
+        x_axis = alt.Axis(tickMinStep=1, format="d") if column == "Собственников" else alt.Axis()
         chart = alt.Chart(frame).mark_bar().encode(
-            x=alt.X(f"{column}:Q", title=f"{column.lower()}"),
-            y=alt.Y("Статус:N", sort=list(frame["Статус"]), title=None),
+            x=alt.X(f"{column}:Q", title=f"{column.lower()}", axis=x_axis),
+            y=alt.Y("Статус:N", sort=list(frame["Статус"]), title=None, axis=alt.Axis(labelLimit=250)),
             color=alt.Color("Статус:N", legend=None, scale=alt.Scale(scheme="tableau10")),
             tooltip=["Статус", "Собственников", "Голосов"],
         ).properties(title=f"По {'числу собственников' if column == 'Собственников' else 'голосам (м²)'}",
@@ -61,12 +64,17 @@ def render() -> None:
     if t.by_day:
         days = pd.DataFrame({"Дата": [pd.Timestamp(d) for d, _v in t.by_day],
                              "Голосов участников": [float(votes2(v)) for _d, v in t.by_day]})
-        line = alt.Chart(days).mark_line(point=True).encode(
+        # step-after: the running total changes only on days decisions came in; a slope between two such
+        # days would show the quorum crossed on a day nobody voted
+        line = alt.Chart(days).mark_line(point=True, interpolate="step-after").encode(
             x=alt.X("Дата:T", title=None, axis=alt.Axis(format="%d.%m", tickCount="day")),
-            y=alt.Y("Голосов участников:Q", scale=alt.Scale(domain=[0, float(votes2(t.all_votes))])),
+            y=alt.Y("Голосов участников:Q", title="Голосов участников",
+                    scale=alt.Scale(domain=[0, float(votes2(t.all_votes))])),
             tooltip=[alt.Tooltip("Дата:T", format="%d.%m.%Y"), "Голосов участников"])
-        rule = alt.Chart(pd.DataFrame({"Кворум": [float(votes2(t.all_votes / 2))]})).mark_rule(
-            color="#c62828", strokeDash=[6, 4]).encode(y="Кворум:Q", tooltip=["Кворум"])
+        # the rule on the line's own field: a field of its own added «, Кворум» to the shared axis title
+        rule = alt.Chart(pd.DataFrame({"Голосов участников": [float(votes2(t.all_votes / 2))]})).mark_rule(
+            color="#c62828", strokeDash=[6, 4]).encode(
+            y="Голосов участников:Q", tooltip=[alt.Tooltip("Голосов участников:Q", title="Половина всех голосов")])
         st.altair_chart(line + rule, width="stretch")
         st.caption("Красная линия — половина всех голосов: кворум есть, когда участие выше неё.")
     else:

@@ -31,6 +31,42 @@ class StatusFigure:
     votes: Fraction
 
 
+def activity_version(session_factory: sessionmaker[Session], *, meeting_id: int) -> tuple:
+    """A cheap fingerprint of everything `activity_figures` reads (indexed counts and maxima):
+    equal fingerprints, equal figures."""
+    m = meeting_id
+    queries = (
+        select(func.count(), func.max(OwnerRecord.id), func.sum(OwnerRecord.share_num + OwnerRecord.share_den))
+        .where(OwnerRecord.meeting_id == m),
+        select(func.count(), func.sum(type_coerce(Premise.area, BigInteger))).where(Premise.meeting_id == m),
+        select(func.count(Delivery.sent_at), func.max(Delivery.id), func.max(Delivery.sent_at))
+        .where(Delivery.meeting_id == m),
+        select(func.count(AccessCode.first_used_at), func.max(AccessCode.first_used_at))
+        .where(AccessCode.meeting_id == m),
+        select(Meeting.seal_count).where(Meeting.id == m),
+    )
+    with session_factory() as s:
+        return tuple(tuple(s.execute(q).one()) for q in queries)
+
+
+_FIGURES_CACHE: dict = {}
+
+
+def live_activity_figures(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[StatusFigure]:
+    """`activity_figures`, recomputed only when the data behind them changed — what the
+    self-refreshing «Активность» page asks for every few seconds."""
+    key = (str(session_factory.kw.get("bind").url), meeting_id)
+    version = activity_version(session_factory, meeting_id=meeting_id)
+    cached = _FIGURES_CACHE.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    figures = activity_figures(session_factory, meeting_id=meeting_id)
+    if len(_FIGURES_CACHE) > 64:
+        _FIGURES_CACHE.clear()
+    _FIGURES_CACHE[key] = (version, figures)
+    return figures
+
+
 def activity_figures(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[StatusFigure]:
     """Owners and their votes: notified / not notified / entered with the code / answered online /
     decision counted — one GROUP BY over the registry with a flag per owner.
