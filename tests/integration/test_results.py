@@ -84,19 +84,16 @@ def test_activity_figures_count_owners_and_votes_by_status(session_factory, exam
 
 
 def test_the_pages_cached_activity_figures_follow_every_change(session_factory, example_a):
+    from sqlalchemy import select
+
+    from services.models import OwnerRecord
+    from services.notify import record_paper_delivery
     from services.results import live_activity_figures
-    from services.voting import set_electronic_decisions  # noqa: F401 (the meeting stays as it is)
+    from tests.integration.test_tally import TODAY
 
     first = live_activity_figures(session_factory, meeting_id=example_a)
     assert first == activity_figures(session_factory, meeting_id=example_a)
-    from services.notify import record_paper_delivery
-    from tests.integration.test_tally import TODAY
-
     with session_factory() as s:
-        from sqlalchemy import select
-
-        from services.models import OwnerRecord
-
         owner = s.scalar(select(OwnerRecord.id).where(OwnerRecord.meeting_id == example_a))
     record_paper_delivery(session_factory, meeting_id=example_a, owner_ids=[owner], channel="hand", on_date=TODAY)
     second = live_activity_figures(session_factory, meeting_id=example_a)
