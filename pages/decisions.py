@@ -35,7 +35,7 @@ FORM_V = "decisions_form_v"
 MARKS = [*ANSWERS.values(), "Нет отметки", "Несколько отметок"]
 MARK_KEYS = {**{v: k for k, v in ANSWERS.items()}, "Нет отметки": INVALID, "Несколько отметок": INVALID}
 
-state.require_staff()
+state.require_permission("view_personal")
 sf = state.session_factory()
 rt = state.runtime()
 meeting_id = state.require_meeting()
@@ -64,12 +64,14 @@ with st.expander("Решения, подписанные кодом: " + ("уч�
     if meeting.electronic_decisions_count:
         if st.button("Не учитывать решения, подписанные кодом"):
             set_electronic_decisions(sf, meeting_id=meeting_id, enabled=False, user=user.username)
+            state.audit("electronic_setting", meeting_id, enabled=False)
             state.flash("success", "Решения, подписанные кодом, больше не учитываются; нужны письменные решения.")
             st.rerun()
     else:
         agree = st.checkbox("Правила, по которым проводится это собрание, допускают учёт решений, подписанных кодом")
         if st.button("Учитывать решения, подписанные кодом", disabled=not agree, type="primary"):
             set_electronic_decisions(sf, meeting_id=meeting_id, enabled=True, user=user.username)
+            state.audit("electronic_setting", meeting_id, enabled=True)
             state.flash("success", "Решения, подписанные кодом, учитываются. Изменение записано.")
             st.rerun()
 
@@ -103,6 +105,7 @@ else:
                 except DomainError as exc:
                     st.error(exc.message)
                 else:
+                    state.audit("decision_registered", meeting_id, status=stored.status)
                     text = {"counted": "учитывается", "late": "получено после окончания приёма — хранится, но не "
                             "учитывается", "conflict": "у собственника уже есть учтённое решение — не учитывается"}
                     msg = f"Решение № {stored.number} ({options[owner]}) сохранено: {text[stored.status]}."
@@ -153,6 +156,7 @@ with st.expander("Загрузить решения из таблицы", icon="
                     return
                 st.session_state[PREVIEW] = None
                 st.session_state[UPLOAD_V] += 1
+                state.audit("decisions_imported", meeting_id, count=result.total, late=result.late)
                 state.flash("success", f"Загружено решений: {result.total} (учитываются {result.counted}, "
                             f"поздних {result.late}).")
 
@@ -173,13 +177,15 @@ a, b, c = st.columns(3)
 rest = not_answered_owner_ids(sf, meeting_id=meeting_id)
 with a:
     st.download_button(f"Скачать бюллетени ({len(rest)}) .docx", disabled=not rest,
-                       data=lambda: ballots_docx(sf, meeting_id=meeting_id, owner_ids=rest),
+                       data=state.audited_export("бюллетени", meeting_id,
+                                                 lambda: ballots_docx(sf, meeting_id=meeting_id, owner_ids=rest)),
                        file_name=f"бюллетени_ОСС_{meeting_id}.docx", icon=":material/print:",
                        mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                        help="Для собственников, которые ещё не ответили ни онлайн, ни на бумаге")
 with b:
     st.download_button("Бюллетени по одному (.zip)", disabled=not rest,
-                       data=lambda: ballots_zip(sf, meeting_id=meeting_id, owner_ids=rest),
+                       data=state.audited_export("бюллетени", meeting_id,
+                                                 lambda: ballots_zip(sf, meeting_id=meeting_id, owner_ids=rest)),
                        file_name=f"бюллетени_ОСС_{meeting_id}.zip", mime="application/zip",
                        icon=":material/folder_zip:")
 with c:

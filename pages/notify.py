@@ -42,7 +42,7 @@ SEND_KEY = "notify_send_key"  # one-time key of the open confirmation: a double 
 JOB = "notify_job"
 MAX_ROWS = 2000
 
-state.require_staff()
+state.require_permission("view_personal")
 sf = state.session_factory()
 rt = state.runtime()
 meeting_id = state.require_meeting()
@@ -206,6 +206,8 @@ def confirm_send(owner_ids: list[int]) -> None:
             st.error(exc.message)
             return
         st.session_state.pop(SEND_KEY, None)
+        if not result.existed:
+            state.audit("notices_queued", meeting_id, queued=result.queued, skipped=result.skipped, late=result.late)
         st.session_state[JOB] = result.job_id
         st.session_state[SELECTED] = set()
         st.session_state[EDITOR_V] += 1
@@ -248,6 +250,7 @@ with st.expander("Бумажные уведомления: печать, вру�
                 st.session_state["notify_paper"] = print_notices(
                     sf, meeting_id=meeting_id, owner_ids=sorted(selected), secret_key=rt.secret_key,
                     public_url=rt.settings.public_url)
+                state.audit("notices_printed", meeting_id, count=len(selected))
             except DomainError as exc:
                 st.error(exc.message)
         if st.session_state.get("notify_paper"):
@@ -255,7 +258,8 @@ with st.expander("Бумажные уведомления: печать, вру�
                                file_name=f"сообщения_ОСС_{meeting_id}.docx", icon=":material/download:",
                                mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
         st.download_button("Лист вручения под роспись (.docx)",
-                           data=lambda: signature_sheet(sf, meeting_id=meeting_id, owner_ids=sorted(selected)),
+                           data=state.audited_export("лист вручения", meeting_id, lambda: signature_sheet(
+                               sf, meeting_id=meeting_id, owner_ids=sorted(selected))),
                            file_name=f"лист_вручения_ОСС_{meeting_id}.docx", icon=":material/signature:",
                            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
         with st.form("paper_delivery"):
@@ -272,6 +276,7 @@ with st.expander("Бумажные уведомления: печать, вру�
                     st.error(exc.message)
                 else:
                     refresh_owner_index()
+                    state.audit("paper_delivery", meeting_id, count=n, mode=channel)
                     st.session_state[SELECTED] = set()
                     st.session_state[EDITOR_V] += 1
                     state.flash("success", f"Вручение отмечено для {n} собственников.")
@@ -295,6 +300,7 @@ with st.expander("Решение ОСС об эл. почте и размеще�
             except DomainError as exc:
                 st.error(exc.message)
             else:
+                state.audit("notice_settings", meeting_id)
                 state.flash("success", "Сведения о решении ОСС и о размещении в ГИС ЖКХ сохранены.")
                 st.rerun()
     st.write("Текст сообщения для размещения в ГИС ЖКХ (без персональных данных и кодов):")
@@ -303,7 +309,8 @@ with st.expander("Решение ОСС об эл. почте и размеще�
 
 # ---------- the delivery register and the outbox ----------
 st.download_button("Реестр вручения сообщений (.xlsx)",
-                   data=lambda: delivery_register_xlsx(sf, meeting_id=meeting_id),
+                   data=state.audited_export("реестр вручения", meeting_id,
+                                             lambda: delivery_register_xlsx(sf, meeting_id=meeting_id)),
                    file_name=f"реестр_вручения_ОСС_{meeting_id}.xlsx", icon=":material/download:",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 if not rt.settings.smtp_host:
