@@ -48,7 +48,8 @@ for warning in protocol_warnings(sf, meeting_id=meeting_id):
 t = recount(sf, meeting_id=meeting_id)
 a, b, c = st.columns(3)
 a.metric("Всего голосов", f"{votes2(t.all_votes)}")
-b.metric("Приняли участие", f"{votes2(t.participants)}", f"{percent2(t.participation)} %", delta_color="off")
+b.metric("Приняли участие", f"{votes2(t.participants)}", f"{percent2(t.participation)} %", delta_color="off",
+         delta_arrow="off")
 c.metric("Кворум", "есть" if t.quorum else "нет")
 if t.passport_area:
     st.caption(f"Всего голосов — по техническому паспорту ({votes2(t.passport_area)} м²); по реестру "
@@ -57,8 +58,9 @@ if t.online_records:
     st.info(f"Заполнено онлайн, решение не сдано: {t.online_records} собственников, {votes2(t.online_votes)} "
             "голосов — в подсчёт не входят, пока не зарегистрированы подписанные решения.")
 header, rows = results_rows(t)
+# «Решение» next to the question: at the end of 14 columns it lay beyond the table's visible width
 st.dataframe(pd.DataFrame(rows, columns=header).astype({h: str for h in header[3:-1]}), hide_index=True,
-             width="stretch")
+             width="stretch", column_order=[*header[:2], header[-1], *header[2:-1]])
 
 with st.expander("Общая площадь помещений по техническому паспорту"):
     area_text = st.text_input("Площадь, м² (пусто — считать по реестру)",
@@ -100,7 +102,6 @@ with st.form("protocol"):
 st.download_button("Скачать протокол с приложениями (.zip)", type="primary", icon=":material/folder_zip:",
                    data=lambda: protocol_package_zip(sf, meeting_id=meeting_id, public_url=rt.settings.public_url),
                    file_name=f"протокол_ОСС_{meeting_id}.zip", mime="application/zip")
-cols = st.columns(4)
 downloads = [
     ("Протокол (.docx)", lambda: protocol_docx(sf, meeting_id=meeting_id), f"протокол_{meeting_id}.docx", DOCX),
     ("Итоги (.xlsx)", lambda: results_xlsx(recount(sf, meeting_id=meeting_id)), f"итоги_{meeting_id}.xlsx", XLSX),
@@ -114,9 +115,9 @@ downloads = [
     ("Решения, подписанные кодом", lambda: electronic_decisions_docx(sf, meeting_id=meeting_id),
      f"решения_кодом_{meeting_id}.docx", DOCX),
 ]
-for i, (label, data, name, mime) in enumerate(downloads):
-    cols[i % 4].download_button(label, data=data, file_name=name, mime=mime, icon=":material/download:",
-                                key=f"dl_{i}")
+with st.container(horizontal=True):  # buttons sized to their labels: four columns cut the longest ones short
+    for i, (label, data, name, mime) in enumerate(downloads):
+        st.download_button(label, data=data, file_name=name, mime=mime, icon=":material/download:", key=f"dl_{i}")
 
 if st.button("Проверить печати решений", icon=":material/verified:"):
     report = verify_decisions(sf, secret_key=rt.secret_key, meeting_id=meeting_id)
