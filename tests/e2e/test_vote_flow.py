@@ -53,8 +53,14 @@ def grid_rows(grid) -> list[list[str]]:
     return out
 
 
-def grid_headers(grid) -> list[str]:
-    return [h.strip() for h in grid.get_by_role("columnheader", include_hidden=True).all_inner_texts()]
+def grid_headers(grid, *needed: str) -> list[str]:
+    """The column titles, once the grid has drawn the `needed` ones (it draws after the script run)."""
+    deadline = time.monotonic() + UI_TIMEOUT / 1000
+    while True:
+        headers = [h.strip() for h in grid.get_by_role("columnheader", include_hidden=True).all_inner_texts()]
+        if set(needed) <= set(headers) or time.monotonic() > deadline:
+            return headers
+        time.sleep(0.2)
 
 
 def markdown_with(page, text: str):
@@ -192,7 +198,8 @@ def test_an_owner_votes_with_the_emailed_code_on_a_phone_and_the_staff_sees_it(
         page.keyboard.press("Enter")
         wait_idle(page)
         grid = page.locator('[class*="st-key-notify_editor_"]').get_by_test_id("stDataFrame")
-        headers = grid_headers(grid)
+        expect(grid).to_be_visible()
+        headers = grid_headers(grid, "ФИО/Наименование", "Пошел в приложение с помощью кода")
         name_col, code_col = headers.index("ФИО/Наименование"), headers.index("Пошел в приложение с помощью кода")
         rows = grid_rows(grid)
         assert [r[code_col] for r in rows if r[name_col] == name] == ["Да"], rows
@@ -206,7 +213,8 @@ def test_an_owner_votes_with_the_emailed_code_on_a_phone_and_the_staff_sees_it(
         assert metrics["Вошли по коду"] == "1" and metrics["Заполнено онлайн"] == "1", metrics
         assert metrics["Учтено решений"] == "0", metrics
         table = page.get_by_test_id("stDataFrame")
-        headers = grid_headers(table)
+        expect(table).to_be_visible()
+        headers = grid_headers(table, "ФИО/Наименование собственника", "Вид")
         rows = grid_rows(table)
         assert [(r[headers.index("ФИО/Наименование собственника")], r[headers.index("Вид")]) for r in rows] == [
             (name, "заполнено онлайн")], rows
