@@ -25,7 +25,7 @@ migrate: install
 	$(PY) manage.py migrate
 
 run: migrate
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) serve.py --server.port $(PORT)
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -63,7 +63,7 @@ def start_app_server(tmp_path_factory):
         log_path = data_dir / "streamlit.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "streamlit"), "run", "app.py",
+                [sys.executable, "serve.py",  # as `make run` starts it
                  "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                  "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -236,8 +236,6 @@ def test_an_owner_votes_with_the_emailed_code_on_a_phone_and_the_staff_sees_it(
     assert len(owner_cells) == DEMO_OWNERS - 1 and name not in owner_cells
 
 
-@pytest.mark.xfail(strict=True, reason="a fresh server runs pages/vote.py in Streamlit's pages-directory mode, "
-                   "without app.py: the sidebar lists every page file to the anonymous owner")
 def test_the_first_visit_to_the_vote_page_on_a_fresh_server_lists_no_other_pages(page, start_app_server):
     server = start_app_server(staff=True)
     page.goto(f"{server.url}/vote")
