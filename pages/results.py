@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 import pandas as pd
 import streamlit as st
 
+from services.auth import can
 from services.errors import DomainError
 from services.meetings import get_meeting
 from services.notify import delivery_register_xlsx
@@ -33,6 +34,8 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 state.require_staff()
+may_edit = can(state.current_user(), "edit")
+sees_personal = can(state.current_user(), "view_personal")
 sf = state.session_factory()
 rt = state.runtime()
 meeting_id = state.require_meeting()
@@ -65,7 +68,7 @@ st.dataframe(pd.DataFrame(rows, columns=header).astype({h: str for h in header[3
 with st.expander("Общая площадь помещений по техническому паспорту"):
     area_text = st.text_input("Площадь, м² (пусто — считать по реестру)",
                               value=f"{t.passport_area:.2f}" if t.passport_area else "")
-    if st.button("Сохранить площадь"):
+    if st.button("Сохранить площадь", disabled=not may_edit):
         try:
             area = Decimal(area_text.replace(",", ".").replace(" ", "")) if area_text.strip() else None
             set_passport_area(sf, meeting_id=meeting_id, area=area)
@@ -88,7 +91,7 @@ with st.form("protocol"):
                          format="DD.MM.YYYY")
     place = y.text_input("Место составления протокола", value=pd_.place or meeting.address)
     st.caption(f"Номер протокола — идентификатор собрания в ГИС ЖКХ: {meeting.gis_id or 'не указан'}.")
-    if st.form_submit_button("Сохранить данные протокола", type="primary"):
+    if st.form_submit_button("Сохранить данные протокола", type="primary", disabled=not may_edit):
         try:
             save_protocol_data(sf, meeting_id=meeting_id, data=ProtocolData(chair, secretary, counters, drawn, place))
         except DomainError as exc:
@@ -96,25 +99,41 @@ with st.form("protocol"):
             for line in exc.details:
                 st.write("— " + line)
         else:
+            state.audit("protocol_saved", meeting_id)
             state.flash("success", "Данные протокола сохранены.")
             st.rerun()
 
-st.download_button("Скачать протокол с приложениями (.zip)", type="primary", icon=":material/folder_zip:",
-                   data=lambda: protocol_package_zip(sf, meeting_id=meeting_id, public_url=rt.settings.public_url),
-                   file_name=f"протокол_ОСС_{meeting_id}.zip", mime="application/zip")
 downloads = [
     ("Протокол (.docx)", lambda: protocol_docx(sf, meeting_id=meeting_id), f"протокол_{meeting_id}.docx", DOCX),
     ("Итоги (.xlsx)", lambda: results_xlsx(recount(sf, meeting_id=meeting_id)), f"итоги_{meeting_id}.xlsx", XLSX),
-    ("Реестр собственников", lambda: registry_xlsx(sf, meeting_id=meeting_id), f"реестр_{meeting_id}.xlsx", XLSX),
     ("Сообщение о собрании", lambda: notice_docx(sf, meeting_id=meeting_id, public_url=rt.settings.public_url),
      f"сообщение_{meeting_id}.docx", DOCX),
-    ("Реестр вручения", lambda: delivery_register_xlsx(sf, meeting_id=meeting_id), f"реестр_вручения_{meeting_id}.xlsx",
-     XLSX),
-    ("Список участников", lambda: participants_xlsx(sf, meeting_id=meeting_id), f"участники_{meeting_id}.xlsx", XLSX),
-    ("Перечень решений", lambda: decisions_list_xlsx(sf, meeting_id=meeting_id), f"решения_{meeting_id}.xlsx", XLSX),
-    ("Решения, подписанные кодом", lambda: electronic_decisions_docx(sf, meeting_id=meeting_id),
-     f"решения_кодом_{meeting_id}.docx", DOCX),
 ]
+if sees_personal:
+    # the attachments name the owners, their documents, СНИЛС and contacts: journaled when made
+    st.download_button("Скачать протокол с приложениями (.zip)", type="primary", icon=":material/folder_zip:",
+                       data=state.audited_export("протокол с приложениями", meeting_id, lambda: protocol_package_zip(
+                           sf, meeting_id=meeting_id, public_url=rt.settings.public_url)),
+                       file_name=f"протокол_ОСС_{meeting_id}.zip", mime="application/zip")
+    downloads += [
+        ("Реестр собственников", state.audited_export("реестр собственников", meeting_id,
+                                                       lambda: registry_xlsx(sf, meeting_id=meeting_id)),
+         f"реестр_{meeting_id}.xlsx", XLSX),
+        ("Реестр вручения", state.audited_export("реестр вручения", meeting_id,
+                                                  lambda: delivery_register_xlsx(sf, meeting_id=meeting_id)),
+         f"реестр_вручения_{meeting_id}.xlsx", XLSX),
+        ("Список участников", state.audited_export("список участников", meeting_id,
+                                                    lambda: participants_xlsx(sf, meeting_id=meeting_id)),
+         f"участники_{meeting_id}.xlsx", XLSX),
+        ("Перечень решений", state.audited_export("перечень решений", meeting_id,
+                                                   lambda: decisions_list_xlsx(sf, meeting_id=meeting_id)),
+         f"решения_{meeting_id}.xlsx", XLSX),
+        ("Решения, подписанные кодом", state.audited_export("решения, подписанные кодом", meeting_id,
+                                                             lambda: electronic_decisions_docx(sf, meeting_id=meeting_id)),
+         f"решения_кодом_{meeting_id}.docx", DOCX),
+    ]
+else:
+    st.caption("Приложения с персональными данными собственников доступны операторам и администраторам.")
 with st.container(horizontal=True):  # buttons sized to their labels: four columns cut the longest ones short
     for i, (label, data, name, mime) in enumerate(downloads):
         st.download_button(label, data=data, file_name=name, mime=mime, icon=":material/download:", key=f"dl_{i}")
