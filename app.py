@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -82,6 +83,10 @@ st.session_state[LAST_SEEN] = now
 if user is None:
     pages = [st.Page(login_page, title="Вход", icon=":material/login:", url_path="login", default=True),
              st.Page(state.PAGE_VOTE, title="Голосование", icon=":material/how_to_vote:", url_path="vote")]
+    # A bookmarked staff address shows the login (not «Page not found»), and after the login the
+    # same address opens its page.
+    pages += [st.Page(login_page, title="Вход", icon=":material/login:", url_path=Path(path).stem)
+              for path in state.STAFF_PAGES]
     st.navigation(pages, position="hidden").run()
 else:
     with st.sidebar:

@@ -22,6 +22,8 @@ PAGE_ACTIVITY = "pages/activity.py"
 PAGE_USERS = "pages/users.py"
 PAGE_AUDIT = "pages/audit.py"
 PAGE_RESULTS = "pages/results.py"
+STAFF_PAGES = (PAGE_MEETINGS, PAGE_STAGES, PAGE_REGISTRY, PAGE_NOTIFY, PAGE_DECISIONS, PAGE_ACTIVITY, PAGE_RESULTS,
+               PAGE_USERS, PAGE_AUDIT)
 
 
 @st.cache_resource(show_spinner=False)
