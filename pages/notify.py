@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
-from services.mailer import delivery_label, list_outbox
+from services.mailer import delivery_label, list_outbox, outbox_entries
 from services.meetings import get_meeting
 from services.notify import (
     ASC,
@@ -183,10 +183,15 @@ def confirm_send(owner_ids: list[int]) -> None:
     index = owner_index(meeting_id)
     chosen = index[index["id"].isin(owner_ids)]
     with_email = int((chosen["emails"] != "").sum())
-    st.write(f"Уведомление с персональным кодом доступа будет отправлено **{with_email}** "
-             f"собственникам по электронной почте.")
-    if len(owner_ids) - with_email:
-        st.write(f"У {len(owner_ids) - with_email} выбранных нет адреса эл. почты: им нужно бумажное уведомление.")
+    without = len(owner_ids) - with_email
+    if with_email:
+        st.write(f"Уведомление с персональным кодом доступа уйдёт по электронной почте. Собственников с адресом "
+                 f"эл. почты: **{with_email}**.")
+    else:
+        st.write("Ни у кого из выбранных нет адреса эл. почты: им нужно бумажное уведомление (раздел «Бумажные "
+                 "уведомления» ниже).")
+    if with_email and without:
+        st.write(f"Без адреса эл. почты: {without} — им нужно бумажное уведомление.")
     if (chosen["last_notice"].notna()).any():
         st.info("Тем, кому код уже отправлялся, придёт новый код; прежний перестанет действовать.")
     late_ok = False
@@ -318,6 +323,7 @@ if not rt.settings.smtp_host:
     with st.expander(f"Папка исходящих (SMTP не настроен): писем {len(files)}", icon=":material/outbox:"):
         st.caption("Письма не уходят адресатам: они сохранены в data/outbox/ как .eml. Укажите SMTP_HOST в "
                    "настройках, чтобы отправлять по-настоящему.")
-        for path in files[:20]:
-            st.download_button(path.name, path.read_bytes(), file_name=path.name, mime="message/rfc822",
-                               key=f"eml_{path.name}")
+        for entry in outbox_entries(files[:20]):
+            st.download_button(f"{entry.when:%d.%m.%Y %H:%M} — {entry.to}", entry.path.read_bytes(),
+                               file_name=entry.path.name, mime="message/rfc822", key=f"eml_{entry.path.name}",
+                               icon=":material/mail:")

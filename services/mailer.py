@@ -8,12 +8,14 @@ message instead, so the failure reason reaches the owner's row.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import smtplib
 import socket
 import ssl
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -84,7 +86,12 @@ class SmtpMailer:
 
     def _down_text(self, exc: BaseException) -> str:
         s = self.settings
-        if isinstance(exc, (socket.timeout, TimeoutError)):
+        # smtplib turns a read that timed out into SMTPServerDisconnected("Connection unexpectedly
+        # closed: timed out"); the timeout is the real reason, kept as the exception's context
+        timeout = (socket.timeout, TimeoutError)
+        timed_out = isinstance(exc, timeout) or (
+            isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, timeout))
+        if timed_out:
             why = "сервер не ответил вовремя"
         elif isinstance(exc, ConnectionRefusedError):
             why = "соединение отклонено — сервер не запущен или порт неверный"
@@ -202,3 +209,24 @@ def list_outbox(settings: Settings, *, meeting_id: int | None = None, limit: int
         return []
     files = sorted(folder.rglob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)
     return files[:limit]
+
+
+@dataclass
+class OutboxEntry:
+    path: Path
+    to: str
+    when: dt.datetime
+
+
+def outbox_entries(paths: list[Path]) -> list[OutboxEntry]:
+    """What the outbox page lists: the recipient and the time of each .eml (read from its headers)."""
+    from email.parser import BytesHeaderParser
+    from email import policy
+
+    entries = []
+    for path in paths:
+        with path.open("rb") as fh:
+            headers = BytesHeaderParser(policy=policy.default).parse(fh)
+        entries.append(OutboxEntry(path, str(headers.get("To", "")),
+                                   dt.datetime.fromtimestamp(path.stat().st_mtime)))
+    return entries
