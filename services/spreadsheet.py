@@ -8,14 +8,28 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
+import pickle
+import subprocess
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+log = logging.getLogger("kvorum.spreadsheet")
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 400 * 1024 * 1024  # a zip bomb is refused before anything is inflated
 MAX_ROWS = 200_000
+# A workbook is read by calamine in a child process with these limits. A damaged or hostile file
+# makes calamine abort the whole process, not raise: a corrupted .xls (tafia/calamine #550/#684/
+# #714), or a few kilobytes of .xlsx/.ods whose cells sit far apart (A1 and XFD199000, or one cell
+# «number-columns-repeated» 300 times in 199 000 rows) make it allocate the dense range at once,
+# tens of gigabytes. In the app server such an abort would end every user's session.
+WORKBOOK_MEMORY_LIMIT = 1024**3  # bytes of address space of the reading process
+WORKBOOK_TIME_LIMIT = 60  # seconds
 CSV_DELIMITERS = (";", ",", "\t")
 # What zipfile raises for a damaged archive besides BadZipFile (a flipped byte in a header gives
 # «zip file version 20.5», «negative seek value», a truncated member EOFError or zlib.error).
@@ -112,10 +126,95 @@ def _is_read_failure(exc: BaseException) -> bool:
 
 
 def _read_workbook(data: bytes, filename: str, fmt: str) -> list[Sheet]:
-    import python_calamine as pc
-
     if fmt in ("xlsx", "ods"):
         _check_zip_bomb(data, filename)
+    return _read_workbook_in_child(data, filename, fmt)
+
+
+_CHILD_CODE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from services.spreadsheet import _child_main; _child_main()"
+)
+_DAMAGED = "Файл «{filename}» повреждён или сохранён не как таблица {fmt}: его не удалось прочитать ({reason})."
+
+
+class _CellUnpickler(pickle.Unpickler):
+    """Only the values a cell can hold: the child read a file from anyone."""
+
+    _ALLOWED = {("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"), ("datetime", "timedelta")}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            import datetime
+
+            return getattr(datetime, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not a cell value")
+
+
+def _read_workbook_in_child(data: bytes, filename: str, fmt: str) -> list[Sheet]:
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "RUST_BACKTRACE": "0"}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _CHILD_CODE, root, fmt, filename, str(WORKBOOK_MEMORY_LIMIT),
+             str(WORKBOOK_TIME_LIMIT)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )
+    except OSError as exc:  # no process can be started at all: the server's problem, not the file's
+        raise TableFileError(f"Файл «{filename}» не прочитан: не удалось запустить чтение таблицы ({exc}).") from exc
+    try:
+        out, err = proc.communicate(data, timeout=WORKBOOK_TIME_LIMIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        log.warning("reading %s took over %s s; stopped", fmt, WORKBOOK_TIME_LIMIT)
+        raise TableFileError(_DAMAGED.format(
+            filename=filename, fmt=fmt.upper(), reason=f"чтение не закончилось за {WORKBOOK_TIME_LIMIT} с")) from None
+    result = None
+    if proc.returncode == 0:
+        try:
+            result = _CellUnpickler(io.BytesIO(out)).load()
+        except Exception:  # noqa: BLE001 - anything but the child's answer is a failed read
+            result = None
+    if not (isinstance(result, tuple) and len(result) == 2 and result[0] in ("ok", "error")):
+        text = err.decode("utf-8", "replace")
+        lines = [ln for ln in text.splitlines() if "panicked" in ln or "memory" in ln.lower() or "Error" in ln]
+        log.warning("reading %s failed in the child process (exit %s): %s", fmt, proc.returncode,
+                    " | ".join(lines)[:500] or text[-300:])
+        reason = "не хватило памяти" if "memory allocation" in text or "MemoryError" in text else "чтение прервалось"
+        raise TableFileError(_DAMAGED.format(filename=filename, fmt=fmt.upper(), reason=reason))
+    kind, payload = result
+    if kind == "error":
+        raise TableFileError(str(payload))
+    return [Sheet(name=str(name), rows=rows) for name, rows in payload]
+
+
+def _child_main() -> None:
+    """The reading process: argv = root fmt filename memory-limit time-limit; the file on stdin;
+    a pickled ("ok", [(name, rows)]) or ("error", message) on stdout."""
+    import gc
+    import resource
+
+    gc.disable()  # millions of cells and no cycles; the process ends right after
+    _root, fmt, filename, memory, seconds = sys.argv[1:6]
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds) + 1))
+    data = sys.stdin.buffer.read()
+    try:
+        result = ("ok", [(s.name, s.rows) for s in _read_workbook_here(data, filename, fmt)])
+    except TableFileError as exc:
+        result = ("error", str(exc))
+    except MemoryError:
+        print("MemoryError", file=sys.stderr)
+        sys.exit(3)
+    pickle.dump(result, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.buffer.flush()
+
+
+def _read_workbook_here(data: bytes, filename: str, fmt: str) -> list[Sheet]:
+    """calamine in this process: only ever called in the child (see WORKBOOK_MEMORY_LIMIT)."""
+    import python_calamine as pc
+
     try:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError as exc:
