@@ -78,7 +78,7 @@ def hostile_meeting(session_factory):
         owners = s.execute(select(OwnerRecord.id, OwnerRecord.premise_id, OwnerRecord.name)
                            .where(OwnerRecord.meeting_id == meeting_id)).all()
         for _oid, premise_id, name in owners:
-            s.execute(update(Premise).where(Premise.id == premise_id).values(number=name))  # premise = payload
+            s.execute(update(Premise).where(Premise.id == premise_id).values(number=name[:50]))  # premise = payload (50: the column)
     ids = [o[0] for o in owners]
     with session_factory() as s:
         numbers = question_numbers(s, meeting_id)
