@@ -140,19 +140,20 @@ def protocol() -> None:
     row.rows[0].cells[1].paragraphs[0].alignment = 2
     doc.add_paragraph("Инициатор общего собрания: {{ initiator }}{% if initiator_details %} "
                       "({{ initiator_details }}){% endif %}.")
-    doc.add_paragraph("Председатель общего собрания: {{ chair }}.")
-    doc.add_paragraph("Секретарь общего собрания: {{ secretary }}.")
-    doc.add_paragraph("Лица, проводившие подсчёт голосов: {{ counters | join(', ') }}.")
+    doc.add_paragraph("Председатель общего собрания: {{ chair }}{% if not chair.endswith('.') %}.{% endif %}")
+    doc.add_paragraph("Секретарь общего собрания: {{ secretary }}{% if not secretary.endswith('.') %}.{% endif %}")
+    doc.add_paragraph("Лица, проводившие подсчёт голосов: {{ counters | join(', ') }}"
+                      "{% if not (counters | last).endswith('.') %}.{% endif %}")
     doc.add_paragraph("Форма проведения общего собрания: {{ form }} голосование. Дата начала голосования: "
-                      "{{ start_date }}. Дата окончания приёма решений собственников: {{ end_date }}. "
-                      "Место (адрес) приёма решений: {{ decisions_place }}.")
+                      "{{ start_date }}. Дата окончания приёма решений собственников: {{ end_date }}."
+                      "{% if decisions_place %} Место (адрес) приёма решений: {{ decisions_place }}.{% endif %}")
     doc.add_paragraph("{% if gis_posted_on %}Сообщение о проведении общего собрания размещено в ГИС ЖКХ "
                       "{{ gis_posted_on }}.{% endif %}")
     doc.add_paragraph("Общее количество голосов собственников помещений в многоквартирном доме: {{ all_votes }} "
                       "(1 голос = 1 м² общей площади помещения){% if passport_area %}; по техническому паспорту "
                       "{{ passport_area }} м², по реестру собственников {{ registry_area }} м²{% endif %}.")
     doc.add_paragraph("Количество голосов собственников, принявших участие в голосовании: {{ participants }} "
-                      "({{ participation }} % от общего количества голосов; собственников: {{ participants_records }}). "
+                      "({{ participation }} % от общего количества голосов; собственников: {{ participants_records }}). "
                       "{{ quorum }}")
     doc.add_paragraph().add_run("Повестка дня:").bold = True
     doc.add_paragraph("{%p for q in questions %}")
@@ -162,17 +163,17 @@ def protocol() -> None:
     doc.add_paragraph("{%p for q in questions %}")
     doc.add_paragraph().add_run("По вопросу № {{ q.number }}: {{ q.text }}").bold = True
     doc.add_paragraph("Предложено: {{ q.text }}")
-    doc.add_paragraph("Проголосовали: «за» — {{ q.for.votes }} голосов ({{ q.for.of_participants }} % от числа "
-                      "проголосовавших, {{ q.for.of_all }} % от общего числа голосов); «против» — "
-                      "{{ q.against.votes }} ({{ q.against.of_participants }} %, {{ q.against.of_all }} %); "
-                      "«воздержались» — {{ q.abstain.votes }} ({{ q.abstain.of_participants }} %, "
-                      "{{ q.abstain.of_all }} %); недействительные — {{ q.invalid }}.")
+    doc.add_paragraph("Проголосовали: «за» — {{ q.for.votes }} голосов ({{ q.for.of_participants }} % от числа "
+                      "проголосовавших, {{ q.for.of_all }} % от общего числа голосов); «против» — "
+                      "{{ q.against.votes }} ({{ q.against.of_participants }} %, {{ q.against.of_all }} %); "
+                      "«воздержались» — {{ q.abstain.votes }} ({{ q.abstain.of_participants }} %, "
+                      "{{ q.abstain.of_all }} %); недействительные — {{ q.invalid }}.")
     doc.add_paragraph("Необходимое большинство: {{ q.majority }} ({{ q.majority_rule }}). {{ q.decision }}.")
     doc.add_paragraph("{%p endfor %}")
     doc.add_paragraph().add_run("Сводная таблица результатов").bold = True
     table = doc.add_table(rows=4, cols=6)
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ("№", "За, голосов (% участников / % всех)",
+    for cell, text in zip(table.rows[0].cells, ("№", "За, голосов (% участников / % всех)",
                                                 "Против", "Воздержались", "Большинство", "Решение")):
         cell.paragraphs[0].add_run(text).bold = True
     table.rows[1].cells[0].text = "{%tr for q in questions %}"
@@ -183,6 +184,14 @@ def protocol() -> None:
             "{{ q.majority }}", "{{ q.decision }}")):
         cell.text = text
     table.rows[3].cells[0].text = "{%tr endfor %}"
+    table.autofit = False
+    widths = (Mm(9), Mm(36), Mm(32), Mm(32), Mm(33), Mm(28))
+    for column, width in zip(table.columns, widths):
+        column.width = width  # the grid: LibreOffice reads this, Word the cells
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths):
+            cell.width = width
+    doc.add_paragraph()
     doc.add_paragraph().add_run("Приложения:").bold = True
     for line in ("1. Реестр собственников помещений в многоквартирном доме.",
                  "2. Сообщение о проведении общего собрания.",
@@ -192,10 +201,10 @@ def protocol() -> None:
                  "6. Решения, подписанные персональным кодом, с их печатями (если учитывались)."):
         doc.add_paragraph(line)
     doc.add_paragraph()
-    doc.add_paragraph("Председатель общего собрания: ____________________ / {{ chair }} /   дата ________")
-    doc.add_paragraph("Секретарь общего собрания: ____________________ / {{ secretary }} /   дата ________")
+    doc.add_paragraph("Председатель общего собрания: ______________ / {{ chair }} / дата ________")
+    doc.add_paragraph("Секретарь общего собрания: ______________ / {{ secretary }} / дата ________")
     doc.add_paragraph("{%p for c in counters %}")
-    doc.add_paragraph("Лицо, проводившее подсчёт голосов: ____________________ / {{ c }} /   дата ________")
+    doc.add_paragraph("Подсчёт голосов: ______________ / {{ c }} / дата ________")
     doc.add_paragraph("{%p endfor %}")
     doc.save(TEMPLATES / "protocol.docx")
 

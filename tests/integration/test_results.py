@@ -49,7 +49,8 @@ def test_the_protocol_holds_the_required_parts_and_the_pages_figures(session_fac
                    "Кворум имеется", "120.00", "Приложения", "Реестр собственников"):
         assert needed in text, needed
     q2 = end.questions[1]
-    assert f"«за» — {votes2(q2.votes['for'])} голосов ({percent2(q2.share_of_participants('for'))} %" in text
+    # the percent sign is held to its number by a no-break space
+    assert f"«за» — {votes2(q2.votes['for'])} голосов ({percent2(q2.share_of_participants('for'))}\u00a0%" in text
     # Q1 and Q3 adopted, Q2 not: each once in the body and once in the table
     assert text.count("Решение принято") == 4 and text.count("Решение не принято") == 2
 
