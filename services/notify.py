@@ -272,16 +272,18 @@ def job_progress(session_factory: sessionmaker[Session], *, job_id: int) -> JobP
         counts = dict(s.execute(
             select(Delivery.status, func.count()).where(Delivery.job_id == job_id).group_by(Delivery.status)
         ).all())
+        # a delivery being retried right now («sending») keeps its last error too: while the next
+        # attempt hangs on a silent server, the page must go on saying why nothing leaves
         waiting = s.execute(
-            select(Delivery.error, Delivery.next_attempt_at).where(
-                Delivery.job_id == job_id, Delivery.status == "queued", Delivery.error != "")
+            select(Delivery.error, Delivery.next_attempt_at, Delivery.status).where(
+                Delivery.job_id == job_id, Delivery.status.in_(("queued", "sending")), Delivery.error != "")
             .order_by(Delivery.next_attempt_at).limit(1)
         ).first()
     total = sum(counts.values())
     return JobProgress(
         job_id, total, counts.get("sent", 0), counts.get("failed", 0), counts.get("skipped", 0),
         counts.get("queued", 0) + counts.get("sending", 0),
-        waiting[0] if waiting else "", waiting[1] if waiting else None,
+        waiting[0] if waiting else "", waiting[1] if waiting and waiting[2] == "queued" else None,
     )
 
 
