@@ -315,9 +315,9 @@ def test_the_confirmation_names_the_count(page):
     button(page, "Выбрать всех").click().run()
     open_dialog(page)
     md = texts(page.markdown)
-    assert (f"Уведомление с персональным кодом доступа будет отправлено **{WITH_EMAIL}** "
-            "собственникам по электронной почте.") in md
-    assert f"У {len(ROWS) - WITH_EMAIL} выбранных нет адреса эл. почты: им нужно бумажное уведомление." in md
+    assert ("Уведомление с персональным кодом доступа уйдёт по электронной почте. Собственников с адресом "
+            f"эл. почты: **{WITH_EMAIL}**.") in md
+    assert f"Без адреса эл. почты: {len(ROWS) - WITH_EMAIL} — им нужно бумажное уведомление." in md
     # two of them were notified already
     assert "Тем, кому код уже отправлялся, придёт новый код; прежний перестанет действовать." in texts(page.info)
     assert not button(page, "Отправить").disabled
@@ -329,8 +329,8 @@ def test_the_confirmation_counts_only_the_selected(page):
     show(page, "Показать неуведомлённых")
     button(page, "Выбрать всех").click().run()
     open_dialog(page)
-    assert ("Уведомление с персональным кодом доступа будет отправлено **3** собственникам по электронной почте."
-            in texts(page.markdown))
+    assert ("Уведомление с персональным кодом доступа уйдёт по электронной почте. Собственников с адресом "
+            "эл. почты: **3**." in texts(page.markdown))
     assert not any("уже отправлялся" in i for i in texts(page.info))
 
 
