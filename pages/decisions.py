@@ -23,7 +23,6 @@ from services.voting import (
     not_answered_owner_ids,
     register_paper_decision,
     set_electronic_decisions,
-    verify_decisions,
     voter_page,
     voting_summary,
 )
@@ -189,11 +188,4 @@ with b:
                        file_name=f"бюллетени_ОСС_{meeting_id}.zip", mime="application/zip",
                        icon=":material/folder_zip:")
 with c:
-    if st.button("Проверить печати решений", icon=":material/verified:"):
-        report = verify_decisions(sf, secret_key=rt.secret_key, meeting_id=meeting_id)
-        if report.ok:
-            st.success(f"Проверено решений: {report.decisions}. Все печати верны, ничего не изменено и не удалено.")
-        else:
-            st.error(f"Найдены изменения в базе данных ({len(report.problems)}):")
-            for p in report.problems:
-                st.write("— " + p)
+    state.seal_check_button(meeting_id)

@@ -27,7 +27,6 @@ from services.results import (
     save_protocol_data,
 )
 from services.tally import percent2, recount, set_passport_area, votes2
-from services.voting import verify_decisions
 from ui import state
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -138,11 +137,4 @@ with st.container(horizontal=True):  # buttons sized to their labels: four colum
     for i, (label, data, name, mime) in enumerate(downloads):
         st.download_button(label, data=data, file_name=name, mime=mime, icon=":material/download:", key=f"dl_{i}")
 
-if st.button("Проверить печати решений", icon=":material/verified:"):
-    report = verify_decisions(sf, secret_key=rt.secret_key, meeting_id=meeting_id)
-    if report.ok:
-        st.success(f"Проверено решений: {report.decisions}. Все печати верны.")
-    else:
-        st.error(f"Найдены изменения в базе данных ({len(report.problems)}):")
-        for p in report.problems:
-            st.write("— " + p)
+state.seal_check_button(meeting_id)

@@ -155,3 +155,17 @@ def audited_export(what: str, meeting_id: int | None, make):
         record(sf, actor=actor, action="export", meeting_id=meeting_id, what=what)
         return payload
     return data
+
+
+def seal_check_button(meeting_id: int) -> None:
+    """«Проверить печати решений»: re-check every decision's seal and report what changed."""
+    from services.voting import verify_decisions
+
+    if st.button("Проверить печати решений", icon=":material/verified:"):
+        report = verify_decisions(session_factory(), secret_key=runtime().secret_key, meeting_id=meeting_id)
+        if report.ok:
+            st.success(f"Проверено решений: {report.decisions}. Все печати верны, ничего не изменено и не удалено.")
+        else:
+            st.error(f"Найдены изменения в базе данных ({len(report.problems)}):")
+            for problem in report.problems:
+                st.write("— " + problem)

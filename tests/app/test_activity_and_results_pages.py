@@ -192,7 +192,7 @@ def test_the_seal_check_verifies_the_decisions_with_the_instance_key(open_page, 
     at = button(open_page(PAGE_RESULTS, m), "Проверить печати решений").click().run()
     assert_ran_cleanly(at)
     if sealed_with_the_app_key:
-        assert texts(at.success) == ["Проверено решений: 4. Все печати верны."] and not at.error
+        assert texts(at.success) == ["Проверено решений: 4. Все печати верны, ничего не изменено и не удалено."] and not at.error
     else:
         assert not at.success
         assert texts(at.error) == ["Найдены изменения в базе данных (4):"]
