@@ -32,6 +32,8 @@ section.main p, section.main li, section.main label, section.main input, div[dat
 { font-size: 1.15rem !important; line-height: 1.55; }
 div[role="radiogroup"] label { padding: 0.35rem 0.9rem 0.35rem 0; }
 div[data-testid="stTextInput"] input { font-size: 1.5rem !important; letter-spacing: 0.12em; }
+div[data-testid="stButton"] button, div[data-testid="stButton"] button * { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; height: auto; }
 </style>""")
 
 rt = state.runtime()
