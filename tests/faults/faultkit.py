@@ -15,7 +15,8 @@ from pathlib import Path
 import xlsxwriter
 from sqlalchemy import func, select
 
-from services.meetings import MeetingData, QuestionData, create_meeting
+from services.meetings import create_meeting
+from tests.app.pagekit import meeting_data  # the same meeting the page tests use
 from services.models import OwnerRecord, Premise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,17 +47,6 @@ def manage_popen(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen
 def manage_run(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def meeting_data(**over) -> MeetingData:
-    today = dt.date.today()
-    base = dict(
-        address="г. Тверь, ул. Ленина, д. 5", initiator="ООО «УК Тверь»",
-        start_date=today + dt.timedelta(days=15), end_date=today + dt.timedelta(days=45),
-        questions=[QuestionData("Выбор совета дома"), QuestionData("Капитальный ремонт крыши", "two_thirds")],
-    )
-    base.update(over)
-    return MeetingData(**base)
 
 
 def new_meeting(session_factory, **over) -> int:
