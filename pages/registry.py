@@ -93,9 +93,17 @@ with st.expander("Загрузить реестр из файла", expanded=sum
         preview = st.session_state.get(PREVIEW)
         if not preview or preview[0] != digest or preview[1] != replace:
             try:
-                with st.status(f"Проверяю «{upload.name}»…", expanded=False) as status:
-                    report = check_registry(sf, data=data, filename=upload.name, meeting_id=meeting_id, replace=replace)
-                    status.update(label=f"Файл «{upload.name}» проверен", state="complete")
+                with st.status(f"Проверяю «{upload.name}»…", expanded=True) as status:
+                    bar = st.progress(0.0, text="Читаю файл…")
+
+                    def show_progress(done: int, total: int) -> None:
+                        bar.progress(min(done / max(total, 1), 1.0),
+                                     text=f"Проверено строк: {done:,} из {total:,}".replace(",", " "))
+
+                    report = check_registry(sf, data=data, filename=upload.name, meeting_id=meeting_id,
+                                            replace=replace, progress=show_progress)
+                    bar.empty()
+                    status.update(label=f"Файл «{upload.name}» проверен", state="complete", expanded=False)
             except TableFileError as exc:
                 st.session_state[PREVIEW] = None
                 st.error(str(exc))

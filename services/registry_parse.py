@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from services import owner_fields as f
-from services.spreadsheet import Sheet, TableFileError, read_table
+from services.spreadsheet import Sheet, Table, TableFileError, WorkbookReader, read_csv, table_format
 
 HEADER_SEARCH_ROWS = 30
 
@@ -160,7 +160,7 @@ class Note:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedOwner:
     row: int | None
     premise: str
@@ -241,13 +241,30 @@ class ExistingRegistry:
 _TOTAL = re.compile(r"^\s*(итого|всего)\b", re.IGNORECASE)
 
 
+def _is_total(value) -> bool:
+    return value.__class__ is str and _TOTAL.match(value) is not None
+
+
+def _is_total_row(cells: list, header: HeaderMatch) -> bool:
+    """A total row is labelled «Итого»/«Всего» in its first column, its premise or owner column, or
+    its first filled cell. A note such as «всего 2 собственника» further right in an owner's row
+    does not make it one: that owner is not dropped."""
+    width = len(cells)
+    if width and _is_total(cells[0]):
+        return True
+    for col in (header.columns["premise"], header.columns["owner"]):
+        if col < width and _is_total(cells[col]):
+            return True
+    first = next((c for c in cells if not f.is_blank(c)), "")
+    return _is_total(first)
+
+
 def _is_skippable(cells: list, header: HeaderMatch) -> bool:
     values = [c for c in cells if not f.is_blank(c)]
     if not values:
         return True
-    for c in values:
-        if isinstance(c, str) and _TOTAL.match(c):
-            return True
+    if _is_total_row(cells, header):
+        return True
     key_cols = [header.columns[k] for k in REQUIRED]
     if all(col >= len(cells) or f.is_blank(cells[col]) for col in key_cols):
         return True  # a note, a section title or a signature line: no premise, owner or area
@@ -283,178 +300,279 @@ class _Memo:
         return hit
 
 
-def _premise_fields(value) -> tuple[str, str, str]:
-    number = f.parse_premise_number(value)
-    return number, f.text_key(number), f.premise_kind(number, "")
+class _PremiseMemo:
+    """The premise cell, remembered per value like `_Memo`: (number, key, kind, reason, blank,
+    repeats the header). The last two decide whether a row is an owner row at all."""
+
+    def __init__(self, header_text: str | None):
+        self.header_text = header_text
+        self.hits: dict = {}
+
+    def miss(self, value) -> tuple:
+        if (value.__class__ is int or (value.__class__ is float and value.is_integer())) and -1e15 < value < 1e15:
+            number = str(int(value))  # a flat's number as a spreadsheet keeps it: 12 or 12.0
+            hit = (number, number, "residential", None, False, False)
+            self.hits[(value.__class__, value)] = hit
+            return hit
+        blank = f.is_blank(value)
+        repeats_header = isinstance(value, str) and f.clean_text(value) == self.header_text
+        try:
+            number = f.parse_premise_number(value)
+            hit = (number, f.text_key(number), f.premise_kind(number, ""), None, blank, repeats_header)
+        except f.FieldError as exc:
+            hit = (None, None, None, str(exc), blank, repeats_header)
+        self.hits[(value.__class__, value)] = hit
+        return hit
 
 
 _NO_CELL = ""  # what a missing column or a short row gives
+_NO_SHARE = "доля не указана — принята 1 (всё помещение)"
+
+
+_PERSON_NO_CONTACTS = (False, None)  # one object for the commonest answer: pickled once a chunk
+
+
+def prepare_rows(rows: list[list], start: int, stop: int, c_owner: int, c_contacts: tuple[int, ...],
+                 c_entity: int) -> list[tuple]:
+    """What needs no other row and no memo, for rows[start:stop]: (legal entity, contacts as
+    (emails, phones, unreadable) or None). They differ in nearly every row and are the costliest
+    part of checking one, so this may run in the reading process, in parallel with the checks of
+    the rows before (see prepare_sheet); what it returns is small to send.
+    """
+    clean_text, legal_entity, parse_contacts, is_blank = (
+        f.clean_text, f.looks_like_legal_entity, f.parse_contacts, f.is_blank)
+    single = c_contacts[0] if len(c_contacts) == 1 else None
+    out = []
+    append = out.append
+    for idx in range(start, stop):
+        cells = rows[idx]
+        width = len(cells)
+        raw_owner = cells[c_owner] if c_owner < width else _NO_CELL
+        name = " ".join(raw_owner.split()) if raw_owner.__class__ is str else clean_text(raw_owner)
+        legal = bool(name) and legal_entity(name, cells[c_entity] if -1 < c_entity < width else _NO_CELL)
+        if single is not None:
+            raw = cells[single] if single < width else _NO_CELL
+            found = None if raw == "" or is_blank(raw) else parse_contacts(raw)
+        else:
+            contact_cells = [cells[c] if c < width else _NO_CELL for c in c_contacts]
+            found = parse_contacts(*contact_cells) if any(not is_blank(c) for c in contact_cells) else None
+        if found is None and not legal:
+            append(_PERSON_NO_CONTACTS)
+        else:
+            append((legal, None if found is None else (found.emails, found.phones, found.invalid)))
+    return out
+
+
+def _prepare_columns(header: HeaderMatch) -> tuple:
+    cols = header.columns
+    return cols["owner"], tuple(header.contact_columns), cols.get("entity", -1)
+
+
+def prepare_sheet(rows: list[list]):
+    """The reading process's part (spreadsheet.WorkbookReader, prepare="registry"): for a sheet
+    whose header is complete, a function giving each chunk's prepare_rows, tagged with the columns
+    it was made for; None for any other sheet. The checking side uses it only when its own header
+    has the same columns."""
+    header = find_header(Sheet(name="", rows=rows))
+    if header is None or not header.complete:
+        return None
+    columns = _prepare_columns(header)
+    return lambda start, stop: ("registry", columns, start, prepare_rows(rows, start, stop, *columns))
+
+
+class RowChecker:
+    """Checks the owner rows under a found header, in order, as they become available.
+
+    `feed(rows, start, stop)` checks rows[start:stop] (so a sheet still arriving from the reader
+    can be checked chunk by chunk), `finish()` adds what needs every row: the shares of each
+    premise adding up to 1. The checks of one row are the rules of the issue; across rows, a
+    repeated owner of a premise and a premise whose area differs from its first row.
+    """
+
+    def __init__(self, header: HeaderMatch, report: RegistryReport, existing: ExistingRegistry | None,
+                 row_numbers: list[int] | None = None):
+        cols = header.columns
+        self.header = header
+        self.report = report
+        self.existing = existing
+        self.row_numbers = row_numbers
+        self.label = {k: header.headers.get(c, FIELD_LABELS[k]) for k, c in cols.items()}
+        report.columns = dict(self.label)
+        # premise key -> (row or None for a stored premise, area, number as written first)
+        self.first_area: dict[str, tuple[int | None, Decimal, str]] = {}
+        self.owner_rows: dict[tuple[str, str], int | None] = {}
+        self.share_totals: dict[str, Fraction] = {}
+        if existing:
+            for key, (number, area, owner_keys) in existing.premises.items():
+                self.first_area[key] = (None, area, number)
+                for ok in owner_keys:
+                    self.owner_rows[(key, ok)] = None
+        self.premises = _PremiseMemo(header.headers.get(cols["premise"]))
+        self.areas, self.shares, self.dates = _Memo(f.parse_area), _Memo(f.parse_share), _Memo(f.parse_date)
+
+    def prepared_from(self, extra, start: int, stop: int) -> list[tuple] | None:
+        """The part of a reader's prepare_sheet payload for rows[start:stop], if it is for this
+        header's columns and of the right shape; else None (the rows are prepared here)."""
+        if not (isinstance(extra, tuple) and len(extra) == 4 and extra[0] == "registry"
+                and extra[1] == _prepare_columns(self.header) and isinstance(extra[3], list)):
+            return None
+        first, values = extra[2], extra[3]
+        if not (isinstance(first, int) and first <= start and stop <= first + len(values)):
+            return None
+        part = values[start - first:stop - first]
+        if not all(v.__class__ is tuple and len(v) == 2 and v[0].__class__ is bool
+                   and (v[1] is None or (v[1].__class__ is tuple and len(v[1]) == 3)) for v in part):
+            return None
+        return part
+
+    def feed(self, rows: list[list], start: int, stop: int, prepared: list[tuple] | None = None) -> None:  # noqa: C901
+        """Check rows[start:stop]; `prepared` is their prepare_rows, if already made elsewhere."""
+        if prepared is None:
+            prepared = prepare_rows(rows, start, stop, *_prepare_columns(self.header))
+        header, report = self.header, self.report
+        cols, label = header.columns, self.label
+        c_premise, c_area, c_owner = cols["premise"], cols["area"], cols["owner"]
+        # A column the file lacks is read as an empty cell; so is a cell beyond the end of a short row.
+        c_share, c_date, c_doc, c_kind, c_snils = (
+            -1 if c is None else c for c in (cols.get(k) for k in ("share", "doc_date", "doc_number", "kind", "snils"))
+        )
+        premises, areas, shares, dates = self.premises, self.areas, self.shares, self.dates
+        premise_hits, area_hits, share_hits, date_hits = premises.hits, areas.hits, shares.hits, dates.hits
+        first_area, owner_rows, share_totals = self.first_area, self.owner_rows, self.share_totals
+        is_blank, clean_text, name_key = f.is_blank, f.clean_text, f.name_key
+        premise_kind, FieldError, total_match = f.premise_kind, f.FieldError, _TOTAL.match
+        whole = Fraction(1)
+        owners, errors_out, warnings_out, rejected = report.owners, report.errors, report.warnings, report.rejected_rows
+        label_premise, label_owner, label_area, label_share = label["premise"], label["owner"], label["area"], label.get("share")
+        row_numbers = self.row_numbers
+
+        for idx in range(start, stop):
+            cells = rows[idx]
+            width = len(cells)
+            raw_premise = cells[c_premise] if c_premise < width else _NO_CELL
+            raw_owner = cells[c_owner] if c_owner < width else _NO_CELL
+            # --- rows that are not owners, cheapest checks first (see _is_skippable) ---
+            (premise, premise_key, plain_kind, problem, premise_blank, repeats_header) = (
+                premise_hits.get((raw_premise.__class__, raw_premise)) or premises.miss(raw_premise)
+            )
+            if (raw_owner.__class__ is str and total_match(raw_owner)) or (
+                    raw_premise.__class__ is str and total_match(raw_premise)) or (
+                    width and cells[0].__class__ is str and total_match(cells[0])):
+                continue
+            name = " ".join(raw_owner.split()) if raw_owner.__class__ is str else clean_text(raw_owner)
+            raw_area = cells[c_area] if c_area < width else _NO_CELL
+            if premise_blank or not name:
+                if premise_blank and not name and is_blank(raw_area):
+                    continue  # also every row with no value at all
+                if _is_total_row(cells, header):
+                    continue
+            if repeats_header:
+                continue
+            if not (raw_owner.__class__ is str and name) and _is_skippable(cells, header):
+                continue  # a row of column numbers 1, 2, 3 …: never one with the owner's name as text
+
+            rowno = row_numbers[idx] if row_numbers else idx + 1
+            errors: list[Issue] | None = None
+            notes: list[Note] | None = None
+            if problem is not None:
+                errors = [Issue(rowno, label_premise, problem)]
+            if not name:
+                errors = (errors or []) + [Issue(rowno, label_owner, "не указан собственник")]
+            elif len(name) > 1000:
+                errors = (errors or []) + [Issue(rowno, label_owner, "ФИО/наименование собственника длиннее 1000 знаков")]
+            area, problem = area_hits.get((raw_area.__class__, raw_area)) or areas.miss(raw_area)
+            if problem is not None:
+                errors = (errors or []) + [Issue(rowno, label_area, problem)]
+            raw_share = cells[c_share] if -1 < c_share < width else _NO_CELL
+            if raw_share == "" or raw_share is None or (raw_share.__class__ is str and raw_share.isspace()):
+                share = whole
+                notes = [Note(rowno, premise, _NO_SHARE)]
+            else:
+                share, problem = share_hits.get((raw_share.__class__, raw_share)) or shares.miss(raw_share)
+                if problem is not None:
+                    errors = (errors or []) + [Issue(rowno, label_share, problem)]
+
+            owner_key = None
+            if name and len(name) <= 1000:
+                # name_key of a name already cleaned of extra spaces, without its work when no comma
+                owner_key = name.lower().replace("ё", "е") if "," not in name else name_key(name)
+                if premise_key:
+                    earlier = owner_rows.get((premise_key, owner_key), -1)
+                    if earlier != -1:
+                        where = f"строку {earlier}" if earlier is not None else "запись, уже внесённую в реестр"
+                        errors = (errors or []) + [
+                            Issue(rowno, label_owner, f"повторяет {where}: то же помещение {premise} и тот же собственник")
+                        ]
+            if premise_key and area is not None:
+                first = first_area.get(premise_key)
+                if first is not None and first[1] != area:
+                    where = f"в строке {first[0]}" if first[0] is not None else "в реестре"
+                    errors = (errors or []) + [Issue(
+                        rowno, label_area,
+                        f"площадь помещения {premise} ({f.format_area(area)}) отличается от указанной {where} "
+                        f"({f.format_area(first[1])})",
+                    )]
+
+            legal, contacts = prepared[idx - start]
+            doc_date = None
+            if c_date != -1:
+                raw_date = cells[c_date] if c_date < width else _NO_CELL
+                doc_date, problem = date_hits.get((raw_date.__class__, raw_date)) or dates.miss(raw_date)
+                if problem is not None:
+                    notes = (notes or []) + [Note(rowno, premise, f"{label['doc_date']}: {problem} — сохранено без даты")]
+            snils = ""
+            if c_snils != -1 and c_snils < width:
+                try:
+                    snils = f.parse_snils(cells[c_snils])
+                except FieldError as exc:
+                    notes = (notes or []) + [Note(rowno, premise, f"{exc} — сохранено без СНИЛС")]
+            if contacts is None:
+                emails, phones = [], []  # what parse_contacts gives for blank cells
+            else:
+                emails, phones, invalid = contacts
+                if invalid:
+                    notes = (notes or []) + [
+                        Note(rowno, premise, f"контакт «{token[:60]}» не распознан как e-mail или телефон — сохранено без него")
+                        for token in invalid
+                    ]
+
+            if errors:
+                errors_out.extend(errors)
+                rejected.append((rowno, list(cells), "; ".join(f"{e.column}: {e.message}" for e in errors)))
+                continue
+
+            if notes:
+                warnings_out.extend(notes)
+            if premise_key not in first_area:
+                first_area[premise_key] = (rowno, area, premise)
+            owner_rows[(premise_key, owner_key)] = rowno
+            total = share_totals.get(premise_key)
+            share_totals[premise_key] = share if total is None else total + share
+            owners.append(ParsedOwner(
+                rowno, premise, premise_key,
+                plain_kind if c_kind == -1 else premise_kind(premise, cells[c_kind] if c_kind < width else _NO_CELL),
+                area, name, owner_key,
+                legal, share,
+                clean_text(cells[c_doc])[:200] if -1 < c_doc < width else "", doc_date, snils, emails, phones,
+            ))
+
+    def finish(self) -> None:
+        """Shares of each premise must add up to 1 (Fractions are normalised: «≠ 1» is numerator ≠
+        denominator). A premise already in the registry is checked after the import instead."""
+        stored = self.existing.premises if self.existing else {}
+        for key, total in self.share_totals.items():
+            if key in stored or total.numerator == total.denominator:
+                continue
+            number = self.first_area[key][2]
+            self.report.warnings.append(Note(
+                None, number, f"доли собственников помещения {number} в сумме {f.format_share(total)}, а не 1"
+            ))
 
 
 def validate_rows(sheet: Sheet, header: HeaderMatch, report: RegistryReport, existing: ExistingRegistry | None) -> None:
-    cols = header.columns
-    label = {k: header.headers.get(c, FIELD_LABELS[k]) for k, c in cols.items()}
-    report.columns = dict(label)
-    c_premise, c_area, c_owner = cols["premise"], cols["area"], cols["owner"]
-    c_share, c_doc, c_date = cols.get("share"), cols.get("doc_number"), cols.get("doc_date")
-    c_snils, c_kind, c_entity = cols.get("snils"), cols.get("kind"), cols.get("entity")
-    c_contacts = header.contact_columns
-    premise_header = header.headers.get(c_premise)
-
-    first_area: dict[str, tuple[int | None, Decimal, str]] = {}
-    owner_rows: dict[tuple[str, str], int | None] = {}
-    if existing:
-        for key, (number, area, owner_keys) in existing.premises.items():
-            first_area[key] = (None, area, number)
-            for ok in owner_keys:
-                owner_rows[(key, ok)] = None
-
-    premises, areas, shares, dates = _Memo(_premise_fields), _Memo(f.parse_area), _Memo(f.parse_share), _Memo(f.parse_date)
-    premise_hits, area_hits, share_hits, date_hits = premises.hits, areas.hits, shares.hits, dates.hits
-    is_blank, clean_text, name_key = f.is_blank, f.clean_text, f.name_key
-    parse_owner_name, parse_contacts, looks_like_legal_entity = f.parse_owner_name, f.parse_contacts, f.looks_like_legal_entity
-    premise_kind, FieldError = f.premise_kind, f.FieldError
-    total_match, is_str = _TOTAL.match, str.__instancecheck__
-    whole = Fraction(1)
-    owners, errors_out, warnings_out, rejected = report.owners, report.errors, report.warnings, report.rejected_rows
-    label_premise, label_owner, label_area = label["premise"], label["owner"], label["area"]
-    label_share = label.get("share")
-    no_share = "доля не указана — принята 1 (всё помещение)"
-    # A column the file lacks is read as an empty cell; so is a cell beyond the end of a short row.
-    c_share, c_date, c_doc, c_kind = (-1 if c is None else c for c in (c_share, c_date, c_doc, c_kind))
-    c_entity = -1 if c_entity is None else c_entity
-    c_contact = c_contacts[0] if len(c_contacts) == 1 else None
-
-    rows = sheet.rows
-    row_numbers = sheet.row_numbers
-    for idx in range(header.row_index + 1, len(rows)):
-        cells = rows[idx]
-        width = len(cells)
-        raw_premise = cells[c_premise] if c_premise < width else _NO_CELL
-        raw_owner = cells[c_owner] if c_owner < width else _NO_CELL
-        raw_area = cells[c_area] if c_area < width else _NO_CELL
-        # --- rows that are not owners: the checks of _is_skippable, cheapest first ---
-        if any(map(total_match, filter(is_str, cells))):
-            continue
-        if is_blank(raw_premise) and is_blank(raw_owner) and is_blank(raw_area):
-            continue  # also every row with no value at all
-        if isinstance(raw_premise, str) and clean_text(raw_premise) == premise_header:
-            continue
-        if not (isinstance(raw_owner, str) and raw_owner.strip()) and _is_skippable(cells, header):
-            continue  # a row of column numbers 1, 2, 3 …: never one with the owner's name as text
-
-        rowno = row_numbers[idx] if row_numbers else idx + 1
-        get = lambda c: cells[c] if c is not None and -1 < c < width else _NO_CELL  # noqa: E731
-        errors: list[Issue] | None = None
-        notes: list[Note] | None = None
-
-        premise = name = share = premise_key = owner_key = None
-        parsed, problem = premise_hits.get((raw_premise.__class__, raw_premise)) or premises.miss(raw_premise)
-        if problem is None:
-            premise, premise_key, plain_kind = parsed
-        else:
-            errors = [Issue(rowno, label_premise, problem)]
-        try:
-            name = parse_owner_name(raw_owner)
-        except FieldError as exc:
-            errors = (errors or []) + [Issue(rowno, label_owner, str(exc))]
-        area, problem = area_hits.get((raw_area.__class__, raw_area)) or areas.miss(raw_area)
-        if problem is not None:
-            errors = (errors or []) + [Issue(rowno, label_area, problem)]
-        raw_share = cells[c_share] if -1 < c_share < width else _NO_CELL
-        if is_blank(raw_share):
-            share = whole
-            notes = [Note(rowno, premise, no_share)]
-        else:
-            share, problem = share_hits.get((raw_share.__class__, raw_share)) or shares.miss(raw_share)
-            if problem is not None:
-                errors = (errors or []) + [Issue(rowno, label_share, problem)]
-
-        if name:
-            owner_key = name_key(name)
-        if premise_key and owner_key:
-            earlier = owner_rows.get((premise_key, owner_key), -1)
-            if earlier != -1:
-                where = f"строку {earlier}" if earlier is not None else "запись, уже внесённую в реестр"
-                errors = (errors or []) + [
-                    Issue(rowno, label_owner, f"повторяет {where}: то же помещение {premise} и тот же собственник")
-                ]
-        if premise_key and area is not None and premise_key in first_area:
-            erow, earea, _num = first_area[premise_key]
-            if earea != area:
-                where = f"в строке {erow}" if erow is not None else "в реестре"
-                errors = (errors or []) + [Issue(
-                    rowno, label_area,
-                    f"площадь помещения {premise} ({f.format_area(area)}) отличается от указанной {where} ({f.format_area(earea)})",
-                )]
-
-        doc_date = None
-        if c_date != -1:
-            raw_date = cells[c_date] if c_date < width else _NO_CELL
-            doc_date, problem = date_hits.get((raw_date.__class__, raw_date)) or dates.miss(raw_date)
-            if problem is not None:
-                notes = (notes or []) + [Note(rowno, premise, f"{label['doc_date']}: {problem} — сохранено без даты")]
-        snils = ""
-        if c_snils is not None:
-            try:
-                snils = f.parse_snils(get(c_snils))
-            except FieldError as exc:
-                notes = (notes or []) + [Note(rowno, premise, f"{exc} — сохранено без СНИЛС")]
-        if c_contact is not None:
-            raw_contact = get(c_contact)
-            contacts = None if is_blank(raw_contact) else parse_contacts(raw_contact)
-        else:
-            contact_cells = [get(c) for c in c_contacts]
-            contacts = parse_contacts(*contact_cells) if any(not is_blank(c) for c in contact_cells) else None
-        if contacts is None:
-            emails, phones = [], []  # what parse_contacts gives for blank cells
-        else:
-            emails, phones = contacts.emails, contacts.phones
-            if contacts.invalid:
-                notes = (notes or []) + [
-                    Note(rowno, premise, f"контакт «{token[:60]}» не распознан как e-mail или телефон — сохранено без него")
-                    for token in contacts.invalid
-                ]
-
-        if errors:
-            errors_out.extend(errors)
-            rejected.append((rowno, list(cells), "; ".join(f"{e.column}: {e.message}" for e in errors)))
-            continue
-
-        if notes:
-            warnings_out.extend(notes)
-        if premise_key not in first_area:
-            first_area[premise_key] = (rowno, area, premise)
-        owner_rows[(premise_key, owner_key)] = rowno
-        owners.append(ParsedOwner(
-            rowno, premise, premise_key,
-            plain_kind if c_kind == -1 else premise_kind(premise, get(c_kind)), area, name, owner_key,
-            looks_like_legal_entity(name, cells[c_entity] if -1 < c_entity < width else _NO_CELL), share,
-            clean_text(cells[c_doc])[:200] if -1 < c_doc < width else "", doc_date, snils, emails, phones,
-        ))
-
-    # Shares of each premise must add up to 1. Summed only where a premise has several owners;
-    # Fractions are normalised, so «≠ 1» is numerator ≠ denominator.
-    totals: dict[str, Fraction] = {}
-    numbers: dict[str, str] = {}
-    if existing:
-        for key, (number, _area, _owners) in existing.premises.items():
-            numbers[key] = number
-    for o in report.owners:
-        key = o.premise_key
-        total = totals.get(key)
-        totals[key] = o.share if total is None else total + o.share
-        if key not in numbers:
-            numbers[key] = o.premise
-    if existing:
-        for key in list(totals):
-            if key in existing.premises:
-                totals[key] = Fraction(-1)  # stored shares are not known here; checked after import
-    for key, total in totals.items():
-        if total.numerator != total.denominator and total.numerator >= 0:
-            report.warnings.append(Note(
-                None, numbers[key], f"доли собственников помещения {numbers[key]} в сумме {f.format_share(total)}, а не 1"
-            ))
+    checker = RowChecker(header, report, existing, sheet.row_numbers)
+    checker.feed(sheet.rows, header.row_index + 1, len(sheet.rows))
+    checker.finish()
 
 
 @contextmanager
@@ -474,40 +592,113 @@ def gc_paused():
             gc.enable()
 
 
-def parse_registry(data: bytes, filename: str, existing: ExistingRegistry | None = None) -> RegistryReport:
-    """Read and validate a registry file; raise TableFileError when it cannot be read at all."""
+def parse_registry(data: bytes, filename: str, existing: ExistingRegistry | None = None,
+                   progress=None) -> RegistryReport:
+    """Read and validate a registry file; raise TableFileError when it cannot be read at all.
+
+    `progress(done, total)`, if given, is called as the rows of the chosen sheet are checked.
+    """
     with gc_paused():
-        return _parse_registry(data, filename, existing)
+        fmt = table_format(data, filename)
+        if fmt == "csv":
+            return _parse_csv(read_csv(data, filename), existing, progress)
+        with WorkbookReader(data, filename, fmt, prepare="registry") as reader:
+            return _parse_workbook(reader, filename, fmt, existing, progress)
 
 
-def _parse_registry(data: bytes, filename: str, existing: ExistingRegistry | None) -> RegistryReport:
-    table = read_table(data, filename)
-    sheets = table.csv_variants if table.format == "csv" else table.sheets
-    best: tuple[HeaderMatch, Sheet] | None = None
-    for sheet in sheets:
-        header = find_header(sheet)
-        if header is None:
-            continue
-        if header.complete and table.format != "csv":
-            best = (header, sheet)
-            break
-        if best is None or (header.complete, header.score) > (best[0].complete, best[0].score):
-            best = (header, sheet)
-    if best is None or not best[0].complete:
-        found = [FIELD_LABELS[k] for k in REQUIRED if best and k in best[0].columns]
-        missing = [FIELD_LABELS[k] for k in REQUIRED if not best or k not in best[0].columns]
-        hint = f" Найдены: {', '.join('«' + x + '»' for x in found)}." if found else ""
-        raise TableFileError(
-            f"В файле «{filename}» не найдена строка заголовков реестра: в первых {HEADER_SEARCH_ROWS} строках "
-            f"нет столбцов {', '.join('«' + x + '»' for x in missing)}.{hint}"
-        )
-    header, sheet = best
-    report = RegistryReport(
-        filename=filename, format=table.format, sheet=sheet.name,
+def _no_header(filename: str, best: HeaderMatch | None) -> TableFileError:
+    found = [FIELD_LABELS[k] for k in REQUIRED if best and k in best.columns]
+    missing = [FIELD_LABELS[k] for k in REQUIRED if not best or k not in best.columns]
+    hint = f" Найдены: {', '.join('«' + x + '»' for x in found)}." if found else ""
+    return TableFileError(
+        f"В файле «{filename}» не найдена строка заголовков реестра: в первых {HEADER_SEARCH_ROWS} строках "
+        f"нет столбцов {', '.join('«' + x + '»' for x in missing)}.{hint}"
+    )
+
+
+def _new_report(filename: str, fmt: str, sheet: Sheet, header: HeaderMatch) -> RegistryReport:
+    return RegistryReport(
+        filename=filename, format=fmt, sheet=sheet.name,
         header_row=sheet.row_number(header.row_index), columns={}, ignored_columns=header.ignored,
         header_cells=[header.headers.get(i, "") for i in range(max(header.headers) + 1)],
     )
-    validate_rows(sheet, header, report, existing)
+
+
+def _finished(report: RegistryReport, filename: str) -> RegistryReport:
     if not report.owners and not report.errors:
         raise TableFileError(f"В файле «{filename}» найдены заголовки реестра, но нет ни одной строки с собственниками.")
     return report
+
+
+def _better(match: HeaderMatch | None, than: HeaderMatch | None) -> bool:
+    return match is not None and (than is None or (match.complete, match.score) > (than.complete, than.score))
+
+
+def _parse_csv(table: Table, existing: ExistingRegistry | None, progress) -> RegistryReport:
+    """A text file is read with each delimiter; the variant whose header is best is the file."""
+    best: tuple[HeaderMatch, Sheet] | None = None
+    for sheet in table.csv_variants:
+        header = find_header(sheet)
+        if _better(header, best[0] if best else None):
+            best = (header, sheet)
+    if best is None or not best[0].complete:
+        raise _no_header(table.filename, best[0] if best else None)
+    header, sheet = best
+    report = _new_report(table.filename, table.format, sheet, header)
+    checker = RowChecker(header, report, existing, sheet.row_numbers)
+    total = len(sheet.rows)
+    for start in range(header.row_index + 1, total, 10_000):
+        checker.feed(sheet.rows, start, min(start + 10_000, total))
+        if progress:
+            progress(min(start + 10_000, total), total)
+    checker.finish()
+    return _finished(report, table.filename)
+
+
+def _parse_workbook(reader: WorkbookReader, filename: str, fmt: str, existing: ExistingRegistry | None,
+                    progress) -> RegistryReport:
+    """The first worksheet with a complete header is the registry. Its rows are checked chunk by
+    chunk while the reader still sends the rest; the sheets after it are not read at all."""
+    best: HeaderMatch | None = None  # of the sheets without a complete header: for the message
+    sheet = Sheet(name="", rows=[])
+    total = checked = 0
+    header: HeaderMatch | None = None
+    checker: RowChecker | None = None
+
+    def look_for_header() -> None:
+        nonlocal header, checker, checked, best
+        header = find_header(sheet)
+        if header is not None and header.complete:
+            checker = RowChecker(header, _new_report(filename, fmt, sheet, header), existing)
+            checked = header.row_index + 1
+        elif _better(header, best):
+            best = header
+
+    for frame in reader.events():
+        kind = frame[0]
+        if kind == "sheet":
+            sheet, total, header, checked = Sheet(name=frame[1], rows=[]), frame[2], None, 0
+        elif kind == "sheet end":
+            if header is None:
+                look_for_header()  # a sheet shorter than the header search
+            if checker is not None:
+                checker.feed(sheet.rows, checked, len(sheet.rows))
+                break
+        elif header is None or checker is not None:  # rows; of a sheet without a header: not needed
+            chunk_start = len(sheet.rows)
+            sheet.rows.extend(frame[1])
+            if header is None and len(sheet.rows) > HEADER_SEARCH_ROWS:
+                look_for_header()  # the first 30 rows and the one under them are here
+            if checker is not None:
+                stop = len(sheet.rows)
+                if checked < chunk_start:  # rows of earlier chunks, before the header was known
+                    checker.feed(sheet.rows, checked, chunk_start)
+                    checked = chunk_start
+                checker.feed(sheet.rows, checked, stop, checker.prepared_from(frame[2], checked, stop))
+                checked = stop
+                if progress:
+                    progress(checked, total)
+    if checker is None:
+        raise _no_header(filename, best)
+    checker.finish()
+    return _finished(checker.report, filename)

@@ -11,8 +11,11 @@ import io
 import logging
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import tempfile
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -126,9 +129,8 @@ def _is_read_failure(exc: BaseException) -> bool:
 
 
 def _read_workbook(data: bytes, filename: str, fmt: str) -> list[Sheet]:
-    if fmt in ("xlsx", "ods"):
-        _check_zip_bomb(data, filename)
-    return _read_workbook_in_child(data, filename, fmt)
+    with WorkbookReader(data, filename, fmt) as reader:
+        return list(reader.sheets())
 
 
 _CHILD_CODE = (
@@ -136,6 +138,11 @@ _CHILD_CODE = (
     "from services.spreadsheet import _child_main; _child_main()"
 )
 _DAMAGED = "Файл «{filename}» повреждён или сохранён не как таблица {fmt}: его не удалось прочитать ({reason})."
+# Rows go from the reading process in chunks, so the caller checks the first rows while the
+# reader still converts and sends the rest: a small first chunk (the header is in it), then larger.
+FIRST_CHUNK_ROWS = 1_000
+CHUNK_ROWS = 8_000
+MAX_FRAME_BYTES = 1024**3  # a frame's length as the child states it: above this it is not believed
 
 
 class _CellUnpickler(pickle.Unpickler):
@@ -151,68 +158,210 @@ class _CellUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not a cell value")
 
 
-def _read_workbook_in_child(data: bytes, filename: str, fmt: str) -> list[Sheet]:
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "RUST_BACKTRACE": "0"}
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _CHILD_CODE, root, fmt, filename, str(WORKBOOK_MEMORY_LIMIT),
-             str(WORKBOOK_TIME_LIMIT)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-        )
-    except OSError as exc:  # no process can be started at all: the server's problem, not the file's
-        raise TableFileError(f"Файл «{filename}» не прочитан: не удалось запустить чтение таблицы ({exc}).") from exc
-    try:
-        out, err = proc.communicate(data, timeout=WORKBOOK_TIME_LIMIT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        log.warning("reading %s took over %s s; stopped", fmt, WORKBOOK_TIME_LIMIT)
-        raise TableFileError(_DAMAGED.format(
-            filename=filename, fmt=fmt.upper(), reason=f"чтение не закончилось за {WORKBOOK_TIME_LIMIT} с")) from None
-    result = None
-    if proc.returncode == 0:
+# Work the reading process may do on the rows it sends, named by the caller: module, function.
+# The function gets a whole sheet's rows and returns None or a function (start, stop) -> payload
+# sent along with that chunk (plain values only: see _CellUnpickler).
+PREPARERS = {"registry": ("services.registry_parse", "prepare_sheet")}
+
+
+class WorkbookReader:
+    """A workbook read by calamine in a child process (see WORKBOOK_MEMORY_LIMIT), its rows
+    arriving sheet by sheet, chunk by chunk, while the child is still sending the rest.
+
+    `events()` yields ("sheet", name, rows in it), then ("rows", [row, …], payload) for that sheet
+    and ("sheet end",), for every worksheet in order; payload is what the PREPARERS entry named by `prepare`
+    made of the chunk in the child (None without one). `sheets()` gathers the rows into Sheets.
+    A damaged or hostile file, a child that dies, runs out of memory or time, or sends anything
+    but cells: TableFileError with a Russian message. Leaving early (close(), or the `with`
+    block) stops the child.
+    """
+
+    def __init__(self, data: bytes, filename: str, fmt: str, prepare: str | None = None):
+        if prepare is not None and prepare not in PREPARERS:
+            raise ValueError(f"unknown preparer {prepare!r}")
+        self.filename, self.fmt = filename, fmt
+        if fmt in ("xlsx", "ods"):
+            _check_zip_bomb(data, filename)
+        root = str(Path(__file__).resolve().parent.parent)
+        self._stderr = tempfile.TemporaryFile()  # a pipe could fill up and stall a child that panics
+        self._timed_out = False
         try:
-            result = _CellUnpickler(io.BytesIO(out)).load()
-        except Exception:  # noqa: BLE001 - anything but the child's answer is a failed read
-            result = None
-    if not (isinstance(result, tuple) and len(result) == 2 and result[0] in ("ok", "error")):
-        text = err.decode("utf-8", "replace")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _CHILD_CODE, root, fmt, filename, str(WORKBOOK_MEMORY_LIMIT),
+                 str(WORKBOOK_TIME_LIMIT), prepare or ""],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                env={**os.environ, "RUST_BACKTRACE": "0"},
+            )
+        except OSError as exc:  # no process can be started at all: the server's problem, not the file's
+            self._stderr.close()
+            raise TableFileError(f"Файл «{filename}» не прочитан: не удалось запустить чтение таблицы ({exc}).") from exc
+        self._timer = threading.Timer(WORKBOOK_TIME_LIMIT, self._stop_for_time)
+        self._timer.daemon = True
+        self._timer.start()
+        try:
+            # The child reads all of its input before it writes anything, so this cannot block on
+            # a full output pipe.
+            self.proc.stdin.write(data)
+            self.proc.stdin.close()
+        except OSError:
+            pass  # the child died at once; events() tells why
+
+    def _next_frame(self) -> bytes | None:
+        """The next frame's bytes (8 bytes of length, then a pickle), or None at a cut-off end."""
+        stream = self.proc.stdout
+        try:
+            head = stream.read(8)
+            if len(head) < 8:
+                return None
+            size = int.from_bytes(head, "little")
+            if size > MAX_FRAME_BYTES:
+                return None
+            body = stream.read(size)
+        except (OSError, ValueError):
+            return None
+        return body if len(body) == size else None
+
+    def _stop_for_time(self) -> None:
+        self._timed_out = True
+        self.proc.kill()
+
+    def __enter__(self) -> "WorkbookReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self._stderr.close()
+
+    def _failure(self) -> TableFileError:
+        """Why the child gave no proper answer, for the user; the details go to the log."""
+        self._timer.cancel()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        code = self.proc.wait()
+        fmt, filename = self.fmt.upper(), self.filename
+        if self._timed_out:
+            log.warning("reading %s took over %s s; stopped", self.fmt, WORKBOOK_TIME_LIMIT)
+            return TableFileError(_DAMAGED.format(
+                filename=filename, fmt=fmt, reason=f"чтение не закончилось за {WORKBOOK_TIME_LIMIT} с"))
+        self._stderr.seek(0)
+        text = self._stderr.read(200_000).decode("utf-8", "replace")
         lines = [ln for ln in text.splitlines() if "panicked" in ln or "memory" in ln.lower() or "Error" in ln]
-        log.warning("reading %s failed in the child process (exit %s): %s", fmt, proc.returncode,
+        log.warning("reading %s failed in the child process (exit %s): %s", self.fmt, code,
                     " | ".join(lines)[:500] or text[-300:])
         reason = "не хватило памяти" if "memory allocation" in text or "MemoryError" in text else "чтение прервалось"
-        raise TableFileError(_DAMAGED.format(filename=filename, fmt=fmt.upper(), reason=reason))
-    kind, payload = result
-    if kind == "error":
-        raise TableFileError(str(payload))
-    return [Sheet(name=str(name), rows=rows) for name, rows in payload]
+        return TableFileError(_DAMAGED.format(filename=filename, fmt=fmt, reason=reason))
+
+    def events(self):
+        in_sheet = False
+        while True:
+            body = self._next_frame()
+            if body is None:  # the child ended without saying "end"
+                raise self._failure()
+            try:
+                frame = _CellUnpickler(io.BytesIO(body)).load()
+            except Exception:  # noqa: BLE001 - a cut-off or foreign answer is a failed read
+                raise self._failure() from None
+            kind = frame[0] if isinstance(frame, tuple) and frame else None
+            if kind == "sheet" and len(frame) == 3 and isinstance(frame[1], str) and isinstance(frame[2], int):
+                in_sheet = True
+                yield frame
+            elif kind == "rows" and in_sheet and len(frame) == 3 and isinstance(frame[1], list) and all(
+                    row.__class__ is list for row in frame[1]):
+                yield frame
+            elif kind == "sheet end" and in_sheet and len(frame) == 1:
+                in_sheet = False
+                yield frame
+            elif kind == "end" and len(frame) == 1 and not in_sheet:
+                self._timer.cancel()
+                return
+            elif kind == "error" and len(frame) == 2:
+                self._timer.cancel()
+                raise TableFileError(str(frame[1]))
+            else:
+                raise self._failure()
+
+    def sheets(self):
+        """Each worksheet whole, in order."""
+        sheet: Sheet | None = None
+        for frame in self.events():
+            if frame[0] == "sheet":
+                sheet = Sheet(name=frame[1], rows=[])
+            elif frame[0] == "rows":
+                sheet.rows.extend(frame[1])
+            else:
+                yield sheet
 
 
 def _child_main() -> None:
     """The reading process: argv = root fmt filename memory-limit time-limit; the file on stdin;
-    a pickled ("ok", [(name, rows)]) or ("error", message) on stdout."""
+    pickled frames on stdout (see WorkbookReader.events), ending in ("end",) or ("error", message)."""
     import gc
     import resource
 
     gc.disable()  # millions of cells and no cycles; the process ends right after
-    _root, fmt, filename, memory, seconds = sys.argv[1:6]
+    _root, fmt, filename, memory, seconds, prepare_name = sys.argv[1:7]
     resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds) + 1))
     data = sys.stdin.buffer.read()
+    out = sys.stdout.buffer
+    prepare_sheet = None
+    if prepare_name:
+        import importlib
+
+        module, function = PREPARERS[prepare_name]
+        prepare_sheet = getattr(importlib.import_module(module), function)
+
+    # Frames are written by a thread: a write blocks until the caller has read the frame, and
+    # meanwhile this process prepares the next ones instead of waiting (one write per frame, so
+    # the writer needs the interpreter only briefly).
+    frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+    def write_frames() -> None:
+        try:
+            while (body := frames.get()) is not None:
+                out.write(len(body).to_bytes(8, "little") + body)
+                out.flush()
+        except BrokenPipeError:  # the caller has what it needed and stopped reading
+            os._exit(0)
+
+    writer = threading.Thread(target=write_frames)
+    writer.start()
+
+    def send(frame) -> None:
+        frames.put(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
+
     try:
-        result = ("ok", [(s.name, s.rows) for s in _read_workbook_here(data, filename, fmt)])
+        for sheet in _read_workbook_here(data, filename, fmt):
+            rows = sheet.rows
+            send(("sheet", sheet.name, len(rows)))
+            prepare = prepare_sheet(rows) if prepare_sheet else None
+            start, step = 0, FIRST_CHUNK_ROWS
+            while start < len(rows):
+                stop = min(start + step, len(rows))
+                send(("rows", rows[start:stop], prepare(start, stop) if prepare else None))
+                start, step = stop, CHUNK_ROWS
+            send(("sheet end",))
+        send(("end",))
     except TableFileError as exc:
-        result = ("error", str(exc))
+        send(("error", str(exc)))
     except MemoryError:
         print("MemoryError", file=sys.stderr)
-        sys.exit(3)
-    pickle.dump(result, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    sys.stdout.buffer.flush()
+        sys.stderr.flush()
+        os._exit(3)
+    frames.put(None)
+    writer.join()
 
 
-def _read_workbook_here(data: bytes, filename: str, fmt: str) -> list[Sheet]:
-    """calamine in this process: only ever called in the child (see WORKBOOK_MEMORY_LIMIT)."""
+def _read_workbook_here(data: bytes, filename: str, fmt: str):
+    """calamine in this process, yielding each worksheet as soon as it is read: only ever called
+    in the child (see WORKBOOK_MEMORY_LIMIT)."""
     import python_calamine as pc
 
     try:
@@ -225,28 +374,30 @@ def _read_workbook_here(data: bytes, filename: str, fmt: str) -> list[Sheet]:
         raise TableFileError(
             f"Файл «{filename}» повреждён или сохранён не как таблица {fmt.upper()}: {str(exc)[:200]}"
         ) from exc
-    sheets: list[Sheet] = []
+    found = 0
+    for meta in _call(wb, filename, lambda: wb.sheets_metadata):
+        if str(meta.typ) not in ("SheetTypeEnum.WorkSheet",) and "WorkSheet" not in str(meta.typ):
+            continue
+        sheet = _call(wb, filename, lambda: wb.get_sheet_by_name(meta.name))
+        if sheet.total_height > MAX_ROWS + 100:
+            raise TableFileError(
+                f"Лист «{meta.name}» файла «{filename}» содержит {sheet.total_height:,} строк — больше "
+                f"допустимых {MAX_ROWS:,}. Разделите реестр на части.".replace(",", " ")
+            )
+        found += 1
+        yield Sheet(name=meta.name, rows=_call(wb, filename, lambda: sheet.to_python(skip_empty_area=False)))
+    if not found:
+        raise TableFileError(f"В файле «{filename}» нет ни одного листа с данными.")
+
+
+def _call(wb, filename: str, read):
+    """One calamine call; its failures (exceptions and Rust panics) as TableFileError."""
     try:
-        for meta in wb.sheets_metadata:
-            if str(meta.typ) not in ("SheetTypeEnum.WorkSheet",) and "WorkSheet" not in str(meta.typ):
-                continue
-            sheet = wb.get_sheet_by_name(meta.name)
-            if sheet.total_height > MAX_ROWS + 100:
-                raise TableFileError(
-                    f"Лист «{meta.name}» файла «{filename}» содержит {sheet.total_height:,} строк — больше "
-                    f"допустимых {MAX_ROWS:,}. Разделите реестр на части.".replace(",", " ")
-                )
-            rows = sheet.to_python(skip_empty_area=False)
-            sheets.append(Sheet(name=meta.name, rows=rows))
-    except TableFileError:
-        raise
+        return read()
     except BaseException as exc:
         if not _is_read_failure(exc):
             raise
         raise TableFileError(f"Файл «{filename}» повреждён: {str(exc)[:200]}") from exc
-    if not sheets:
-        raise TableFileError(f"В файле «{filename}» нет ни одного листа с данными.")
-    return sheets
 
 
 def decode_text(data: bytes, filename: str) -> str:
@@ -278,22 +429,32 @@ def _read_csv(text: str, delimiter: str) -> Sheet:
     return Sheet(name=f"CSV ({'табуляция' if delimiter == chr(9) else delimiter})", rows=rows, row_numbers=numbers)
 
 
-def read_table(data: bytes, filename: str) -> Table:
-    """Read the bytes of an uploaded file; raise TableFileError with a Russian message."""
+def table_format(data: bytes, filename: str) -> str:
+    """xlsx | xls | ods | csv, for a file that may be read at all (not empty, not too large)."""
     if len(data) == 0:
         raise TableFileError(f"Файл «{filename}» пуст.")
     if len(data) > MAX_FILE_BYTES:
         raise TableFileError(
             f"Файл «{filename}» слишком большой: {_size_text(len(data))}. Наибольший размер — {_size_text(MAX_FILE_BYTES)}."
         )
-    fmt = sniff_format(data, filename)
+    return sniff_format(data, filename)
+
+
+def read_csv(data: bytes, filename: str) -> Table:
+    """A text table read with each candidate delimiter: the caller keeps the one that makes sense."""
+    text = decode_text(data, filename)
+    if not text.strip():
+        raise TableFileError(f"Файл «{filename}» пуст.")
+    try:
+        variants = [_read_csv(text, d) for d in CSV_DELIMITERS]
+    except csv.Error as exc:
+        raise TableFileError(f"Файл «{filename}» не читается как CSV: {exc}") from exc
+    return Table(filename=filename, format="csv", sheets=[], csv_variants=variants)
+
+
+def read_table(data: bytes, filename: str) -> Table:
+    """Read the bytes of an uploaded file; raise TableFileError with a Russian message."""
+    fmt = table_format(data, filename)
     if fmt == "csv":
-        text = decode_text(data, filename)
-        if not text.strip():
-            raise TableFileError(f"Файл «{filename}» пуст.")
-        try:
-            variants = [_read_csv(text, d) for d in CSV_DELIMITERS]
-        except csv.Error as exc:
-            raise TableFileError(f"Файл «{filename}» не читается как CSV: {exc}") from exc
-        return Table(filename=filename, format="csv", sheets=[], csv_variants=variants)
+        return read_csv(data, filename)
     return Table(filename=filename, format=fmt, sheets=_read_workbook(data, filename, fmt))

@@ -1,6 +1,7 @@
 """Storing, editing and exporting the registry, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from decimal import Decimal
@@ -24,7 +25,6 @@ from services.registry import (
     rejected_rows_xlsx,
     store_registry,
 )
-from services.registry_parse import ParsedOwner
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "samples" / "registry_demo.xlsx"
@@ -89,7 +89,7 @@ def test_failed_import_leaves_the_registry_as_it_was(session_factory, meeting_id
     report = check_registry(None, data=csv_bytes("7;40;Новиков;1;;;", "8;40;Орлов;1;;;"), filename="r.csv")
     # Two records the database refuses (same premise and owner) — the second insert fails mid-way.
     dup = report.owners[0]
-    report.owners.append(ParsedOwner(**{**dup.__dict__, "row": 99}))
+    report.owners.append(dataclasses.replace(dup, row=99))
     with pytest.raises(ValidationError, match="ничего не сохранено"):
         store_registry(session_factory, meeting_id=meeting_id, report=report, replace=True)
     after = registry_frame(session_factory, meeting_id=meeting_id)

@@ -101,11 +101,16 @@ def zip_bomb_xlsx(inflated_bytes: int, *, declared_size: int | None = None) -> b
     return _workbook_with_sheet_xml(chunks(), declared_size=declared_size)
 
 
-def far_apart_xlsx(last_row: int = 199_000, last_col: int = 16_383) -> bytes:
-    """Two cells, A1 and one far down and right: kilobytes on disk, a dense range of billions."""
+def far_apart_xlsx(last_row: int = 199_000, last_col: int = 16_383, *, registry_before: list[list] | None = None) -> bytes:
+    """Two cells, A1 and one far down and right: kilobytes on disk, a dense range of billions.
+    With `registry_before`, those rows are a proper first sheet and the far-apart one comes second."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
-    ws = wb.add_worksheet("Реестр")
+    if registry_before is not None:
+        first = wb.add_worksheet("Реестр")
+        for r, row in enumerate(registry_before):
+            first.write_row(r, 0, row)
+    ws = wb.add_worksheet("Реестр" if registry_before is None else "Черновик")
     ws.write(0, 0, "Номер помещения")
     ws.write(last_row, last_col, "x")
     wb.close()

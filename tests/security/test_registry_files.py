@@ -237,6 +237,18 @@ def test_a_few_kilobytes_that_expand_to_billions_of_cells_are_refused(make, name
     assert isinstance(result, TableFileError) and "повреждён" in str(result)
 
 
+def test_a_registry_on_the_first_sheet_is_read_though_a_later_sheet_would_kill_the_reader():
+    """The registry is the first sheet with a complete header; the sheets after it are not read,
+    so a hostile or broken draft sheet behind it neither fails the import nor gets parsed. Reading
+    every sheet (as the decisions import does) still refuses the file."""
+    rows = [HEADER, ["1", 50, "Иванов Иван", "1", "", ""]]
+    data = far_apart_xlsx(registry_before=rows)
+    report = outcome(data, "два листа.xlsx")
+    assert isinstance(report, RegistryReport) and [o.name for o in report.owners] == ["Иванов Иван"]
+    with pytest.raises(TableFileError, match="повреждён"):
+        read_table(data, "два листа.xlsx")
+
+
 # ---------- formulas ----------
 
 def _xlsx_with_formulas() -> bytes:
