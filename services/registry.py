@@ -15,7 +15,7 @@ from services import owner_fields as f
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes
 from services.models import Meeting, OwnerRecord, Premise
-from services.registry_parse import ExistingRegistry, RegistryReport, gc_paused, parse_registry
+from services.registry_parse import ExistingRegistry, ParsedOwner, RegistryReport, gc_paused, parse_registry
 
 # The seed service's columns, in its order and words.
 COL_PREMISE = "Номер помещения"
@@ -54,13 +54,14 @@ def existing_registry(session_factory: sessionmaker[Session], *, meeting_id: int
 
 def check_registry(
     session_factory: sessionmaker[Session] | None, *, data: bytes, filename: str,
-    meeting_id: int | None = None, replace: bool = True,
+    meeting_id: int | None = None, replace: bool = True, progress=None,
 ) -> RegistryReport:
-    """Read and validate a file without storing anything (the preview, `check-registry`)."""
+    """Read and validate a file without storing anything (the preview, `check-registry`);
+    `progress(done, total)` hears of the rows checked so far."""
     existing = None
     if session_factory is not None and meeting_id is not None and not replace:
         existing = existing_registry(session_factory, meeting_id=meeting_id)
-    return parse_registry(data, filename, existing)
+    return parse_registry(data, filename, existing, progress)
 
 
 @dataclass
@@ -93,29 +94,32 @@ def store_registry(
                 known = dict(conn.execute(
                     select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
                 ).all())
-            new_premises: dict[str, dict] = {}
-            for o in report.owners:
+            owners = report.owners
+            new_premises: dict[str, ParsedOwner] = {}  # premise key -> its first owner's row
+            for o in owners:
                 if o.premise_key not in known and o.premise_key not in new_premises:
-                    new_premises[o.premise_key] = {
-                        "meeting_id": meeting_id, "number": o.premise, "number_key": o.premise_key,
-                        "kind": o.kind, "area": o.area,
-                    }
+                    new_premises[o.premise_key] = o
             if new_premises:
-                _insert_rows(conn, Premise.__table__, list(new_premises.values()))
+                firsts = list(new_premises.values())
+                _insert_rows(conn, Premise.__table__, len(firsts), {
+                    "meeting_id": [meeting_id] * len(firsts), "number": [o.premise for o in firsts],
+                    "number_key": [o.premise_key for o in firsts], "kind": [o.kind for o in firsts],
+                    "area": [o.area for o in firsts],
+                })
                 known = dict(conn.execute(
                     select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
                 ).all())
             now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            _insert_rows(conn, OwnerRecord.__table__, [
-                {
-                    "meeting_id": meeting_id, "premise_id": known[o.premise_key], "name": o.name,
-                    "name_key": o.name_key, "is_legal_entity": o.is_legal_entity,
-                    "share_num": o.share.numerator, "share_den": o.share.denominator,
-                    "doc_number": o.doc_number, "doc_date": o.doc_date, "snils": o.snils,
-                    "emails": o.emails, "phones": o.phones, "source_row": o.row, "created_at": now,
-                }
-                for o in report.owners
-            ])
+            n = len(owners)
+            _insert_rows(conn, OwnerRecord.__table__, n, {
+                "meeting_id": [meeting_id] * n, "premise_id": [known[o.premise_key] for o in owners],
+                "name": [o.name for o in owners], "name_key": [o.name_key for o in owners],
+                "is_legal_entity": [o.is_legal_entity for o in owners],
+                "share_num": [o.share.numerator for o in owners], "share_den": [o.share.denominator for o in owners],
+                "doc_number": [o.doc_number for o in owners], "doc_date": [o.doc_date for o in owners],
+                "snils": [o.snils for o in owners], "emails": [o.emails for o in owners],
+                "phones": [o.phones for o in owners], "source_row": [o.row for o in owners], "created_at": [now] * n,
+            })
     except IntegrityError as exc:
         raise ValidationError(
             "Реестр изменился, пока файл проверялся (помещение или собственник уже есть). "
@@ -127,38 +131,59 @@ def store_registry(
     )
 
 
-def _insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """INSERT many rows (all with the same keys) in the open transaction.
+def _insert_rows(conn: Connection, table: Table, count: int, columns: dict[str, list]) -> None:
+    """INSERT `count` rows, given column by column, in the open transaction.
 
     On SQLite the rows go straight to the driver's executemany, each value converted once by its
     column type's own bind processor: SQLAlchemy's per-row parameter handling costs several times
     the insert itself on a 100 000-row registry. Other databases take the ordinary Core insert.
     """
     dialect = conn.dialect
+    names = list(columns)
     if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
-        conn.execute(table.insert(), rows)
+        conn.execute(table.insert(), [dict(zip(names, row)) for row in zip(*columns.values())])
         return
-    names = list(rows[0])
-    columns = [table.c[name] for name in names]
-    processors = [col.type.dialect_impl(dialect).bind_processor(dialect) for col in columns]
-    values = [[row[name] for row in rows] for name in names]  # column by column
-    for i, process in enumerate(processors):
+    table_columns = [table.c[name] for name in names]
+    values = []
+    for column, name in zip(table_columns, names):
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        column_values = columns[name]
         if process is None:
-            continue
-        if isinstance(columns[i].type, JSON):
-            empty = process([])  # most owners have no e-mail or no phone: serialise [] once
-            values[i] = [empty if v == [] else process(v) for v in values[i]]
+            values.append(column_values)
+        elif isinstance(column.type, JSON):
+            values.append(_json_values(column_values, process))
         else:  # dates, the one import time, areas, flags: few distinct values, each converted once
             done: dict = {}
-            values[i] = [
-                done[key] if (key := (v.__class__, v)) in done else done.setdefault(key, process(v)) for v in values[i]
-            ]
+            values.append([
+                done[key] if (key := (v.__class__, v)) in done else done.setdefault(key, process(v)) for v in column_values
+            ])
     sql = (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
-        f"({', '.join(dialect.identifier_preparer.format_column(c) for c in columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))})"
+        f"({', '.join(dialect.identifier_preparer.format_column(c) for c in table_columns)}) "
+        f"VALUES ({', '.join('?' * len(table_columns))})"
     )
     conn.exec_driver_sql(sql, list(zip(*values)))
+
+
+def _json_values(lists: list[list[str]], process) -> list:
+    """The JSON of each list of e-mails or phones, as the column's own processor writes it.
+
+    A list of plain ASCII strings (what nearly every e-mail and phone is) is written here, in the
+    processor's own form (json.dumps: '["a", "b"]'); anything else — a quote, a backslash, a
+    control or non-ASCII character — goes to the processor.
+    """
+    empty = process([])
+    out = []
+    for v in lists:
+        if not v:
+            out.append(empty)
+            continue
+        joined = '", "'.join(v)
+        if joined.isascii() and joined.isprintable() and "\\" not in joined and joined.count('"') == 2 * (len(v) - 1):
+            out.append('["' + joined + '"]')
+        else:
+            out.append(process(v))
+    return out
 
 
 def import_registry(
