@@ -74,7 +74,11 @@ def do_import() -> None:
     ))
 
 
-with st.expander("Загрузить реестр из файла", expanded=summary.owners == 0, icon=":material/upload_file:"):
+# Open for a new meeting and whenever a file is in the uploader: its preview is inside. The key
+# keeps the box the same one when the message above it comes and goes, so it does not fold up.
+has_upload = st.session_state.get(f"registry_upload_{st.session_state[UPLOAD_V]}") is not None
+with st.expander("Загрузить реестр из файла", expanded=summary.owners == 0 or has_upload, key="registry_upload_box",
+                 icon=":material/upload_file:"):
     st.caption(
         "Excel (.xlsx, .xls), OpenDocument (.ods) или CSV (UTF-8 или Windows-1251; разделитель «;», «,» или "
         f"табуляция), до {MAX_FILE_BYTES // 1024 // 1024} МБ. Строка заголовков может быть в любой из первых 30 "

@@ -150,3 +150,46 @@ def test_first_administrator_creates_a_meeting_and_imports_the_registry(browser,
     page.get_by_role("link", name="← К списку этапов ОСС").click()
     expect(page.get_by_text(f"Сведения о {OWNERS} собственниках / {PREMISES} помещениях")).to_be_visible()
     assert "Traceback" not in server.log()
+
+
+def test_after_an_import_the_next_file_shows_its_progress_and_preview(page, start_app_server, tmp_path, screenshot_dir):
+    """Found in the browser: once the «Реестр заменён» message had gone, the upload box folded up
+    on the next upload and hid that file's preview."""
+    from browserkit import log_in
+
+    server = start_app_server(staff=True)
+    log_in(page, server)
+    page.get_by_role("button", name="Создать демонстрационное собрание").click()
+    expect(page.get_by_text("Создано демонстрационное собрание №")).to_be_visible()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Реестр собственников").click()
+    expect(page.get_by_role("heading", name="Сведения о 48 собственниках / 42 помещениях")).to_be_visible()
+    wait_idle(page)
+
+    first, second = tmp_path / "реестр.xlsx", tmp_path / "большой.xlsx"
+    registry_file(first)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for n in range(1, 30_001):  # more rows than one chunk from the reader
+        ws.append([str(n), 40.0 + n % 50, f"Собственник {n}", "1", "", None, ""])
+    wb.save(second)
+
+    page.get_by_text("Загрузить реестр из файла").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(first))
+    expect(page.get_by_text(f"принято {OWNERS} собственников, {PREMISES} помещений")).to_be_visible()
+    page.get_by_role("button", name="Импортировать").click()
+    expect(page.get_by_text(f"Реестр заменён: импортировано {OWNERS} собственников")).to_be_visible()
+    wait_idle(page)
+
+    page.screenshot(path=str(screenshot_dir / "registry_after_import.png"))
+    # the box the user opened stays open, its uploader emptied for the next file
+    expect(page.get_by_test_id("stFileUploaderDropzone")).to_be_visible()
+    expect(page.get_by_text("Прочитано из")).to_have_count(0)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(second))
+    # (the bar «Проверено строк: …» shows while it is checked: too briefly to catch reliably here)
+    preview = page.get_by_text("Прочитано из «большой.xlsx»")
+    expect(preview).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("принято 30000 собственников, 30000 помещений")).to_be_visible()
+    expect(page.get_by_test_id("stProgress")).to_have_count(0)  # the bar is gone once the file is checked
+    page.screenshot(path=str(screenshot_dir / "registry_second_preview.png"))
+    assert "Traceback" not in server.log()
