@@ -169,8 +169,9 @@ class WorkbookReader:
     arriving sheet by sheet, chunk by chunk, while the child is still sending the rest.
 
     `events()` yields ("sheet", name, rows in it), then ("rows", [row, …], payload) for that sheet
-    and ("sheet end",), for every worksheet in order; payload is what the PREPARERS entry named by `prepare`
-    made of the chunk in the child (None without one). `sheets()` gathers the rows into Sheets.
+    and ("sheet end",), for every worksheet in order; payload is what the PREPARERS entry named by
+    `prepare` made of the chunk in the child (None without one). `sheets()` gathers the rows into
+    Sheets.
     A damaged or hostile file, a child that dies, runs out of memory or time, or sends anything
     but cells: TableFileError with a Russian message. Leaving early (close(), or the `with`
     block) stops the child.
@@ -300,8 +301,9 @@ class WorkbookReader:
 
 
 def _child_main() -> None:
-    """The reading process: argv = root fmt filename memory-limit time-limit; the file on stdin;
-    pickled frames on stdout (see WorkbookReader.events), ending in ("end",) or ("error", message)."""
+    """The reading process: argv = root fmt filename memory-limit time-limit preparer; the file on
+    stdin; frames on stdout (8 bytes of length, then a pickle; see WorkbookReader.events), ending
+    in ("end",) or ("error", message)."""
     import gc
     import resource
 
@@ -355,7 +357,10 @@ def _child_main() -> None:
         print("MemoryError", file=sys.stderr)
         sys.stderr.flush()
         os._exit(3)
-    frames.put(None)
+    finally:
+        # also after an unexpected error: the writer ends, the traceback goes to stderr, and the
+        # caller, finding no ("end",), reports a failed read instead of waiting for the time limit
+        frames.put(None)
     writer.join()
 
 
