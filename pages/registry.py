@@ -104,11 +104,14 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                         bar.progress(min(done / max(total, 1), 1.0),
                                      text=f"Проверено строк: {done:,} из {total:,}".replace(",", " "))
 
-                    report = check_registry(sf, data=data, filename=upload.name, meeting_id=meeting_id,
-                                            replace=replace, progress=show_progress)
-                    bar.empty()
+                    try:
+                        report = check_registry(sf, data=data, filename=upload.name, meeting_id=meeting_id,
+                                                replace=replace, progress=show_progress)
+                    finally:
+                        bar.empty()
                     status.update(label=f"Файл «{upload.name}» проверен", state="complete", expanded=False)
             except TableFileError as exc:
+                status.update(label=f"Файл «{upload.name}» не прочитан", state="error", expanded=False)
                 st.session_state[PREVIEW] = None
                 st.error(str(exc))
                 report = None

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from itertools import chain
 
 from services import owner_fields as f
 from services.spreadsheet import Sheet, Table, TableFileError, WorkbookReader, read_csv, table_format
@@ -420,8 +421,13 @@ class RowChecker:
         if not (isinstance(first, int) and first <= start and stop <= first + len(values)):
             return None
         part = values[start - first:stop - first]
-        if not all(v.__class__ is tuple and len(v) == 2 and v[0].__class__ is bool
-                   and (v[1] is None or (v[1].__class__ is tuple and len(v[1]) == 3)) for v in part):
+        if not all(v.__class__ is tuple and len(v) == 2 and v[0].__class__ is bool for v in part):
+            return None
+        contacts = [v[1] for v in part if v[1] is not None]  # (e-mails, phones, unreadable): lists of text
+        if not all(c.__class__ is tuple and len(c) == 3 for c in contacts):
+            return None
+        lists = list(chain.from_iterable(contacts))
+        if not all(v.__class__ is list for v in lists) or not set(map(type, chain.from_iterable(lists))) <= {str}:
             return None
         return part
 
@@ -456,8 +462,12 @@ class RowChecker:
                 premise_hits.get((raw_premise.__class__, raw_premise)) or premises.miss(raw_premise)
             )
             if (raw_owner.__class__ is str and total_match(raw_owner)) or (
-                    raw_premise.__class__ is str and total_match(raw_premise)) or (
-                    width and cells[0].__class__ is str and total_match(cells[0])):
+                    raw_premise.__class__ is str and total_match(raw_premise)):
+                continue
+            first = cells[0] if width else _NO_CELL
+            if first == "" or first is None:  # a table that starts further right: its first filled cell
+                first = next((c for c in cells if not is_blank(c)), _NO_CELL)
+            if first.__class__ is str and total_match(first):
                 continue
             name = " ".join(raw_owner.split()) if raw_owner.__class__ is str else clean_text(raw_owner)
             raw_area = cells[c_area] if c_area < width else _NO_CELL

@@ -7,7 +7,9 @@ int, bool, date/datetime or ''. Row positions are kept as the spreadsheet progra
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import itertools
 import logging
 import os
 import pickle
@@ -196,9 +198,8 @@ class WorkbookReader:
         except OSError as exc:  # no process can be started at all: the server's problem, not the file's
             self._stderr.close()
             raise TableFileError(f"Файл «{filename}» не прочитан: не удалось запустить чтение таблицы ({exc}).") from exc
-        self._timer = threading.Timer(WORKBOOK_TIME_LIMIT, self._stop_for_time)
-        self._timer.daemon = True
-        self._timer.start()
+        self._timer: threading.Timer | None = None
+        self._arm_timer()
         try:
             # The child reads all of its input before it writes anything, so this cannot block on
             # a full output pipe.
@@ -221,6 +222,15 @@ class WorkbookReader:
         except (OSError, ValueError):
             return None
         return body if len(body) == size else None
+
+    def _arm_timer(self) -> None:
+        """The time limit runs while the child works towards its next frame: the caller's own
+        checking of the rows it has got does not count against the file."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(WORKBOOK_TIME_LIMIT, self._stop_for_time)
+        self._timer.daemon = True
+        self._timer.start()
 
     def _stop_for_time(self) -> None:
         self._timed_out = True
@@ -262,7 +272,9 @@ class WorkbookReader:
     def events(self):
         in_sheet = False
         while True:
+            self._arm_timer()
             body = self._next_frame()
+            self._timer.cancel()
             if body is None:  # the child ended without saying "end"
                 raise self._failure()
             try:
@@ -274,16 +286,14 @@ class WorkbookReader:
                 in_sheet = True
                 yield frame
             elif kind == "rows" and in_sheet and len(frame) == 3 and isinstance(frame[1], list) and all(
-                    row.__class__ is list for row in frame[1]):
+                    row.__class__ is list for row in frame[1]) and _only_cells(frame[1]):
                 yield frame
             elif kind == "sheet end" and in_sheet and len(frame) == 1:
                 in_sheet = False
                 yield frame
             elif kind == "end" and len(frame) == 1 and not in_sheet:
-                self._timer.cancel()
                 return
             elif kind == "error" and len(frame) == 2:
-                self._timer.cancel()
                 raise TableFileError(str(frame[1]))
             else:
                 raise self._failure()
@@ -298,6 +308,14 @@ class WorkbookReader:
                 sheet.rows.extend(frame[1])
             else:
                 yield sheet
+
+
+_CELL_CLASSES = frozenset({str, float, int, bool, type(None), dt.date, dt.datetime, dt.time, dt.timedelta})
+
+
+def _only_cells(rows: list[list]) -> bool:
+    """Every value is one a cell can hold (the unpickler would also build lists, dicts, sets)."""
+    return set(map(type, itertools.chain.from_iterable(rows))) <= _CELL_CLASSES
 
 
 def _child_main() -> None:

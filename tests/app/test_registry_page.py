@@ -71,6 +71,9 @@ def test_an_upload_shows_a_preview_and_stores_nothing(registry_page, session_fac
     assert len(recognised) == 1 and all(f"«{h}»" in recognised[0] for h in SEED_HEADER[:4])
     assert button(at, "Импортировать")
     assert not at.error
+    [status] = at.get("status")
+    assert (status.label, status.state, status.proto.expanded) == ("Файл «реестр.xlsx» проверен", "complete", False)
+    assert not at.get("progress")
     assert owners_in_db(session_factory) == 0
     assert texts(at.subheader) == ["Сведения о 0 собственниках / 0 помещениях"]
     assert at.session_state["registry_preview"][1] is True  # (digest, replace, report)
@@ -122,6 +125,10 @@ def test_rows_with_errors_are_listed_and_left_out(registry_page, session_factory
 def test_a_file_without_the_registry_columns_cannot_be_imported(registry_page, session_factory):
     at = upload(registry_page, registry_xlsx(rows=[["a", "b"]], header=["Что-то", "Другое"]))
     assert at.error
+    # the check's box says so and folds up, without a half-filled progress bar in it
+    [status] = at.get("status")
+    assert (status.label, status.state, status.proto.expanded) == ("Файл «реестр.xlsx» не прочитан", "error", False)
+    assert not at.get("progress")
     assert not [b for b in at.button if b.label.startswith("Импортировать")]
     assert owners_in_db(session_factory) == 0
 

@@ -5,6 +5,7 @@ same rows give when everything is checked here, as for a CSV file.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -114,6 +115,10 @@ def test_a_payload_prepared_for_other_columns_or_of_the_wrong_shape_is_not_used(
     assert checker.prepared_from(("registry", (2, (6,), -1), 1, good[3]), 0, 2) is None  # rows it does not cover
     assert checker.prepared_from(("registry", (2, (6,), -1), 0, [("x",), ("y",)]), 1, 2) is None
     assert checker.prepared_from(None, 1, 2) is None
+    # contacts that are not lists of text: found in review, they reached the owners unchecked
+    assert checker.prepared_from(("registry", (2, (6,), -1), 0, [(False, None), (True, ([7, {"x": 1}], [], []))]), 1, 2) is None
+    assert checker.prepared_from(("registry", (2, (6,), -1), 0, [(False, None), (True, ("a@b.ru", [], []))]), 1, 2) is None
+    assert checker.prepared_from(("registry", (2, (6,), -1), 0, [(False, None), (1, None)]), 1, 2) is None
     checker.feed(rows, 1, 2, None)  # prepared here instead
     assert [(o.is_legal_entity, o.emails) for o in checker.report.owners] == [(True, ["a@b.ru"])]
 
@@ -147,3 +152,32 @@ def test_the_reading_process_sends_the_prepared_part_with_each_chunk_of_a_regist
     for _kind, chunk_rows, payload in chunks:
         assert payload == ("registry", columns, start, prepare_rows(rows, start, start + len(chunk_rows), *columns))
         start += len(chunk_rows)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_total_row_labelled_in_the_first_filled_column_of_a_table_that_starts_further_right(fmt):
+    """Found in review: with column A empty, «Итого:» in the «№ п/п» column was not seen when the
+    premise and owner cells were filled (as every cell of a CSV is), and the row became an owner."""
+    header = ["", "№ п/п", "Номер помещения", "ФИО собственника", "Общая площадь"]
+    rows = [header, ["", 1, 1, "Иванов", 50], ["", 2, 2, "Петров", 40], ["", "Итого:", 3, 2, 90]]
+    report = parse_registry(make_table(rows, fmt), f"реестр.{fmt}")
+    assert [o.name for o in report.owners] == ["Иванов", "Петров"]
+    assert report.errors == []
+
+
+def test_the_time_limit_counts_the_readers_work_not_the_time_the_caller_spends_on_the_rows(registry_rows, monkeypatch):
+    """Found in review: the limit ran from start to the last frame, so a caller checking slowly
+    (a busy server) had a good file reported as «чтение не закончилось»."""
+    monkeypatch.setattr(spreadsheet, "WORKBOOK_TIME_LIMIT", 2)
+    data = make_table(registry_rows, "xlsx")
+    started = time.monotonic()
+    report = parse_registry(data, "реестр.xlsx", progress=lambda done, total: time.sleep(0.8))
+    assert time.monotonic() - started > 2  # longer than the limit in all
+    assert len(report.owners) > 15_000
+
+
+def test_a_frame_holding_anything_but_cell_values_is_refused():
+    assert spreadsheet._only_cells([["1", 50.0, 3, True, None, dt.date(2020, 1, 1), dt.datetime(2020, 1, 1, 12)]])
+    assert not spreadsheet._only_cells([["1", {"x": 1}]])
+    assert not spreadsheet._only_cells([["1", ["nested"]]])
+    assert not spreadsheet._only_cells([[b"bytes"]])
