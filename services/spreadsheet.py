@@ -341,11 +341,14 @@ def _child_main() -> None:
     # Frames are written by a thread: a write blocks until the caller has read the frame, and
     # meanwhile this process prepares the next ones instead of waiting (one write per frame, so
     # the writer needs the interpreter only briefly).
-    frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    frames: queue.SimpleQueue[bytes | threading.Event | None] = queue.SimpleQueue()
 
     def write_frames() -> None:
         try:
             while (body := frames.get()) is not None:
+                if isinstance(body, threading.Event):  # everything before it is in the pipe
+                    body.set()
+                    continue
                 out.write(len(body).to_bytes(8, "little") + body)
                 out.flush()
         except BrokenPipeError:  # the caller has what it needed and stopped reading
@@ -368,6 +371,12 @@ def _child_main() -> None:
                 send(("rows", rows[start:stop], prepare(start, stop) if prepare else None))
                 start, step = stop, CHUNK_ROWS
             send(("sheet end",))
+            # A finished sheet is in the pipe before the next one is read: reading a hostile
+            # later sheet may abort this process, and frames still queued here would be lost
+            # with it (the pipe keeps what was written).
+            written = threading.Event()
+            frames.put(written)
+            written.wait()
         send(("end",))
     except TableFileError as exc:
         send(("error", str(exc)))
