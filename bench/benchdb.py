@@ -1,5 +1,6 @@
 """Shared by the benchmarks (not a benchmark itself): a fresh migrated database — a SQLite file
-under bench/out/ or a throw-away PostgreSQL database on the given server, dropped at close()."""
+under bench/out/ or a throw-away PostgreSQL database on the given server, dropped at close() —
+and the PASS/FAIL report of a benchmark's targets."""
 from __future__ import annotations
 
 import os
@@ -55,3 +56,11 @@ class BenchDatabase:
             self._remove_sqlite()
         else:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def report(checks: list[tuple[str, bool, str]], *, no_fail: bool) -> int:
+    """Print each target as PASS or FAIL with its figure; the exit status: 1 when one is missed
+    (unless no_fail)."""
+    for label, ok, figure in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {label}: {figure}")
+    return 1 if not no_fail and not all(ok for _label, ok, _figure in checks) else 0

@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdb import report  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 ROWS = 100_000
@@ -332,10 +334,7 @@ def main() -> int:
          f"{page['seconds']:.2f} s (median of warm runs)"),
     ]
     print()
-    for label, ok, figure in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {label}: {figure}")
-    failed = [c for c in checks if not c[1]]
-    return 1 if failed and not args.no_fail else 0
+    return report(checks, no_fail=args.no_fail)
 
 
 if __name__ == "__main__":

@@ -391,7 +391,7 @@ def main() -> int:
                 failed |= not passed
                 print(f"\n(b) ours on {label}: queue_notices + run_sender(until_idle=True), end to end: "
                       f"{rate:8.0f} msg/s  ({result['seconds']:.2f} s, of which queuing {result['queue_seconds']:.2f} s)")
-                print(f"    timed: queuing, claiming, rendering, drawing codes, sending, committing every outcome")
+                print("    timed: queuing, claiming, rendering, drawing codes, sending, committing every outcome")
                 print(f"    {result['why']}")
                 print(f"    nothing lost or duplicated: {'PASS' if result['ok'] else 'FAIL'}")
                 print(f"    ratio ours/baseline = {ratio:.2f} (target ≥ {TARGET_RATIO}): "

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdb import BenchDatabase  # noqa: E402
+from benchdb import BenchDatabase, report  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 OWNERS = 100_000
@@ -406,10 +406,7 @@ def main() -> int:
             pg.close()
 
     print()
-    for label, ok, figure in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {label}: {figure}")
-    failed = [c for c in checks if not c[1]]
-    return 1 if failed and not args.no_fail else 0
+    return report(checks, no_fail=args.no_fail)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdb import BenchDatabase  # noqa: E402
+from benchdb import BenchDatabase, report  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 SECRET = "bench-secret-key"
@@ -403,10 +403,7 @@ def main() -> int:
 
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end (more than the CPU count: wall times include "
           "waiting for a core)")
-    for label, ok, figure in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {label}: {figure}")
-    failed = [c for c in checks if not c[1]]
-    return 1 if failed and not args.no_fail else 0
+    return report(checks, no_fail=args.no_fail)
 
 
 if __name__ == "__main__":

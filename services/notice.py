@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email import policy as email_policy
-from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from fractions import Fraction
 from functools import lru_cache
@@ -164,8 +163,8 @@ class _Stencil:
         values = {f: str(getattr(owner, f)).replace("\x00", "") for f in self.fields if f != "code"}
         values["code"] = code
         text, html_, subject = self.rendered.text, self.rendered.html, self.rendered.subject
-        for f, v in values.items():
-            mark = f"\x00{f}\x00"
+        for name, v in values.items():
+            mark = f"\x00{name}\x00"
             text = text.replace(mark, v)
             html_ = html_.replace(mark, html.escape(v))  # what autoescape would have done
             subject = subject.replace(mark, header_safe(v))

@@ -446,7 +446,7 @@ def print_notices(session_factory: sessionmaker[Session], *, meeting_id: int, ow
     """
     from fractions import Fraction
 
-    from services.codes import generate_code, hash_code
+    from services.codes import generate_code
     from services.documents import paper_notices_docx
     from services.notice import owner_view
     from services.sender import meeting_view

@@ -101,7 +101,7 @@ def store_registry(
                     new_premises[o.premise_key] = o
             if new_premises:
                 firsts = list(new_premises.values())
-                _insert_rows(conn, Premise.__table__, len(firsts), {
+                _insert_rows(conn, Premise.__table__, {
                     "meeting_id": [meeting_id] * len(firsts), "number": [o.premise for o in firsts],
                     "number_key": [o.premise_key for o in firsts], "kind": [o.kind for o in firsts],
                     "area": [o.area for o in firsts],
@@ -111,7 +111,7 @@ def store_registry(
                 ).all())
             now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
             n = len(owners)
-            _insert_rows(conn, OwnerRecord.__table__, n, {
+            _insert_rows(conn, OwnerRecord.__table__, {
                 "meeting_id": [meeting_id] * n, "premise_id": [known[o.premise_key] for o in owners],
                 "name": [o.name for o in owners], "name_key": [o.name_key for o in owners],
                 "is_legal_entity": [o.is_legal_entity for o in owners],
@@ -131,8 +131,8 @@ def store_registry(
     )
 
 
-def _insert_rows(conn: Connection, table: Table, count: int, columns: dict[str, list]) -> None:
-    """INSERT `count` rows, given column by column, in the open transaction.
+def _insert_rows(conn: Connection, table: Table, columns: dict[str, list]) -> None:
+    """INSERT rows given column by column (lists of equal length) in the open transaction.
 
     On SQLite the rows go straight to the driver's executemany, each value converted once by its
     column type's own bind processor: SQLAlchemy's per-row parameter handling costs several times
