@@ -8,11 +8,13 @@ from pathlib import Path
 import openpyxl
 from streamlit.testing.v1 import AppTest
 
+from tests import hang
+
 from services.meetings import MeetingData, QuestionData
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
-TIMEOUT = 30  # the first run of a test imports pandas and upgrades the schema
+TIMEOUT = hang.PAGE_RUN  # a hang guard: the first run of a test imports pandas and upgrades the schema
 
 ADMIN_LOGIN = "admin"
 ADMIN_PASSWORD = "pravlenie-2026"

@@ -3,7 +3,7 @@ only an administrator manages staff and reads the journal; staff actions land in
 from __future__ import annotations
 
 import pytest
-from pagekit import assert_ran_cleanly, texts
+from pagekit import TIMEOUT, assert_ran_cleanly, texts
 
 from services.audit import audit_frame
 from services.auth import create_user
@@ -65,7 +65,7 @@ def test_a_personal_data_page_refuses_an_observer_even_when_reached_directly(app
     meeting = create_demo_meeting(session_factory)
     observer = create_user(session_factory, username="olga", password="observer-1", role="observer", actor="anna")
     for page in ("pages/registry.py", "pages/notify.py", "pages/decisions.py", "pages/users.py", "pages/audit.py"):
-        at = AppTest.from_file(str(ROOT / page), default_timeout=30)
+        at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
         at.session_state["user"] = observer
         at.session_state["meeting_id"] = meeting
         at.run()

@@ -16,8 +16,10 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-sync",
 ]
-STARTUP_TIMEOUT = 60  # seconds until the server answers its health check
-UI_TIMEOUT = 20_000  # ms Playwright waits for an element
+from tests import hang  # noqa: E402
+
+STARTUP_TIMEOUT = hang.SERVER_START  # s until the server answers its health check (a hang guard)
+UI_TIMEOUT = hang.UI_MS  # ms Playwright waits for an element (a hang guard)
 
 E2E_LOGIN = "e2e-admin"
 E2E_PASSWORD = "e2e-password-2026"
@@ -71,7 +73,7 @@ def wait_until_up(server: AppServer) -> None:
             pass
         time.sleep(0.3)
     server.stop()
-    raise RuntimeError(f"streamlit did not answer within {STARTUP_TIMEOUT} s:\n{server.log()[-3000:]}")
+    raise RuntimeError(hang.message("the server's health check", STARTUP_TIMEOUT) + ":\n" + server.log()[-3000:])
 
 
 def create_staff_user(env: dict[str, str], *, username: str, password: str, full_name: str = "") -> None:

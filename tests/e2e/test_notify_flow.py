@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import create_engine, func, select
 
 from browserkit import log_in, wait_idle
+from tests import hang
 from services.models import Delivery, SendJob
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.e2e
 DEMO_OWNERS, DEMO_WITH_EMAIL = 48, 39
 CODE_RE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 SUBJECT = "Сообщение о проведении общего собрания собственников помещений: г. Москва, ул. Садовая, д. 10"
-SEND_TIMEOUT = 90_000  # ms: 39 messages through the background sender
+SEND_TIMEOUT = hang.COMMAND * 1000  # ms, a hang guard: 39 messages through the background sender
 TODAY = f"{dt.date.today():%d.%m.%Y}"
 TICK_WIDTH, ROW_HEIGHT = 95, 35  # px: the «Выбрать» column's configured width; the grid's row height
 

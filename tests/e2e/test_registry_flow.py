@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browserkit import wait_idle
+from tests import hang
 
 pytestmark = pytest.mark.e2e
 
@@ -188,7 +189,7 @@ def test_after_an_import_the_next_file_shows_its_progress_and_preview(page, star
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(second))
     # (the bar «Проверено строк: …» shows while it is checked: too briefly to catch reliably here)
     preview = page.get_by_text("Прочитано из «большой.xlsx»")
-    expect(preview).to_be_visible(timeout=60_000)
+    expect(preview).to_be_visible(timeout=hang.UI_MS * 2)
     expect(page.get_by_text("принято 30000 собственников, 30000 помещений")).to_be_visible()
     expect(page.get_by_test_id("stProgress")).to_have_count(0)  # the bar is gone once the file is checked
     page.screenshot(path=str(screenshot_dir / "registry_second_preview.png"))

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from browserkit import log_in, wait_idle
+from tests import hang
 from services.runtime import build_runtime
 from services.settings import load_settings
 from services.voting import register_paper_decision
@@ -27,8 +28,8 @@ TODAY = dt.date.today()
 FIRST = {"Андреев": (["for", "for", "for"], 4), "Борисова": (["for", "abstain", "for"], 2),
          "Власов": (["against", "for", "for"], 1)}  # answers, received so many days ago
 LAST = ("Власова", ["against", "invalid", "against"])
-REFRESH_TIMEOUT = 15_000  # ms: the page refreshes every 10 s while voting is open
-FIRST_RUN_TIMEOUT = 60_000  # ms: a fresh server's first run imports pandas and Altair
+REFRESH_TIMEOUT = hang.UI_MS  # ms, a hang guard: the page refreshes every 10 s while voting is open
+FIRST_RUN_TIMEOUT = hang.UI_MS * 2  # ms, a hang guard: a fresh server's first run imports pandas and Altair
 ZIP_NAMES = {
     "Протокол.docx", "Итоги голосования.xlsx", "Приложение 1. Реестр собственников.xlsx",
     "Приложение 2. Сообщение о проведении собрания.docx", "Приложение 3. Реестр вручения сообщений.xlsx",

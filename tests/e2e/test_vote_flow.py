@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from browserkit import ROOT, UI_TIMEOUT, log_in, wait_idle
+from tests import hang
 from services.demo import create_demo_meeting
 from services.models import AccessCode, Decision, OwnerRecord
 from services.runtime import build_runtime
@@ -29,7 +30,7 @@ OWNER_RE = re.compile(r"Уважаемый собственник (.+)!\s+Пом
 FINGERPRINT_RE = re.compile(r"Отпечаток печати ваших ответов: ([0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4})")
 ANSWERS = ["За", "Против", "Воздержался", "За", "За"]
 PHONE = {"width": 390, "height": 844}
-SEND_TIMEOUT = 120  # s: 39 messages through manage.py send-notices --wait
+SEND_TIMEOUT = hang.COMMAND  # s, a hang guard: 39 messages through manage.py send-notices --wait
 
 
 def docx_text(data_path) -> str:
@@ -91,7 +92,7 @@ def send_notices(server, smtp_server, meeting_id) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"без адреса эл. почты {DEMO_OWNERS - DEMO_WITH_EMAIL}" in done.stdout, done.stdout
     # the app's own background sender may take part of the queue; either way each owner gets one
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + hang.COMMAND
     while len(smtp_server.messages) < DEMO_WITH_EMAIL and time.monotonic() < deadline:
         time.sleep(0.3)
     time.sleep(1)

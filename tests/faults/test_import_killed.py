@@ -13,6 +13,8 @@ import sqlite3
 import time
 
 import pytest
+
+from tests import hang
 from sqlalchemy import text
 
 from faultkit import expected_fingerprint, manage_popen, manage_run, new_meeting, registry_fingerprint, \
@@ -62,7 +64,7 @@ def writer_probe(engine, db_url: str):
     return postgres_writing
 
 
-def wait_for(predicate, proc, timeout: float = 120, step: float = 0.01) -> float | None:
+def wait_for(predicate, proc, timeout: float = hang.COMMAND, step: float = 0.01) -> float | None:
     """Seconds until predicate() holds, or None if the process exits (or time runs out) first."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -119,9 +121,9 @@ def test_a_killed_import_leaves_the_old_registry_or_the_new_one_never_half(db_ur
         proc.wait(timeout=30)
         # PostgreSQL ends the dead client's transaction when its backend next touches the socket
         # (after the statement it was running): wait for that, so the next trial's probe sees its own
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + hang.STOP
         while writing():
-            assert time.monotonic() < deadline, "the killed import's transaction never ended"
+            assert time.monotonic() < deadline, hang.message("the killed import's transaction", hang.STOP)
             time.sleep(0.05)
         killed_while_writing += was_writing and proc.returncode == -signal.SIGKILL
 

@@ -4,15 +4,15 @@ A fake server (a real listening socket in a thread) accepts every connection and
 `manage.py send-worker` with SMTP_TIMEOUT=2 gives up on it with «SMTP-сервер … недоступен: сервер
 не ответил вовремя», stored on the queued deliveries and shown by job_progress, and keeps trying.
 Meanwhile the pages «Уведомление собственников» and «Реестр» (AppTest, the whole app, configured
-with the same silent server) render in under 2 s, each run started just as the sender's connection
-begins to hang: the pages never talk to the SMTP server themselves.
+with the same silent server but an SMTP timeout far beyond the page run's hang guard) render whole,
+each run started just as the sender's connection begins to hang: a page that talked to the SMTP
+server itself would hang and fail the guard. How fast the pages are
+during a stall is bench/smtp_stall.py's figure, against the same pages without one.
 """
 from __future__ import annotations
 
 import signal
-import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,64 +20,20 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from bench.silentsmtp import SilentSmtpServer
 from faultkit import SECRET, child_env, manage_popen, new_meeting, registry_rows, write_registry_xlsx
 from services.auth import create_user
 from services.notify import job_progress, owner_status_index, queue_notices
 from services.registry import import_registry
+from tests import hang
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 from pagekit import APP, TIMEOUT, assert_ran_cleanly  # noqa: E402
 
 PAGE_NOTIFY, PAGE_REGISTRY = "pages/notify.py", "pages/registry.py"
 STALL = "недоступен: сервер не ответил вовремя"
-SMTP_TIMEOUT = 2.0
-
-
-class SilentSmtpServer:
-    """Accepts TCP connections on 127.0.0.1 and never sends a byte (no greeting, no replies)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.lock = threading.Lock()
-        self.opened: list[float] = []  # monotonic time of every accepted connection
-        self.closed: dict[int, float] = {}  # connection number -> when the client gave up
-        self.conns: list[socket.socket] = []
-        self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                number = len(self.opened)
-                self.opened.append(time.monotonic())
-                self.conns.append(conn)
-            threading.Thread(target=self._hold, args=(conn, number), daemon=True).start()
-
-    def _hold(self, conn, number):
-        try:
-            while conn.recv(4096):  # whatever comes, no answer
-                pass
-        except OSError:
-            pass
-        with self.lock:
-            self.closed[number] = time.monotonic()
-
-    def is_open(self, number: int, at: float) -> bool:
-        with self.lock:
-            return self.closed.get(number, float("inf")) >= at
-
-    def stop(self):
-        self.running = False
-        self.sock.close()
-        for c in self.conns:
-            c.close()
+SMTP_TIMEOUT = 2.0  # the sender's
+PAGE_SMTP_TIMEOUT = 10 * TIMEOUT  # the app's: a page that waited on SMTP would outlast its run's hang guard
 
 
 @pytest.fixture
@@ -106,7 +62,8 @@ def test_a_silent_smtp_server_stops_the_sender_with_a_reason_and_not_the_pages(
         # (as in every page test), so only a page talking to SMTP could meet the stall
         for key, value in {"DATABASE_URL": db_url, "KVORUM_DATA_DIR": str(tmp_path), "SECRET_KEY": SECRET,
                            "KVORUM_SECRETS_FILE": str(tmp_path / "no-secrets.toml"),
-                           "KVORUM_EMBEDDED_SENDER": "0", **smtp_env}.items():
+                           "KVORUM_EMBEDDED_SENDER": "0", **smtp_env,
+                           "SMTP_TIMEOUT": str(PAGE_SMTP_TIMEOUT)}.items():
             monkeypatch.setenv(key, value)
         original = PagesManager.__init__
 
@@ -124,10 +81,10 @@ def test_a_silent_smtp_server_stops_the_sender_with_a_reason_and_not_the_pages(
             at.switch_page(page).run()
             assert_ran_cleanly(at)
 
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + hang.COMMAND
         while STALL not in (progress := job_progress(session_factory, job_id=job)).last_error:
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()
-            assert time.monotonic() < deadline, f"no stall reason stored: {progress}"
+            assert time.monotonic() < deadline, f"{hang.message('storing the stall reason', hang.COMMAND)}: {progress}"
             time.sleep(0.1)
         assert progress.last_error.startswith(f"SMTP-сервер 127.0.0.1:{silent_smtp.port} {STALL}")
         assert progress.sent == 0 and progress.pending == progress.total == len(ids)
@@ -139,15 +96,14 @@ def test_a_silent_smtp_server_stops_the_sender_with_a_reason_and_not_the_pages(
             with silent_smtp.lock:
                 seen = len(silent_smtp.opened)
             while len(silent_smtp.opened) == seen:
-                assert time.monotonic() < deadline + 60, "the sender stopped connecting"
+                assert time.monotonic() < deadline + hang.COMMAND, hang.message("the sender's next connection", hang.COMMAND)
                 time.sleep(0.01)
             start = time.monotonic()
+            assert silent_smtp.is_open(seen, start), "the run did not start during a stall"
             at.switch_page(page).run()
             elapsed = time.monotonic() - start
             assert_ran_cleanly(at)
-            assert silent_smtp.is_open(seen, time.monotonic()), "the run did not happen during a stall"
             timings.append((page, round(elapsed, 2)))
-            assert elapsed < 2.0, f"{page} took {elapsed:.2f} s while the SMTP server hung"
             if page == PAGE_NOTIFY:  # and the page says why nothing leaves, while the attempt hangs
                 assert any(STALL in w.value for w in at.warning), [w.value for w in at.warning]
                 assert at.get("progress"), "the sending job's progress is not shown"
@@ -156,11 +112,11 @@ def test_a_silent_smtp_server_stops_the_sender_with_a_reason_and_not_the_pages(
                 assert "40" in at.subheader[0].value, at.subheader[0].value
         with silent_smtp.lock:
             hung = sorted(silent_smtp.closed[n] - silent_smtp.opened[n] for n in silent_smtp.closed)
-        print(f"page runs during the stall (s): {timings}; sender connections: {len(silent_smtp.opened)}, "
+        print(f"page runs during the stall (s, figures only: bench/smtp_stall.py): {timings}; sender connections: {len(silent_smtp.opened)}, "
               f"each given up after {hung[0]:.1f}–{hung[-1]:.1f} s")
         assert hung and hung[0] >= SMTP_TIMEOUT * 0.9, "the sender gave up before SMTP_TIMEOUT"
         assert job_progress(session_factory, job_id=job).sent == 0
     finally:
         worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
+        worker.wait(timeout=hang.STOP)
     assert worker.returncode == 0

@@ -1,7 +1,11 @@
 """A registry file from anyone: whatever is in it, reading ends in a report or a TableFileError with
 a Russian message — never another exception, never a crash of the process, in bounded time and
 memory. Formulas are read as the values the spreadsheet program saved, never computed. Nothing is
-stored: parsing needs no database."""
+stored: parsing needs no database.
+
+The time limits here are hang guards above the reading process's own limit
+(spreadsheet.WORKBOOK_TIME_LIMIT): how fast a hostile file is refused is bench/hostile_files.py's
+figure, against a legitimate registry read in the same run."""
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +25,10 @@ from filemakers import make_table
 from services import spreadsheet
 from services.registry_parse import RegistryReport, parse_registry
 from services.spreadsheet import MAX_ROWS, MAX_UNZIPPED_BYTES, TableFileError, read_table
+from tests import hang
 
-CASE_SECONDS = 5.0
+#: s, a hang guard: the reading process is stopped at WORKBOOK_TIME_LIMIT (60 s); a case takes a median 0.05 s
+CASE_SECONDS = 2 * spreadsheet.WORKBOOK_TIME_LIMIT
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 HEADER = ["Номер помещения", "Общая площадь, м²", "ФИО собственника", "Доля", "Дата документа", "E-mail"]
 FORMULAS = ["=1+1", "@SUM(A1:A2)", "+1+1", "-2", '=HYPERLINK("http://evil.example","x")',
@@ -68,7 +74,7 @@ def outcome(data: bytes, filename: str):
     except TableFileError as exc:
         result = exc
     elapsed = time.monotonic() - start
-    assert elapsed < CASE_SECONDS, f"{filename}: {elapsed:.1f} s"
+    assert elapsed < CASE_SECONDS, f"{filename}: {hang.message('reading the file', CASE_SECONDS)}"
     if isinstance(result, TableFileError):
         assert CYRILLIC.search(str(result)), f"not a Russian message: {result}"
     else:
@@ -191,11 +197,9 @@ def test_a_zip_bomb_is_refused_before_inflating():
     data = zip_bomb_xlsx(MAX_UNZIPPED_BYTES + 50 * 1024**2)
     assert len(data) < 5 * 1024**2
     rss = _maxrss_bytes()
-    start = time.monotonic()
     with pytest.raises(TableFileError, match=r"после распаковки занимает 450,0 МБ .* допустимых 400,0 МБ"):
         read_table(data, "бомба.xlsx")
-    assert time.monotonic() - start < 1.0
-    assert _maxrss_bytes() - rss < 100 * 1024**2
+    assert _maxrss_bytes() - rss < 100 * 1024**2, "the bomb was inflated"
 
 
 def test_a_zip_bomb_that_lies_about_its_size_is_refused_quickly():
@@ -214,7 +218,7 @@ def test_a_sheet_of_a_million_rows_is_refused_naming_the_limit():
     elapsed = time.monotonic() - start
     message = str(caught.value)
     assert f"{MAX_ROWS:,}".replace(",", " ") in message and "строк" in message and "Разделите" in message
-    assert elapsed < 15, f"{elapsed:.1f} s"
+    assert elapsed < CASE_SECONDS, hang.message("refusing a million rows", CASE_SECONDS)
     assert _maxrss_bytes() - rss < 200 * 1024**2
 
 
@@ -223,7 +227,7 @@ def test_a_csv_of_a_million_lines_is_refused_naming_the_limit():
     start = time.monotonic()
     with pytest.raises(TableFileError, match=f"больше {MAX_ROWS:,} строк".replace(",", " ")):
         parse_registry(data, "миллион.csv")
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < CASE_SECONDS, hang.message("refusing a million lines", CASE_SECONDS)
 
 
 @pytest.mark.parametrize("make, name", [(far_apart_xlsx, "далеко.xlsx"), (repeated_cells_ods, "повтор.ods")],
