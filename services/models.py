@@ -192,6 +192,9 @@ class OwnerRecord(Base):
     emails: Mapped[list] = mapped_column(JSON, default=list)
     phones: Mapped[list] = mapped_column(JSON, default=list)
     source_row: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Совместная собственность: the records of one premise with the same group are one joint
+    # holding, carrying the holding's share each; its votes count once (services/holdings.py).
+    joint_group: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     premise: Mapped[Premise] = relationship(back_populates="owners")
@@ -304,6 +307,13 @@ class Decision(Base):
     seal: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(100), default="")  # staff user, or «owner»
     source: Mapped[str] = mapped_column(String(200), default="")  # e.g. the spreadsheet and its row
+    # Представитель (ЖК ст. 48 ч. 2): who signed for the owner, by a power of attorney (доверенность:
+    # number, date, who certified it) or, for a legal entity's head, by office.
+    representative_name: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    representative_office: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    poa_number: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    poa_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    poa_certified_by: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     answers: Mapped[list["DecisionAnswer"]] = relationship(
         back_populates="decision", cascade="all, delete-orphan", order_by="DecisionAnswer.question_id"
