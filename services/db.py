@@ -31,7 +31,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # Up to 30 connections a process: twenty owners voting at once and the staff's pages never wait
+    # for the pool; the chain appends of one meeting are serialised by its row lock, not here. A wait
+    # for a connection (pool_timeout) is a guard against a leak, far above a busy machine's need.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=120)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
