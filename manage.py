@@ -9,7 +9,7 @@
     python manage.py demo
     python manage.py send-notices --meeting ID (--all | --not-notified) [--wait] [--late]
     python manage.py send-worker [--once]
-    python manage.py import-decisions --meeting ID FILE
+    python manage.py import-decisions --meeting ID FILE [--received YYYY-MM-DD]
     python manage.py verify-decisions [--meeting ID]
     python manage.py tally --meeting ID [--json]
     python manage.py backup
@@ -36,11 +36,20 @@ def _runtime():
     return build_runtime()
 
 
-def _print_report(summary: dict) -> None:
+def _summary(report) -> dict:
+    """The report for --json: the area and the votes are numbers rounded as every page rounds them."""
+    from services.figures import round2
+
+    return {**report.summary(), "total_area": float(round2(report.total_area)), "votes": float(round2(report.votes))}
+
+
+def _print_report(report, summary: dict) -> None:
+    from services.figures import format_area, format_votes
+
     print(f"Собственников (принято строк): {summary['owners']}")
     print(f"Помещений: {summary['premises']}")
-    print(f"Общая площадь: {summary['total_area']:.2f} м²")
-    print(f"Голосов: {summary['votes']:.2f}")
+    print(f"Общая площадь: {format_area(report.total_area)}")
+    print(f"Голосов: {format_votes(report.votes)}")
     if summary["errors"]:
         print(f"\nОтклонено ({len(summary['errors'])}):")
         for e in summary["errors"]:
@@ -61,6 +70,15 @@ def _read_file(path: str) -> bytes:
         raise TableFileError(f"«{path}» — папка, а не файл.") from None
     except PermissionError:
         raise TableFileError(f"Нет прав на чтение файла «{path}».") from None
+
+
+def _iso_date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"дата «{text}» не распознана: нужно ГГГГ-ММ-ДД") from None
 
 
 def cmd_migrate(args) -> int:
@@ -90,11 +108,11 @@ def cmd_check_registry(args) -> int:
     from services.registry_parse import parse_registry
 
     report = parse_registry(_read_file(args.file), Path(args.file).name)
-    summary = report.summary()
+    summary = _summary(report)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
-        _print_report(summary)
+        _print_report(report, summary)
     return 0
 
 
@@ -115,11 +133,11 @@ def cmd_import_registry(args) -> int:
         rt.session_factory, meeting_id=args.meeting, data=_read_file(args.file), filename=Path(args.file).name,
         replace=args.replace,
     )
-    summary = report.summary()
+    summary = _summary(report)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
-        _print_report(summary)
+        _print_report(report, summary)
         print("\nРеестр " + ("заменён." if args.replace else "дополнен."))
     return 0
 
@@ -198,9 +216,15 @@ def cmd_import_decisions(args) -> int:
 
     rt = _runtime()
     report, result = import_decisions(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting,
-                                      data=_read_file(args.file), filename=Path(args.file).name, user="manage.py")
+                                      data=_read_file(args.file), filename=Path(args.file).name, user="manage.py",
+                                      received_on=args.received)
+    for note in report.notes:
+        print(note)
     print(f"Загружено решений: {result.total} (учитываются {result.counted}, поздних {result.late}); "
           f"недействительных ответов на вопросы: {report.invalid_answers}.")
+    if result.joint_same or result.joint_conflicts:
+        print(f"Решения совместных собственников: совпадают с учтённым — {result.joint_same}, расходятся — "
+              f"{result.joint_conflicts} (выберите учитываемое на странице «Решения собственников»).")
     if report.errors:
         print(f"Отклонено строк: {len({e.row for e in report.errors})}:")
         for e in report.errors:
@@ -223,17 +247,19 @@ def cmd_verify_decisions(args) -> int:
 
 
 def cmd_tally(args) -> int:
-    from services.tally import percent2, recount, tally_json, votes2
+    from services.figures import format_percent
+    from services.figures import format_votes as v  # the figures as every page writes them
+    from services.tally import recount, tally_json
 
     t = recount(_runtime().session_factory, meeting_id=args.meeting)
     if args.json:
         print(json.dumps(tally_json(t), ensure_ascii=False))
         return 0
-    print(f"Всего голосов: {votes2(t.all_votes)}; приняли участие: {votes2(t.participants)} "
-          f"({percent2(t.participation)} %) — {'кворум есть' if t.quorum else 'кворума нет'}.")
+    print(f"Всего голосов: {v(t.all_votes)}; приняли участие: {v(t.participants)} "
+          f"({format_percent(t.participation)}) — {'кворум есть' if t.quorum else 'кворума нет'}.")
     for q in t.questions:
-        print(f"  {q.number}. за {votes2(q.votes['for'])}, против {votes2(q.votes['against'])}, воздержались "
-              f"{votes2(q.votes['abstain'])}, недействительно {votes2(q.votes['invalid'])} — "
+        print(f"  {q.number}. за {v(q.votes['for'])}, против {v(q.votes['against'])}, воздержались "
+              f"{v(q.votes['abstain'])}, недействительно {v(q.votes['invalid'])} — "
               f"{'решение принято' if q.adopted else 'решение не принято'}")
     return 0
 
@@ -312,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("import-decisions", help="загрузить письменные решения из таблицы")
     s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("--received", type=_iso_date, metavar="ГГГГ-ММ-ДД",
+                   help="дата получения решений, у которых в файле нет даты (одна на весь файл)")
     s.add_argument("file")
     s.set_defaults(func=cmd_import_decisions)
 

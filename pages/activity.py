@@ -9,10 +9,12 @@ import streamlit as st
 
 from services.meetings import get_meeting
 from services.results import activity_xlsx, live_activity_figures
-from services.tally import live_tally, percent2, votes2
+from services.figures import format_percent, format_votes, round2
+from services.tally import live_tally
 from ui import state
 
 REFRESH_SECONDS = 10
+VOTES_TEXT = "Голосов (текст)"  # a chart's figure as people read it, for its tooltip
 
 state.require_staff()
 sf = state.session_factory()
@@ -33,20 +35,21 @@ def render() -> None:
     figures = live_activity_figures(sf, meeting_id=meeting_id)
     a, b, c = st.columns(3)
     # the deltas are explanations, not changes: an arrow would read as growth («↑ 0.00 голосов»)
-    a.metric("Приняли участие (учтённые решения)", f"{votes2(t.participants)} голосов",
-             f"{percent2(t.participation)} % от {votes2(t.all_votes)}", delta_color="off", delta_arrow="off")
+    a.metric("Приняли участие (учтённые решения)", f"{format_votes(t.participants)} голосов",
+             f"{format_percent(t.participation)} от {format_votes(t.all_votes)}", delta_color="off", delta_arrow="off")
     if t.quorum:
         b.metric("Кворум", "есть", "более 50 % всех голосов", delta_color="normal", delta_arrow="off")
     else:
-        b.metric("До кворума", f"более {votes2(t.votes_to_quorum)} голосов", "нужно более 50 % всех голосов",
+        b.metric("До кворума", f"более {format_votes(t.votes_to_quorum)} голосов", "нужно более 50 % всех голосов",
                  delta_color="off", delta_arrow="off")
     c.metric("Заполнено онлайн, решение не сдано", f"{t.online_records} собств.",
-             f"{votes2(t.online_votes)} голосов", delta_color="off", delta_arrow="off")
+             f"{format_votes(t.online_votes)} голосов", delta_color="off", delta_arrow="off")
     st.progress(min(float(t.participation) / 0.5, 1.0),
-                text=f"Участие {percent2(t.participation)} % — кворум начинается с более чем 50 %")
+                text=f"Участие {format_percent(t.participation)} — кворум начинается с более чем 50 %")
 
-    frame = pd.DataFrame([{"Статус": x.status, "Собственников": x.owners, "Голосов": float(votes2(x.votes))}
-                          for x in figures])
+    # the bars stand on numbers rounded as everywhere; the tooltips show the figures as written elsewhere
+    frame = pd.DataFrame([{"Статус": x.status, "Собственников": x.owners, "Голосов": float(round2(x.votes)),
+                           VOTES_TEXT: format_votes(x.votes)} for x in figures])
     left, right = st.columns(2)
     for column, where in (("Собственников", left), ("Голосов", right)):
         # owners are counted in whole numbers; the longest status must not be cut («Заполнили онла…»)
@@ -55,7 +58,7 @@ def render() -> None:
             x=alt.X(f"{column}:Q", title=f"{column.lower()}", axis=x_axis),
             y=alt.Y("Статус:N", sort=list(frame["Статус"]), title=None, axis=alt.Axis(labelLimit=250)),
             color=alt.Color("Статус:N", legend=None, scale=alt.Scale(scheme="tableau10")),
-            tooltip=["Статус", "Собственников", "Голосов"],
+            tooltip=["Статус", "Собственников", alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов")],
         ).properties(title=f"По {'числу собственников' if column == 'Собственников' else 'голосам (м²)'}",
                      height=220)
         where.altair_chart(chart, width="stretch")
@@ -63,18 +66,21 @@ def render() -> None:
     st.subheader("Участие по дням")
     if t.by_day:
         days = pd.DataFrame({"Дата": [pd.Timestamp(d) for d, _v in t.by_day],
-                             "Голосов участников": [float(votes2(v)) for _d, v in t.by_day]})
+                             "Голосов участников": [float(round2(v)) for _d, v in t.by_day],
+                             VOTES_TEXT: [format_votes(v) for _d, v in t.by_day]})
         # step-after: the running total changes only on days decisions came in; a slope between two such
         # days would show the quorum crossed on a day nobody voted
         line = alt.Chart(days).mark_line(point=True, interpolate="step-after").encode(
             x=alt.X("Дата:T", title=None, axis=alt.Axis(format="%d.%m", tickCount="day")),
             y=alt.Y("Голосов участников:Q", title="Голосов участников",
-                    scale=alt.Scale(domain=[0, float(votes2(t.all_votes))])),
-            tooltip=[alt.Tooltip("Дата:T", format="%d.%m.%Y"), "Голосов участников"])
+                    scale=alt.Scale(domain=[0, float(round2(t.all_votes))])),
+            tooltip=[alt.Tooltip("Дата:T", format="%d.%m.%Y"),
+                     alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов участников")])
         # the rule on the line's own field: a field of its own added «, Кворум» to the shared axis title
-        rule = alt.Chart(pd.DataFrame({"Голосов участников": [float(votes2(t.all_votes / 2))]})).mark_rule(
+        rule = alt.Chart(pd.DataFrame({"Голосов участников": [float(round2(t.all_votes / 2))],
+                                       VOTES_TEXT: [format_votes(t.all_votes / 2)]})).mark_rule(
             color="#c62828", strokeDash=[6, 4]).encode(
-            y="Голосов участников:Q", tooltip=[alt.Tooltip("Голосов участников:Q", title="Половина всех голосов")])
+            y="Голосов участников:Q", tooltip=[alt.Tooltip(f"{VOTES_TEXT}:N", title="Половина всех голосов")])
         st.altair_chart(line + rule, width="stretch")
         st.caption("Красная линия — половина всех голосов: кворум есть, когда участие выше неё.")
     else:
@@ -84,20 +90,22 @@ def render() -> None:
     rows = []
     for q in t.questions:
         for key, label in (("for", "За"), ("against", "Против"), ("abstain", "Воздержался"), ("invalid", "Недействительно")):
-            rows.append({"Вопрос": f"{q.number}", "Ответ": label, "Голосов": float(votes2(q.votes[key])),
+            rows.append({"Вопрос": f"{q.number}", "Ответ": label, "Голосов": float(round2(q.votes[key])),
+                         VOTES_TEXT: format_votes(q.votes[key]),
                          "Решение": "принято" if q.adopted else "не принято"})
     answers = pd.DataFrame(rows)
     if not answers.empty:
         bars = alt.Chart(answers).mark_bar().encode(
             y=alt.Y("Вопрос:N", title="Вопрос №", sort=[str(q.number) for q in t.questions]),
-            x=alt.X("Голосов:Q", stack="zero", scale=alt.Scale(domain=[0, float(votes2(t.all_votes))])),
+            x=alt.X("Голосов:Q", stack="zero", scale=alt.Scale(domain=[0, float(round2(t.all_votes))])),
             color=alt.Color("Ответ:N", scale=ANSWER_COLORS),
-            tooltip=["Вопрос", "Ответ", "Голосов", "Решение"])
+            tooltip=["Вопрос", "Ответ", alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов"), "Решение"])
         st.altair_chart(bars, width="stretch")
         table = pd.DataFrame([{
-            "№": q.number, "Вопрос": q.text, "За": f"{votes2(q.votes['for'])} ({percent2(q.share_of_participants('for'))} %)",
-            "Против": f"{votes2(q.votes['against'])}", "Воздержались": f"{votes2(q.votes['abstain'])}",
-            "Недействительно": f"{votes2(q.votes['invalid'])}", "Решение": "принято" if q.adopted else "не принято",
+            "№": q.number, "Вопрос": q.text,
+            "За": f"{format_votes(q.votes['for'])} ({format_percent(q.share_of_participants('for'))})",
+            "Против": format_votes(q.votes["against"]), "Воздержались": format_votes(q.votes["abstain"]),
+            "Недействительно": format_votes(q.votes["invalid"]), "Решение": "принято" if q.adopted else "не принято",
         } for q in t.questions])
         st.dataframe(table, hide_index=True, width="stretch")
     st.download_button("Скачать показатели (.xlsx)", data=lambda: activity_xlsx(sf, meeting_id=meeting_id, tally=t),

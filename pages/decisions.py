@@ -8,29 +8,39 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
+from services.auth import can
 from services.decision_import import parse_decisions, store_decisions
 from services.errors import DomainError
 from services.meetings import get_meeting
 from services.notify import owner_status_index
+from services.representatives import Representative
 from services.spreadsheet import TableFileError
 from services.voting import (
+    ANSWER_LABELS,
     ANSWERS,
     ELECTRONIC_WARNING,
     INVALID,
+    STATUSES,
     ballots_docx,
     ballots_zip,
     decisions_frame,
+    joint_conflicts,
     not_answered_owner_ids,
     register_paper_decision,
     set_electronic_decisions,
+    settle_joint_conflict,
     voter_page,
     voting_summary,
 )
 from ui import state
 
-PREVIEW = "decisions_preview"
+PREVIEW = "decisions_preview"  # (file digest, the date given for undated rows, the checked report)
 UPLOAD_V = "decisions_upload_v"
 FORM_V = "decisions_form_v"
+JOINT_PICK = "decisions_joint_pick"  # (decision id, its number, premise) awaiting confirmation
+# what the form says of a stored decision's status (the table shows STATUSES)
+SAVED = {"counted": "учитывается", "late": "получено после окончания приёма — хранится, но не учитывается",
+         "conflict": "у собственника уже есть учтённое решение — не учитывается"}
 MARKS = [*ANSWERS.values(), "Нет отметки", "Несколько отметок"]
 MARK_KEYS = {**{v: k for k, v in ANSWERS.items()}, "Нет отметки": INVALID, "Несколько отметок": INVALID}
 
@@ -92,7 +102,24 @@ else:
         for q in questions:
             marks[q.id] = st.radio(f"{q.number}. {q.text}", MARKS, horizontal=True, index=None,
                                    key=f"mark_{st.session_state[FORM_V]}_{q.id}")
+        with st.expander("Подписал представитель (ЖК РФ ст. 48 ч. 2)"):
+            v = st.session_state[FORM_V]
+            rep_name = st.text_input("Подписал представитель", key=f"rep_name_{v}", max_chars=300,
+                                     placeholder="ФИО представителя")
+            a, b = st.columns([1, 1])
+            poa_number = a.text_input("Доверенность №", key=f"rep_poa_number_{v}", max_chars=100)
+            poa_date = b.date_input("от", value=None, min_value=dt.date(1990, 1, 1), max_value=dt.date.today(),
+                                    format="DD.MM.YYYY", key=f"rep_poa_date_{v}")
+            poa_certified = st.text_input("Кем удостоверена", key=f"rep_poa_certified_{v}", max_chars=300,
+                                          placeholder="нотариус …, или организация, выдавшая доверенность")
+            office = st.text_input("Должность (для руководителя юр. лица)", key=f"rep_office_{v}", max_chars=200,
+                                   placeholder="генеральный директор — подписывает без доверенности")
+            st.caption("Доверенность прилагается к протоколу; без доверенности подписывает только руководитель "
+                       "юридического лица.")
         if st.form_submit_button("Сохранить решение", type="primary"):
+            representative = None
+            if any(x.strip() for x in (rep_name, poa_number, poa_certified, office)) or poa_date:
+                representative = Representative(rep_name, office, poa_number, poa_date, poa_certified)
             if owner is None:
                 st.error("Выберите собственника.")
             else:
@@ -100,14 +127,13 @@ else:
                     stored = register_paper_decision(
                         sf, secret_key=rt.secret_key, meeting_id=meeting_id, owner_id=owner, received_on=received,
                         answers={q: MARK_KEYS.get(m, INVALID) for q, m in marks.items()}, user=user.username,
-                        source="внесено вручную")
+                        source="внесено вручную", representative=representative)
                 except DomainError as exc:
                     st.error(exc.message)
                 else:
                     state.audit("decision_registered", meeting_id, status=stored.status)
-                    text = {"counted": "учитывается", "late": "получено после окончания приёма — хранится, но не "
-                            "учитывается", "conflict": "у собственника уже есть учтённое решение — не учитывается"}
-                    msg = f"Решение № {stored.number} ({options[owner]}) сохранено: {text[stored.status]}."
+                    text = SAVED.get(stored.status) or STATUSES[stored.status]
+                    msg = f"Решение № {stored.number} ({options[owner]}) сохранено: {text}."
                     if stored.differs:
                         msg += (" Ответы на вопросы " + ", ".join(map(str, stored.differs)) +
                                 " отличаются от заполненных онлайн; учитывается письменное решение.")
@@ -119,26 +145,45 @@ else:
 
 # ---------- from a spreadsheet ----------
 with st.expander("Загрузить решения из таблицы", icon=":material/upload_file:"):
-    st.caption("Столбцы: «Номер помещения», «ФИО/Наименование собственника», «Дата получения» (необязательно) и по "
-               "столбцу на вопрос: «Вопрос 1», «Вопрос 2» … В ячейке — «За», «Против» или «Воздержался».")
+    st.caption("Столбцы: «Номер помещения», «ФИО/Наименование собственника», «Дата получения» и по столбцу на "
+               "вопрос: «Вопрос 1», «Вопрос 2» … В ячейке — «За», «Против» или «Воздержался». Если решение "
+               "подписал представитель — столбцы «Представитель», «Номер доверенности», «Дата доверенности», "
+               "«Кем удостоверена» или «Должность» (для руководителя юридического лица).")
     upload = st.file_uploader("Файл с решениями", type=["xlsx", "xls", "ods", "csv"],
                               key=f"decisions_upload_{st.session_state[UPLOAD_V]}")
     if upload is not None:
         data = upload.getvalue()
         digest = hashlib.sha256(data).hexdigest()
+        received_key = f"decisions_received_{st.session_state[UPLOAD_V]}"
+        given = st.session_state.get(received_key)
         preview = st.session_state.get(PREVIEW)
-        if not preview or preview[0] != digest:
+        if not preview or preview[:2] != (digest, given):
             try:
-                report = parse_decisions(sf, meeting_id=meeting_id, data=data, filename=upload.name)
+                report = parse_decisions(sf, meeting_id=meeting_id, data=data, filename=upload.name,
+                                         received_on=given)
             except TableFileError as exc:
                 st.error(str(exc))
                 report = None
-            st.session_state[PREVIEW] = (digest, report) if report else None
+            except DomainError as exc:
+                st.error(exc.message)
+                report = None
+            st.session_state[PREVIEW] = (digest, given, report) if report else None
         preview = st.session_state.get(PREVIEW)
         if preview:
-            report = preview[1]
+            report = preview[2]
+            if report.needs_date:
+                st.date_input("Дата получения решений, у которых в файле нет даты", value=None, key=received_key,
+                              min_value=min(meeting.start_date - dt.timedelta(days=60), dt.date.today()),
+                              max_value=dt.date.today(),
+                              format="DD.MM.YYYY",
+                              help="Одна дата для всех строк файла без даты получения. От неё зависит, учитывается "
+                                   "ли решение: полученное после окончания приёма не учитывается (ЖК РФ ст. 47 ч. 2).")
             st.write(f"Принято строк: **{len(report.rows)}**, отклонено: **{len({e.row for e in report.errors})}**, "
                      f"недействительных ответов на вопросы: {report.invalid_answers}.")
+            for note in report.notes:
+                st.info(note)
+            if report.refusal:
+                st.error(report.refusal)
             if report.errors:
                 st.dataframe(pd.DataFrame([(e.row, e.column, e.message) for e in report.errors],
                                           columns=["Строка", "Столбец", "Причина"]), hide_index=True, width="stretch")
@@ -148,7 +193,7 @@ with st.expander("Загрузить решения из таблицы", icon="
                 if not kept:
                     return  # a second click after the import ran
                 try:
-                    result = store_decisions(sf, secret_key=rt.secret_key, meeting_id=meeting_id, report=kept[1],
+                    result = store_decisions(sf, secret_key=rt.secret_key, meeting_id=meeting_id, report=kept[2],
                                              user=user.username)
                 except DomainError as exc:
                     state.flash("error", exc.message)
@@ -156,11 +201,67 @@ with st.expander("Загрузить решения из таблицы", icon="
                 st.session_state[PREVIEW] = None
                 st.session_state[UPLOAD_V] += 1
                 state.audit("decisions_imported", meeting_id, count=result.total, late=result.late)
-                state.flash("success", f"Загружено решений: {result.total} (учитываются {result.counted}, "
-                            f"поздних {result.late}).")
+                text = f"Загружено решений: {result.total} (учитываются {result.counted}, поздних {result.late})."
+                if result.joint_same or result.joint_conflicts:
+                    text += (f" Решения совместных собственников: совпадают с учтённым — {result.joint_same}, "
+                             f"расходятся — {result.joint_conflicts}.")
+                state.flash("warning" if result.joint_conflicts else "success", text)
 
-            if report.rows:
+            if report.rows and not report.refusal:
                 st.button(f"Загрузить {len(report.rows)} решений", type="primary", on_click=do_import)
+
+# ---------- joint owners whose decisions differ ----------
+conflicts = joint_conflicts(sf, meeting_id=meeting_id)
+if conflicts:
+    st.subheader("Расхождения решений совместных собственников")
+    st.caption("Решение любого из совместных собственников выражает волю всех (ГК РФ ст. 253 ч. 2), и голоса "
+               "помещения учитываются один раз. Здесь решения совместных собственников расходятся: пока вы не "
+               "выберете учитываемое, вопросы, по которым они расходятся, считаются недействительными для этого "
+               "помещения. Остальные решения помещения сохраняются, но не учитываются; выбор записывается в журнал.")
+    may_settle = can(user, "edit")
+
+    def ask_pick(decision_id: int, number: str, premise: str) -> None:
+        st.session_state[JOINT_PICK] = (decision_id, number, premise)
+
+    def cancel_pick() -> None:
+        st.session_state[JOINT_PICK] = None
+
+    def do_pick() -> None:
+        pending = st.session_state.get(JOINT_PICK)
+        st.session_state[JOINT_PICK] = None
+        if not pending:
+            return  # a second click after the choice was made
+        try:
+            stored = settle_joint_conflict(sf, meeting_id=meeting_id, decision_id=pending[0], user=user.username)
+        except DomainError as exc:
+            state.flash("error", exc.message)
+            return
+        state.flash("success", f"Помещение {state.md(pending[2])}: учитывается решение № {stored.number}.")
+
+    pending = st.session_state.get(JOINT_PICK)
+    for conflict in conflicts:
+        with st.container(border=True):
+            st.markdown(f"**Помещение {state.md(conflict.premise)}** — ответы расходятся по вопросам: "
+                        + ", ".join(map(str, conflict.differing)))
+            st.table(pd.DataFrame([{
+                "Решение": d.number, "Собственник": d.owner, "Статус": STATUSES[d.status],
+                "Дата получения": f"{d.received_on:%d.%m.%Y}",
+                **{f"Вопрос {n}": ANSWER_LABELS[d.answers.get(n, INVALID)] for n in conflict.differing},
+                **({"Представитель": d.representative} if any(x.representative for x in conflict.decisions) else {}),
+            } for d in conflict.decisions]).set_index("Решение"))
+            ids = {d.id for d in conflict.decisions}
+            if pending and pending[0] in ids:
+                st.warning(f"Учитывать решение № {pending[1]} по помещению {state.md(pending[2])}? Остальные решения "
+                           "совместных собственников этого помещения учитываться не будут.")
+                with st.container(horizontal=True):
+                    st.button("Подтвердить выбор", type="primary", key=f"joint_confirm_{pending[0]}",
+                              on_click=do_pick, disabled=not may_settle)
+                    st.button("Отмена", key=f"joint_cancel_{pending[0]}", on_click=cancel_pick)
+            else:
+                with st.container(horizontal=True):
+                    for d in conflict.decisions:
+                        st.button(f"Учитывать решение № {d.number}", key=f"joint_pick_{d.id}", on_click=ask_pick,
+                                  args=(d.id, d.number, conflict.premise), disabled=not may_settle)
 
 # ---------- the decisions ----------
 st.subheader("Решения")

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
+from services.figures import format_area, format_votes
 from services.meetings import get_meeting
 from services.registry import (
     COL_STATUS,
@@ -47,8 +48,8 @@ state.show_flash()
 summary = registry_summary(sf, meeting_id=meeting_id)
 st.subheader(summary.line)
 c1, c2, c3 = st.columns(3)
-c1.metric("Общая площадь помещений", f"{summary.total_area:,.2f} м²".replace(",", " "))
-c2.metric("Голосов у собственников в реестре", f"{float(summary.votes):,.2f}".replace(",", " "))
+c1.metric("Общая площадь помещений", format_area(summary.total_area))
+c2.metric("Голосов у собственников в реестре", format_votes(summary.votes))
 c3.metric("Помещений", summary.premises)
 
 
@@ -121,12 +122,11 @@ with st.expander("Загрузить реестр из файла", expanded=sum
         if preview and preview[0] == digest:
             report = preview[2]
             s = report.summary()
-            # only the numbers get a space as thousands separator: the sentence keeps its commas
-            area, votes = (f"{x:,.2f}".replace(",", " ") for x in (report.total_area, s["votes"]))
             st.markdown(
                 f"**Прочитано из «{state.md(report.filename)}»** (лист «{state.md(report.sheet)}», строка "
                 f"заголовков {report.header_row}): принято **{s['owners']}** собственников, "
-                f"**{s['premises']}** помещений, площадь **{area} м²**, голосов **{votes}**"
+                f"**{s['premises']}** помещений, площадь **{format_area(report.total_area)}**, "
+                f"голосов **{format_votes(report.votes)}**"
             )
             recognised = ", ".join(f"«{state.md(v)}» → {FIELD_LABELS[k]}" for k, v in report.columns.items())
             st.caption(f"Столбцы: {recognised}")
@@ -211,7 +211,7 @@ st.data_editor(
     disabled=[COL_STATUS],
     column_config={
         "Номер помещения": st.column_config.TextColumn(required=True, width=90),
-        "Общая площадь": st.column_config.TextColumn(required=True, width=100, help="Например: 50.00 м²"),
+        "Общая площадь": st.column_config.TextColumn(required=True, width=100, help="Например: 50,00 м²"),
         "ФИО/Наименование собственника": st.column_config.TextColumn(required=True, width=330),
         "Доля собственника": st.column_config.TextColumn(width=80, help="1, 1/2, 0,5 или 50%"),
         "Номер документа": st.column_config.TextColumn(width=170),

@@ -26,7 +26,8 @@ from services.results import (
     results_xlsx,
     save_protocol_data,
 )
-from services.tally import percent2, recount, set_passport_area, votes2
+from services.figures import format_area, format_percent, format_votes, ru_number
+from services.tally import recount, set_passport_area
 from ui import state
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -49,27 +50,36 @@ for warning in protocol_warnings(sf, meeting_id=meeting_id):
 
 t = recount(sf, meeting_id=meeting_id)
 a, b, c = st.columns(3)
-a.metric("Всего голосов", f"{votes2(t.all_votes)}")
-b.metric("Приняли участие", f"{votes2(t.participants)}", f"{percent2(t.participation)} %", delta_color="off",
+a.metric("Всего голосов", format_votes(t.all_votes))
+b.metric("Приняли участие", format_votes(t.participants), format_percent(t.participation), delta_color="off",
          delta_arrow="off")
 c.metric("Кворум", "есть" if t.quorum else "нет")
 if t.passport_area:
-    st.caption(f"Всего голосов — по техническому паспорту ({votes2(t.passport_area)} м²); по реестру "
-               f"собственников — {votes2(t.registry_area)} м².")
+    st.caption(f"Всего голосов — по техническому паспорту ({format_area(t.passport_area)}); по реестру "
+               f"собственников — {format_area(t.registry_area)}.")
+if t.passport_below_registry:
+    st.warning("Площадь по техническому паспорту меньше суммы площадей помещений в реестре: всего голосов "
+               "считается по реестру. Проверьте площадь по паспорту.")
+elif t.unregistered_area:
+    st.caption(f"Разница {format_area(t.unregistered_area)} приходится на помещения, собственники которых не внесены в "
+               "реестр: их голоса входят во «Всего голосов» и не входят в число участников.")
 if t.online_records:
-    st.info(f"Заполнено онлайн, решение не сдано: {t.online_records} собственников, {votes2(t.online_votes)} "
+    st.info(f"Заполнено онлайн, решение не сдано: {t.online_records} собственников, {format_votes(t.online_votes)} "
             "голосов — в подсчёт не входят, пока не зарегистрированы подписанные решения.")
 header, rows = results_rows(t)
 # «Решение» next to the question: at the end of 14 columns it lay beyond the table's visible width
-st.dataframe(pd.DataFrame(rows, columns=header).astype({h: str for h in header[3:-1]}), hide_index=True,
-             width="stretch", column_order=[*header[:2], header[-1], *header[2:-1]])
+table = pd.DataFrame(rows, columns=header)
+for h in header[3:-1]:  # votes and percentages, written as in the protocol
+    table[h] = table[h].map(ru_number)
+st.dataframe(table, hide_index=True, width="stretch", column_order=[*header[:2], header[-1], *header[2:-1]])
 
 with st.expander("Общая площадь помещений по техническому паспорту"):
     area_text = st.text_input("Площадь, м² (пусто — считать по реестру)",
-                              value=f"{t.passport_area:.2f}" if t.passport_area else "")
+                              value=format_area(t.passport_area, unit=False, exact=True) if t.passport_area else "")
     if st.button("Сохранить площадь", disabled=not may_edit):
         try:
-            area = Decimal(area_text.replace(",", ".").replace(" ", "")) if area_text.strip() else None
+            # «1 234,5»: the spaces between thousands (no-break ones too) and a decimal comma
+            area = Decimal("".join(area_text.split()).replace(",", ".")) if area_text.strip() else None
             set_passport_area(sf, meeting_id=meeting_id, area=area)
         except InvalidOperation:
             st.error(f"«{area_text}» — не число.")

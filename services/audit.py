@@ -24,11 +24,13 @@ ACTIONS = {
     "paper_delivery": "Отметка вручения", "notice_settings": "Решение ОСС / ГИС ЖКХ",
     "decision_registered": "Внесено письменное решение", "decisions_imported": "Загрузка решений",
     "electronic_setting": "Решения, подписанные кодом", "protocol_saved": "Данные протокола",
+    "joint_conflict_settled": "Выбрано решение совместного собственника",
     "export": "Выгрузка персональных данных", "backup": "Резервная копия", "restore": "Восстановление",
 }
 # Keys that may go into `details`: numbers and short labels, never names, addresses or codes.
 ALLOWED_DETAILS = {"count", "owners", "premises", "rejected", "queued", "skipped", "edited", "added", "deleted",
-                   "what", "mode", "status", "enabled", "role", "reason", "target_user", "file_rows", "late"}
+                   "what", "mode", "status", "enabled", "role", "reason", "target_user", "file_rows", "late",
+                   "decision", "set_aside"}
 
 
 def record(target: Session | sessionmaker[Session], *, actor: str, action: str, meeting_id: int | None = None,

@@ -6,7 +6,7 @@ same tags. docxtpl escapes what it inserts, so text users typed cannot alter the
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import io
 from pathlib import Path
 
@@ -98,6 +98,10 @@ class BallotOwner:
     votes: str
     doc_number: str
     doc_date: str
+    # Who may sign: the owner, or each joint owner of a joint holding (any one of them signs for
+    # the holding, ГК РФ ст. 253 ч. 2; each gets a line)
+    signers: list[str] = field(default_factory=list)
+    joint: bool = False
 
 
 @dataclass

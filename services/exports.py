@@ -2,6 +2,7 @@
 
 Every cell is written with an explicit type: text goes in as a string cell, so a value that
 starts with «=», «+», «-» or «@» (an owner's name typed by anyone) is shown, never evaluated.
+Figures (Decimal, Fraction) are number cells rounded by services/figures.py.
 """
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from typing import Iterable, Sequence
 
 import xlsxwriter
 
+from services.figures import round2
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Votes, areas and percentages stay numbers (a sheet sums them), shown with two decimals at least
+# and every stored digit of an area; a Russian spreadsheet writes them «2 236,50», as the pages do.
+FIGURE_FORMAT = "#,##0.00##"
 
 
 def csv_safe(value: str) -> str:
@@ -29,6 +35,7 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]) 
     })
     bold = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#EEF2F7", "border": 1})
     date_fmt = wb.add_format({"num_format": "dd.mm.yyyy"})
+    figure_fmt = wb.add_format({"num_format": FIGURE_FORMAT})
     dtime_fmt = wb.add_format({"num_format": "dd.mm.yyyy hh:mm"})
     for name, header, rows in sheets:
         ws = wb.add_worksheet(name[:31])
@@ -46,7 +53,12 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]) 
                     ws.write_datetime(r, c, value, dtime_fmt)
                 elif isinstance(value, dt.date):
                     ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_fmt)
-                elif isinstance(value, (int, float, Decimal, Fraction)):
+                elif isinstance(value, Fraction):
+                    # an exact figure (votes): the one rounding, never float's
+                    ws.write_number(r, c, float(round2(value)), figure_fmt)
+                elif isinstance(value, Decimal):
+                    ws.write_number(r, c, float(value), figure_fmt)
+                elif isinstance(value, (int, float)):
                     ws.write_number(r, c, float(value))
                 else:
                     text = str(value)

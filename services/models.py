@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from services.figures import record_votes
+
 AREA_SCALE = 10_000  # 1 unit = 0.0001 m²
 
 
@@ -206,7 +208,7 @@ class OwnerRecord(Base):
     @property
     def votes(self) -> Fraction:
         """Голоса = площадь × доля, exact."""
-        return Fraction(self.premise.area) * self.share
+        return record_votes(self.premise.area, self.share)
 
 
 class SendJob(Base):

@@ -21,6 +21,7 @@ from functools import lru_cache
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services import owner_fields as f
+from services.figures import format_area, format_votes, record_votes
 from services.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -79,9 +80,9 @@ class OwnerView:
 
 
 def owner_view(*, name: str, premise: str, area, share: Fraction) -> OwnerView:
-    votes = Fraction(area) * share
-    return OwnerView(name=name, premise=premise, area=f.format_area(area).replace(" м²", ""),
-                     share=f.format_share(share), votes=f"{float(votes):.2f}")
+    """The owner's figures as the notice prints them, rounded and written as everywhere else."""
+    return OwnerView(name=name, premise=premise, area=format_area(area, unit=False), share=f.format_share(share),
+                     votes=format_votes(record_votes(area, share)))
 
 
 def vote_url(public_url: str) -> str:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from services import figures
+from services.law import JOINT_RIGHT_STEM
+
 
 class FieldError(ValueError):
     """A cell value that cannot be accepted; str(exc) is the reason in Russian."""
@@ -48,10 +51,6 @@ def text_key(value: str) -> str:
 
 def name_key(value: str) -> str:
     return " ".join(value.lower().replace("ё", "е").replace(" ,", ",").replace(",", ", ").split())
-
-
-def format_number(value: Decimal, places: int = 2) -> str:
-    return f"{value:.{places}f}"
 
 
 # ---------- premise number ----------
@@ -130,7 +129,10 @@ def parse_area(value) -> Decimal:
 
 
 def format_area(area: Decimal) -> str:
-    return f"{area:.2f} м²"
+    """An area as the registry holds it, for people: «50,00 м²», «10,0125 м²» — every stored digit,
+    so a table cell or a message never shows two different areas alike, and a cell read back is
+    the same area (services/figures.py writes the figures; rounded ones are its format_area)."""
+    return figures.format_area(area, exact=True)
 
 
 # ---------- share ----------
@@ -178,6 +180,29 @@ def parse_share(value) -> Fraction:
     if share > 1:
         raise FieldError(f"доля не может быть больше 1, указано {format_share(share)}")
     return share
+
+
+# Совместная собственность as registries write it in the share cell or a «Вид права» column:
+# «совместная», «общая совместная», «совм.», «Общая совместная собственность» (ГК РФ ст. 244 ч. 2).
+# The stem is kept with its source in services/law.py (VOTE_RULES["joint_holding"]).
+_JOINT = re.compile(rf"\b{JOINT_RIGHT_STEM}(?:естн\w*|\.|\b)", re.IGNORECASE)
+_JOINT_WORDS = ("общ", "совм", "собствен", "доля", "прав")
+
+
+def is_joint_right(value) -> bool:
+    """Whether a cell («Вид права», or the share cell) says the ownership is joint (совместная)."""
+    return isinstance(value, str) and bool(_JOINT.search(value.replace("ё", "е")))
+
+
+def parse_holding_share(value) -> tuple[Fraction | None, bool]:
+    """The share cell: (share, joint). «совместная» alone is (None, True): the holding's share
+    follows from the premise's other rows; «1/2 совместная» is (1/2, True); anything else is
+    `parse_share` with joint False."""
+    if is_joint_right(value):
+        tokens = re.split(r"[\s,;:()]+", clean_text(value).lower().replace("ё", "е"))
+        rest = "".join(t for t in tokens if t and not t.startswith(_JOINT_WORDS) and t not in ("в", "-"))
+        return (parse_share(rest) if rest else None), True
+    return parse_share(value), False
 
 
 def format_share(share: Fraction) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import owner_fields as f
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes
+from services.figures import record_votes, round2
 from services.models import Meeting, OwnerRecord, Premise
 from services.registry_parse import ExistingRegistry, ParsedOwner, RegistryReport, gc_paused, parse_registry
 
@@ -28,6 +29,7 @@ COL_CONTACTS = "Адрес эл. почты и номер телефона"
 COL_STATUS = "Статус"
 REGISTRY_COLUMNS = [COL_PREMISE, COL_AREA, COL_NAME, COL_SHARE, COL_DOC, COL_DATE, COL_CONTACTS, COL_STATUS]
 EDITABLE_COLUMNS = REGISTRY_COLUMNS[:-1]
+SHARES_ABOVE_ONE = "shares of one premise add up to more than 1"  # the database's refusal (migration 0006)
 
 
 def _require_meeting(s: Session, meeting_id: int) -> Meeting:
@@ -119,8 +121,14 @@ def store_registry(
                 "doc_number": [o.doc_number for o in owners], "doc_date": [o.doc_date for o in owners],
                 "snils": [o.snils for o in owners], "emails": [o.emails for o in owners],
                 "phones": [o.phones for o in owners], "source_row": [o.row for o in owners], "created_at": [now] * n,
+                "joint_group": [o.joint_group for o in owners],
             })
     except IntegrityError as exc:
+        if SHARES_ABOVE_ONE in str(exc):
+            raise ValidationError(
+                "Доли собственников одного из помещений вместе с уже внесёнными в реестр превышают 1. Ничего не "
+                "сохранено: проверьте доли помещений, которые уже есть в реестре, или замените реестр целиком."
+            ) from exc
         raise ValidationError(
             "Реестр изменился, пока файл проверялся (помещение или собственник уже есть). "
             "Проверьте файл ещё раз и повторите импорт; ничего не сохранено."
@@ -227,12 +235,18 @@ def registry_summary(session_factory: sessionmaker[Session], *, meeting_id: int)
             )
         ).one()
         shares = s.execute(
-            select(type_coerce(Premise.area, BigInteger), OwnerRecord.share_num, OwnerRecord.share_den)
+            select(type_coerce(Premise.area, BigInteger), OwnerRecord.share_num, OwnerRecord.share_den,
+                   OwnerRecord.premise_id, OwnerRecord.joint_group)
             .join(Premise, OwnerRecord.premise_id == Premise.id)
             .where(OwnerRecord.meeting_id == meeting_id)
         )
         by_den: dict[int, int] = {}
-        for area_units_row, num, den in shares:
+        seen_joint: set[tuple[int, int]] = set()
+        for area_units_row, num, den, premise_id, group in shares:
+            if group is not None:  # a joint holding's votes count once
+                if (premise_id, group) in seen_joint:
+                    continue
+                seen_joint.add((premise_id, group))
             by_den[den] = by_den.get(den, 0) + int(area_units_row) * num
         votes = sum((Fraction(v, d * 10_000) for d, v in by_den.items()), Fraction(0))
     return RegistrySummary(owners or 0, premises or 0, Decimal(int(area_units)) / 10_000, votes)
@@ -244,7 +258,7 @@ def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, s
         select(
             OwnerRecord.id, Premise.number, Premise.area, OwnerRecord.name, OwnerRecord.share_num,
             OwnerRecord.share_den, OwnerRecord.doc_number, OwnerRecord.doc_date, OwnerRecord.emails,
-            OwnerRecord.phones,
+            OwnerRecord.phones, OwnerRecord.joint_group,
         )
         .join(Premise, OwnerRecord.premise_id == Premise.id)
         .where(OwnerRecord.meeting_id == meeting_id)
@@ -254,11 +268,12 @@ def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, s
         status = owner_status_marks(s, meeting_id)
     needle = f.name_key(search) if search.strip() else ""
     records = []
-    for rid, number, area, name, num, den, doc, ddate, emails, phones in rows:
+    for rid, number, area, name, num, den, doc, ddate, emails, phones, group in rows:
         if needle and needle not in f.name_key(name) and needle != f.text_key(number):
             continue
         records.append((
-            rid, number, f.format_area(area), name, f.format_share(Fraction(num, den)), doc, f.format_date(ddate),
+            rid, number, f.format_area(area), name, format_holding_share(Fraction(num, den), group), doc,
+            f.format_date(ddate),
             f.format_contacts(emails or [], phones or []), status.get(rid, ""), natural_key(number),
         ))
     df = pd.DataFrame.from_records(
@@ -266,6 +281,13 @@ def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, s
     )
     df = df.sort_values(["_sort", COL_NAME], kind="stable").drop(columns="_sort").set_index("id")
     return df
+
+
+def format_holding_share(share: Fraction, joint_group: int | None) -> str:
+    """«1/2», or for a joint holding «совместная» (with its share when it is not the whole premise)."""
+    if joint_group is None:
+        return f.format_share(share)
+    return "совместная" if share == 1 else f"{f.format_share(share)} совместная"
 
 
 def status_mark(last_notice: dt.datetime | None, code_used: bool) -> str:
@@ -322,7 +344,7 @@ def _parse_input(row: OwnerInput, where: str) -> dict:
         ("premise", f.parse_premise_number, COL_PREMISE),
         ("area", f.parse_area, COL_AREA),
         ("name", f.parse_owner_name, COL_NAME),
-        ("share", lambda v: Fraction(1) if f.is_blank(v) else f.parse_share(v), COL_SHARE),
+        ("share", lambda v: Fraction(1) if f.is_blank(v) else (f.parse_holding_share(v)[0] or Fraction(1)), COL_SHARE),
         ("doc_date", f.parse_date, COL_DATE),
     ):
         try:
@@ -377,6 +399,7 @@ def apply_registry_changes(
     try:
         with session_factory.begin() as s:
             _require_meeting(s, meeting_id)
+            check_premise_shares(s, meeting_id, edited=parsed_edits, added=parsed_adds, deleted=deleted)
             if deleted:
                 _refuse_losing_history(s, meeting_id, deleted)
             for rid in deleted:
@@ -392,6 +415,11 @@ def apply_registry_changes(
                 premise = _premise_for(s, meeting_id, v["premise"], v["area"])
                 rec.premise_id = premise.id
                 _set_owner(rec, v)
+                if rec.joint_group is not None:  # a joint holding has one share: its co-owners follow
+                    for other in s.scalars(select(OwnerRecord).where(
+                            OwnerRecord.premise_id == premise.id, OwnerRecord.joint_group == rec.joint_group,
+                            OwnerRecord.id != rec.id)):
+                        other.share_num, other.share_den = rec.share_num, rec.share_den
                 changed += 1
             for v in parsed_adds:
                 premise = _premise_for(s, meeting_id, v["premise"], v["area"])
@@ -407,10 +435,59 @@ def apply_registry_changes(
 
                 rebuild_aggregate(s, meeting_id)
     except IntegrityError as exc:
+        if SHARES_ABOVE_ONE in str(exc):
+            raise ValidationError("Изменения не сохранены: доли собственников одного помещения в сумме больше 1.") from exc
         raise ValidationError(
             "Изменения не сохранены: у помещения уже есть собственник с таким ФИО/наименованием."
         ) from exc
     return changed
+
+
+def holding_shares(records) -> dict:
+    """Premise -> Σ of its holdings' shares, a joint holding once. `records`: (premise, joint group
+    or None, share) for every owner record."""
+    totals: dict = {}
+    seen: set = set()
+    for premise, group, share in records:
+        if group is not None:
+            if (premise, group) in seen:
+                continue
+            seen.add((premise, group))
+        totals[premise] = totals.get(premise, Fraction(0)) + share
+    return totals
+
+
+def check_premise_shares(s: Session, meeting_id: int, *, edited: dict[int, dict], added: list[dict],
+                         deleted: list[int]) -> None:
+    """The invariant of ЖК ст. 48 ч. 3 (DOMAIN.md rule 8), exactly, on the registry as the change
+    would leave it: the holdings of a premise add up to at most 1 (the database refuses it too, but
+    without saying which premise)."""
+    current = s.execute(select(OwnerRecord.id, Premise.number_key, Premise.number, OwnerRecord.joint_group,
+                               OwnerRecord.share_num, OwnerRecord.share_den)
+                        .join(Premise, OwnerRecord.premise_id == Premise.id)
+                        .where(OwnerRecord.meeting_id == meeting_id)).all()
+    numbers = {key: number for _id, key, number, *_rest in current}
+    groups = {rid: (key, group) for rid, key, _n, group, _num, _den in current}
+    state = {rid: (key, group, Fraction(num, den)) for rid, key, _n, group, num, den in current if rid not in deleted}
+    for rid, v in edited.items():
+        if rid in state:
+            key = f.text_key(v["premise"])
+            numbers.setdefault(key, v["premise"])
+            state[rid] = (key, state[rid][1], v["share"])
+            for other, (okey, ogroup) in groups.items():  # a joint holding's co-owners follow its share
+                if other != rid and other in state and ogroup is not None and (okey, ogroup) == groups[rid]:
+                    state[other] = (state[other][0], ogroup, v["share"])
+    records = list(state.values())
+    for v in added:
+        key = f.text_key(v["premise"])
+        numbers.setdefault(key, v["premise"])
+        records.append((key, None, v["share"]))
+    over = [(numbers[key], total) for key, total in holding_shares(records).items() if total > 1]
+    if over:
+        problems = [f"у помещения {number} доли собственников в сумме {f.format_share(total)} — больше 1"
+                    for number, total in over]
+        raise ValidationError(f"Изменения не сохранены: {problems[0]}." if len(problems) == 1
+                              else "Изменения не сохранены: доли собственников превышают 1.", problems)
 
 
 def _set_owner(rec: OwnerRecord, v: dict) -> None:
@@ -472,7 +549,7 @@ def registry_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) ->
     data = [
         [
             number, "нежилое" if kind == "non_residential" else "жилое", area, rec.name, rec.is_legal_entity,
-            f.format_share(rec.share), round(float(Fraction(area) * rec.share), 2), rec.doc_number, rec.doc_date,
+            f.format_share(rec.share), round2(record_votes(area, rec.share)), rec.doc_number, rec.doc_date,
             rec.snils, ", ".join(rec.emails or []), ", ".join(rec.phones or []),
         ]
         for number, kind, area, rec in rows

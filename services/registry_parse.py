@@ -30,6 +30,7 @@ FIELD_LABELS = {
     "contacts": "Адрес эл. почты и номер телефона",
     "kind": "Вид помещения",
     "entity": "Тип собственника",
+    "right": "Вид права",
 }
 REQUIRED = ("premise", "owner", "area")
 
@@ -54,6 +55,10 @@ def classify_header(value) -> tuple[str, int] | None:
         return ("area", 0 if has("общ") else 1)
     if has("доля", "доли", "долей"):
         return ("share", 0)
+    # «Вид права», «Вид собственности» (ЕГРН: «Общая совместная собственность»); not ЕГРН's «Вид,
+    # номер и дата государственной регистрации права», which is the ownership document
+    if has(" вид ", " форма ") and has("прав", "собственност") and not has("номер", "дата", "регистрац"):
+        return ("right", 0)
     if has("снилс", "страхов"):
         return ("snils", 0)
     if has("дата"):
@@ -177,6 +182,9 @@ class ParsedOwner:
     snils: str
     emails: list[str]
     phones: list[str]
+    joint: bool = False  # совместная собственность: one holding with the premise's other joint rows
+    share_given: bool = True  # False: the share cell was empty (or «совместная» without a fraction)
+    joint_group: int | None = None  # set by RowChecker.finish: the holding within the premise
 
     @property
     def votes(self) -> Fraction:
@@ -213,7 +221,12 @@ class RegistryReport:
         # Σ area × share, exact, in integers grouped by denominator: one Fraction per distinct
         # denominator instead of 100 000 Fraction products and sums.
         by_den: dict[int, int] = {}
+        seen_joint: set[tuple[str, int]] = set()
         for o in self.owners:
+            if o.joint_group is not None:  # a joint holding's votes count once
+                if (o.premise_key, o.joint_group) in seen_joint:
+                    continue
+                seen_joint.add((o.premise_key, o.joint_group))
             num, den = o.area.as_integer_ratio()
             share = o.share
             den *= share.denominator
@@ -402,14 +415,13 @@ class RowChecker:
         # premise key -> (row or None for a stored premise, area, number as written first)
         self.first_area: dict[str, tuple[int | None, Decimal, str]] = {}
         self.owner_rows: dict[tuple[str, str], int | None] = {}
-        self.share_totals: dict[str, Fraction] = {}
         if existing:
             for key, (number, area, owner_keys) in existing.premises.items():
                 self.first_area[key] = (None, area, number)
                 for ok in owner_keys:
                     self.owner_rows[(key, ok)] = None
         self.premises = _PremiseMemo(header.headers.get(cols["premise"]))
-        self.areas, self.shares, self.dates = _Memo(f.parse_area), _Memo(f.parse_share), _Memo(f.parse_date)
+        self.areas, self.shares, self.dates = _Memo(f.parse_area), _Memo(f.parse_holding_share), _Memo(f.parse_date)
 
     def prepared_from(self, extra, start: int, stop: int) -> list[tuple] | None:
         """The part of a reader's prepare_sheet payload for rows[start:stop], if it is for this
@@ -439,12 +451,14 @@ class RowChecker:
         cols, label = header.columns, self.label
         c_premise, c_area, c_owner = cols["premise"], cols["area"], cols["owner"]
         # A column the file lacks is read as an empty cell; so is a cell beyond the end of a short row.
-        c_share, c_date, c_doc, c_kind, c_snils = (
-            -1 if c is None else c for c in (cols.get(k) for k in ("share", "doc_date", "doc_number", "kind", "snils"))
+        c_share, c_date, c_doc, c_kind, c_snils, c_right = (
+            -1 if c is None else c
+            for c in (cols.get(k) for k in ("share", "doc_date", "doc_number", "kind", "snils", "right"))
         )
+        is_joint_right = f.is_joint_right
         premises, areas, shares, dates = self.premises, self.areas, self.shares, self.dates
         premise_hits, area_hits, share_hits, date_hits = premises.hits, areas.hits, shares.hits, dates.hits
-        first_area, owner_rows, share_totals = self.first_area, self.owner_rows, self.share_totals
+        first_area, owner_rows = self.first_area, self.owner_rows
         is_blank, clean_text, name_key = f.is_blank, f.clean_text, f.name_key
         premise_kind, FieldError, total_match = f.premise_kind, f.FieldError, _TOTAL.match
         whole = Fraction(1)
@@ -494,13 +508,19 @@ class RowChecker:
             if problem is not None:
                 errors = (errors or []) + [Issue(rowno, label_area, problem)]
             raw_share = cells[c_share] if -1 < c_share < width else _NO_CELL
+            joint = c_right != -1 and c_right < width and is_joint_right(cells[c_right])
+            share_given = True
             if raw_share == "" or raw_share is None or (raw_share.__class__ is str and raw_share.isspace()):
-                share = whole
-                notes = [Note(rowno, premise, _NO_SHARE)]
+                share, share_given = whole, False  # whole premise, or a joint holding's: see finish()
             else:
-                share, problem = share_hits.get((raw_share.__class__, raw_share)) or shares.miss(raw_share)
+                parsed, problem = share_hits.get((raw_share.__class__, raw_share)) or shares.miss(raw_share)
                 if problem is not None:
                     errors = (errors or []) + [Issue(rowno, label_share, problem)]
+                else:
+                    share, marked_joint = parsed
+                    joint = joint or marked_joint
+                    if share is None:
+                        share, share_given = whole, False
 
             owner_key = None
             if name and len(name) <= 1000:
@@ -556,27 +576,127 @@ class RowChecker:
             if premise_key not in first_area:
                 first_area[premise_key] = (rowno, area, premise)
             owner_rows[(premise_key, owner_key)] = rowno
-            total = share_totals.get(premise_key)
-            share_totals[premise_key] = share if total is None else total + share
             owners.append(ParsedOwner(
                 rowno, premise, premise_key,
                 plain_kind if c_kind == -1 else premise_kind(premise, cells[c_kind] if c_kind < width else _NO_CELL),
                 area, name, owner_key,
                 legal, share,
                 clean_text(cells[c_doc])[:200] if -1 < c_doc < width else "", doc_date, snils, emails, phones,
+                joint, share_given,
             ))
 
     def finish(self) -> None:
-        """Shares of each premise must add up to 1 (Fractions are normalised: «≠ 1» is numerator ≠
-        denominator). A premise already in the registry is checked after the import instead."""
+        """What needs every row of a premise: its holdings and their shares (ЖК ст. 48 ч. 3; DOMAIN.md
+        rule 8). Joint rows — marked «совместная», or several rows of one premise under one ownership
+        document with the share empty, as ЕГРН lists joint owners — become one holding that carries
+        the premise's votes (or its share's) once. The holdings' shares add up to at most 1: above,
+        the premise's rows are refused, naming them and the sum; below, a warning (the missing part's
+        votes stay outside the participants). A premise already in the registry («добавить») is
+        checked by the database when stored."""
         stored = self.existing.premises if self.existing else {}
-        for key, total in self.share_totals.items():
-            if key in stored or total.numerator == total.denominator:
+        by_premise: dict[str, list[ParsedOwner]] = {}
+        for o in self.report.owners:
+            rows = by_premise.get(o.premise_key)
+            if rows is None:
+                by_premise[o.premise_key] = [o]
+            else:
+                rows.append(o)
+        refused: set[str] = set()
+        for key, rows in by_premise.items():
+            if len(rows) == 1 and not rows[0].joint:  # the common case: one owner of the premise
+                o = rows[0]
+                if not o.share_given:
+                    self.report.warnings.append(Note(o.row, o.premise, _NO_SHARE))
+                elif key not in stored and o.share.numerator != o.share.denominator:
+                    self._short_of_one(o.premise, o.share)
                 continue
-            number = self.first_area[key][2]
-            self.report.warnings.append(Note(
-                None, number, f"доли собственников помещения {number} в сумме {f.format_share(total)}, а не 1"
-            ))
+            total, problem = _holdings(rows, self.report.warnings)
+            if problem:
+                self._refuse(rows, problem)
+                refused.add(key)
+            elif key in stored:
+                continue
+            elif total > 1:
+                numbers = ", ".join(str(o.row) for o in rows if o.row is not None)
+                self._refuse(rows, f"доли собственников помещения {rows[0].premise} в сумме {f.format_share(total)} — "
+                                   f"больше 1 (строки {numbers}); помещение не принято. Исправьте доли или отметьте "
+                                   "совместную собственность («совместная» в столбце доли)")
+                refused.add(key)
+            elif total.numerator != total.denominator:
+                self._short_of_one(rows[0].premise, total)
+        if refused:
+            self.report.owners[:] = [o for o in self.report.owners if o.premise_key not in refused]
+
+    def _short_of_one(self, number: str, total: Fraction) -> None:
+        self.report.warnings.append(Note(
+            None, number, f"доли собственников помещения {number} в сумме {f.format_share(total)}, а не 1 — "
+                          "голоса недостающей части не учитываются"))
+
+    def _refuse(self, rows: list[ParsedOwner], message: str) -> None:
+        column = self.label.get("share", FIELD_LABELS["share"])
+        cols = self.header.columns
+        width = max(cols.values()) + 1
+        for o in rows:
+            self.report.errors.append(Issue(o.row, column, message))
+            cells = [""] * width  # the row as far as it was read: for the file of refused rows
+            for field_name, value in (("premise", o.premise), ("area", o.area), ("owner", o.name),
+                                      ("share", f.format_share(o.share) if o.share_given else ""),
+                                      ("doc_number", o.doc_number), ("doc_date", o.doc_date)):
+                if field_name in cols:
+                    cells[cols[field_name]] = value
+            self.report.rejected_rows.append((o.row, cells, f"{column}: {message}"))
+
+
+def _holdings(rows: list[ParsedOwner], warnings: list[Note]) -> tuple[Fraction, str]:
+    """Group one premise's rows into holdings, give each joint member its holding's share and
+    group; (Σ of the holdings' shares, each once; a reason to refuse the premise or '')."""
+    def doc_key(o: ParsedOwner) -> str:
+        return " ".join(o.doc_number.lower().split())
+
+    # Rows marked joint are one holding whatever their documents (before 2016 each spouse got a
+    # certificate of their own); rows with no share join it, or each other, under one document.
+    groups: dict[tuple, list[ParsedOwner]] = {}
+    singles: list[ParsedOwner] = []
+    joint_docs = {doc_key(o) for o in rows if o.joint} - {""}
+    for o in rows:
+        if o.joint or (not o.share_given and doc_key(o) in joint_docs):
+            groups.setdefault(("joint",), []).append(o)
+        elif not o.share_given and doc_key(o):
+            groups.setdefault(("blank", doc_key(o)), []).append(o)
+        else:
+            singles.append(o)
+    for key in [k for k, members in groups.items() if k[0] == "blank" and len(members) == 1]:
+        singles += groups.pop(key)  # one row with no share under its own document: the whole premise
+    others = Fraction(0)
+    for o in singles:
+        if not o.share_given:
+            warnings.append(Note(o.row, o.premise, _NO_SHARE))
+        others += o.share
+    explicit: dict[tuple, Fraction] = {}
+    for key, members in groups.items():
+        given = {m.share for m in members if m.share_given}
+        if len(given) > 1:
+            numbers = ", ".join(str(m.row) for m in members)
+            return Fraction(0), (f"у совместных собственников помещения {members[0].premise} (строки {numbers}) разные "
+                                 f"доли: {', '.join(sorted(f.format_share(g) for g in given))} — у совместной "
+                                 "собственности одна доля на всех")
+        if given:
+            explicit[key] = given.pop()
+    implicit = [k for k in groups if k not in explicit]
+    remainder = 1 - others - sum(explicit.values(), Fraction(0))
+    total = others
+    for number, (key, members) in enumerate(groups.items(), start=1):
+        if key in explicit:
+            share = explicit[key]
+        elif len(implicit) == 1 and remainder > 0:
+            share = remainder  # the premise's part not held by its other owners
+        else:
+            share = Fraction(1)
+        total += share
+        for m in members:
+            m.share, m.joint = share, True
+            m.joint_group = number if len(members) > 1 else None
+    return total, ""
 
 
 def validate_rows(sheet: Sheet, header: HeaderMatch, report: RegistryReport, existing: ExistingRegistry | None) -> None:

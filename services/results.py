@@ -16,9 +16,13 @@ from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes
 from services.law import MAJORITY_KINDS
 from services.models import AccessCode, Decision, Delivery, Meeting, OwnerRecord, Premise
+from services.representatives import of_decision
+from services.figures import format_percent, format_votes, record_votes
 from services.tally import AREA_SCALE, Tally, percent2, recount, votes2
 
 PROTOCOL_DAYS = 10  # Приказ № 266/пр: the protocol is drawn up within 10 days after the meeting
+# only when representatives signed by a power of attorney; the protocol lists it as attachment 7
+POWERS_OF_ATTORNEY_FILE = "Приложение 7. Доверенности представителей.xlsx"
 STATUS_ORDER = ("Уведомлены", "Не уведомлены", "Вошли по коду", "Заполнили онлайн", "Решение учтено")
 
 
@@ -203,7 +207,11 @@ def protocol_warnings(session_factory: sessionmaker[Session], *, meeting_id: int
 
 
 def _fmt(v: Fraction) -> str:
-    return f"{votes2(v)}"
+    return format_votes(v)
+
+
+def _pct(share: Fraction) -> str:
+    return format_percent(share, sign=False)  # the template writes « %» after it
 
 
 def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally) -> dict:
@@ -215,8 +223,8 @@ def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int,
     questions = []
     for q in tally.questions:
         def part(key):
-            return {"votes": _fmt(q.votes[key]), "of_participants": f"{percent2(q.share_of_participants(key))}",
-                    "of_all": f"{percent2(q.share_of_all(key))}"}
+            return {"votes": _fmt(q.votes[key]), "of_participants": _pct(q.share_of_participants(key)),
+                    "of_all": _pct(q.share_of_all(key))}
         questions.append({
             "number": q.number, "text": q.text, "majority": MAJORITY_KINDS[q.majority].label,
             "majority_rule": MAJORITY_KINDS[q.majority].rule, "for": part("for"), "against": part("against"),
@@ -234,11 +242,13 @@ def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int,
         "secretary": m.protocol_secretary or "____________________", "counters": counters or ["____________________"],
         "all_votes": _fmt(tally.all_votes), "registry_area": _fmt(tally.registry_area),
         "passport_area": _fmt(tally.passport_area) if tally.passport_area else "",
+        "unregistered_area": _fmt(tally.unregistered_area) if tally.unregistered_area else "",
         "participants": _fmt(tally.participants), "participants_records": tally.participant_records,
-        "participation": f"{percent2(tally.participation)}",
+        "participation": _pct(tally.participation),
         "quorum": "Кворум имеется, общее собрание правомочно." if tally.quorum else
                   "Кворум отсутствует, общее собрание неправомочно; решения не приняты.",
         "questions": questions, "gis_posted_on": f.format_date(m.gis_posted_on),
+        "powers_of_attorney": len(powers_of_attorney(session_factory, meeting_id=meeting_id)),
     }
 
 
@@ -279,15 +289,48 @@ def participants_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int
         ).all()
     rows.sort(key=lambda r: (natural_key(r[1].number), r[0].name))
     header = ["№", "Номер помещения", "ФИО/Наименование собственника", "СНИЛС", "Документ о праве собственности",
-              "Дата документа", "Площадь, м²", "Доля", "Голосов", "Решение", "Вид решения", "Дата получения"]
+              "Дата документа", "Площадь, м²", "Доля", "Голосов", "Решение", "Вид решения", "Дата получения",
+              "Представитель"]
     data = []
     for i, (o, p, d) in enumerate(rows, start=1):
         from services.voting import KINDS, decision_number
 
+        representative = of_decision(d)
         data.append([i, p.number, o.name, f.format_snils(o.snils) if o.snils else "", o.doc_number, o.doc_date,
-                     p.area, f.format_share(o.share), votes2(Fraction(p.area) * o.share),
-                     decision_number(meeting_id, d.seq), KINDS[d.kind], d.received_on])
+                     p.area, f.format_share(o.share), votes2(record_votes(p.area, o.share)),
+                     decision_number(meeting_id, d.seq), KINDS[d.kind], d.received_on,
+                     representative.describe() if representative else ""])
     return xlsx_bytes([("Участники собрания", header, data)])
+
+
+POWERS_OF_ATTORNEY_HEADER = ["№", "Номер помещения", "ФИО/Наименование собственника", "Представитель",
+                             "Номер доверенности", "Дата доверенности", "Кем удостоверена", "Решение"]
+
+
+def powers_of_attorney(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[list]:
+    """Доверенности: the powers of attorney by which representatives signed the counted decisions
+    (ЖК РФ ст. 48 ч. 2), one row each, as the protocol's attachment lists them."""
+    from services.registry import natural_key
+    from services.voting import decision_number
+
+    with session_factory() as s:
+        rows = s.execute(
+            select(OwnerRecord.name, Premise.number, Decision).join(Premise, OwnerRecord.premise_id == Premise.id)
+            .join(Decision, Decision.owner_id == OwnerRecord.id)
+            .where(Decision.meeting_id == meeting_id, Decision.counted_slot.is_not(None),
+                   Decision.representative_name != "", Decision.poa_number != "")
+        ).all()
+    rows.sort(key=lambda r: (natural_key(r[1]), r[0]))
+    return [[i, number, name, d.representative_name, d.poa_number, d.poa_date, d.poa_certified_by,
+             decision_number(meeting_id, d.seq)] for i, (name, number, d) in enumerate(rows, start=1)]
+
+
+def powers_of_attorney_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int,
+                            rows: list[list] | None = None) -> bytes:
+    """The list of powers of attorney as a spreadsheet (the protocol's attachment «Доверенности»)."""
+    if rows is None:
+        rows = powers_of_attorney(session_factory, meeting_id=meeting_id)
+    return xlsx_bytes([("Доверенности", POWERS_OF_ATTORNEY_HEADER, rows)])
 
 
 def decisions_list_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
@@ -365,6 +408,9 @@ def protocol_package_zip(session_factory: sessionmaker[Session], *, meeting_id: 
         ("Приложение 6. Решения, подписанные кодом.docx",
          electronic_decisions_docx(session_factory, meeting_id=meeting_id)),
     ]
+    if poa_rows := powers_of_attorney(session_factory, meeting_id=meeting_id):
+        parts.append((POWERS_OF_ATTORNEY_FILE, powers_of_attorney_xlsx(session_factory, meeting_id=meeting_id,
+                                                                       rows=poa_rows)))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in parts:

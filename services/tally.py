@@ -16,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 from sqlalchemy import BigInteger, delete, func, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
+from services import figures
 from services.errors import NotFound
+from services.holdings import joint_slots, member_ids, slot_of
 from services.models import (
     AgendaQuestion,
     Building,
@@ -62,12 +64,20 @@ def full_sums(s: Session, meeting_id: int) -> Sums:
         total = sums[(0, PARTICIPANTS, den)]
         total[0] += int(units)
         total[1] += n
-    counted_owners = select(Decision.owner_id).where(*counted)
-    for den, units, n in s.execute(base.add_columns(OwnerRecord.share_den, _units(), func.count())
-                                   .where(Decision.meeting_id == meeting_id, Decision.status == "online",
-                                          Decision.owner_id.not_in(counted_owners))
-                                   .group_by(OwnerRecord.share_den)):
-        sums[(0, ONLINE, den)] = [int(units), n]
+    # «online»: holdings answered online without a counted decision, each holding once (a joint
+    # holding's co-owners each have their own code and may each have answered)
+    slots = joint_slots(s, meeting_id)
+    counted_slots = set(s.scalars(select(Decision.counted_slot).where(*counted)))
+    online_holdings: dict[int, tuple[int, int]] = {}
+    for oid, den, units in s.execute(base.add_columns(Decision.owner_id, OwnerRecord.share_den, _record_units())
+                                     .where(Decision.meeting_id == meeting_id, Decision.status == "online")):
+        slot = slots.get(oid, oid)
+        if slot not in counted_slots:
+            online_holdings[slot] = (den, int(units))
+    for den, units in online_holdings.values():
+        total = sums[(0, ONLINE, den)]
+        total[0] += units
+        total[1] += 1
     answers = (
         select(DecisionAnswer.question_id, DecisionAnswer.answer, OwnerRecord.share_den, _units(), func.count())
         .join(Decision, DecisionAnswer.decision_id == Decision.id)
@@ -78,7 +88,50 @@ def full_sums(s: Session, meeting_id: int) -> Sums:
     )
     for qid, answer, den, units, n in s.execute(answers):
         sums[(qid, answer, den)] = [int(units), n]
-    return dict(sums)
+    _invalidate_joint_conflicts(s, meeting_id, sums, slots)
+    return {k: v for k, v in sums.items() if v[0] or v[1]}
+
+
+def _record_units():
+    return type_coerce(Premise.area, BigInteger) * OwnerRecord.share_num
+
+
+def _invalidate_joint_conflicts(s: Session, meeting_id: int, sums: Sums, slots: dict[int, int]) -> None:
+    """Where joint co-owners' decisions differ on a question and the analyst has not chosen yet,
+    that question is invalid for the holding (it still took part): its votes move from the counted
+    decision's answer to «invalid»."""
+    conflicts = s.execute(select(Decision.id, Decision.owner_id).where(
+        Decision.meeting_id == meeting_id, Decision.status == "joint_conflict")).all()
+    if not conflicts:
+        return
+    differing: dict[int, set[int]] = defaultdict(set)  # slot -> questions
+    answers_of = lambda did: dict(s.execute(select(DecisionAnswer.question_id, DecisionAnswer.answer)  # noqa: E731
+                                            .where(DecisionAnswer.decision_id == did)).all())
+    counted_by_slot = {}
+    for did, oid in conflicts:
+        slot = slots.get(oid, oid)
+        if slot not in counted_by_slot:
+            counted_by_slot[slot] = s.execute(
+                select(Decision.id, OwnerRecord.share_den, _record_units())
+                .join(OwnerRecord, Decision.owner_id == OwnerRecord.id).join(Premise, OwnerRecord.premise_id == Premise.id)
+                .where(Decision.meeting_id == meeting_id, Decision.counted_slot == slot)).first()
+        counted = counted_by_slot[slot]
+        if counted is None:
+            continue
+        mine, theirs = answers_of(counted.id), answers_of(did)
+        differing[slot] |= {q for q, a in mine.items() if theirs.get(q) != a}
+    for slot, questions in differing.items():
+        counted_id, den, units = counted_by_slot[slot]
+        mine = answers_of(counted_id)
+        for q in questions:
+            if mine[q] == "invalid":
+                continue
+            old = sums[(q, mine[q], den)]
+            old[0] -= int(units)
+            old[1] -= 1
+            new = sums[(q, "invalid", den)]
+            new[0] += int(units)
+            new[1] += 1
 
 
 def aggregate_sums(s: Session, meeting_id: int) -> Sums:
@@ -115,7 +168,11 @@ def _bump(s: Session, meeting_id: int, changes: dict[tuple[int, str], tuple[int,
 def on_decision_added(s: Session, *, decision: Decision, owner: OwnerRecord, premise: Premise,
                       answers: dict[int, str]) -> None:
     """Keep the aggregate equal to the recount, in the transaction that adds the decision."""
+    if decision.status == "joint_conflict":
+        rebuild_aggregate(s, decision.meeting_id)  # rare: the holding's differing questions turn invalid
+        return
     units = int(premise.area * AREA_SCALE) * owner.share_num
+    members = member_ids(s, owner)
     changes: dict[tuple[int, str], tuple[int, int]] = {}
     if decision.counted_slot is not None:
         changes[(0, PARTICIPANTS)] = (units, 1)
@@ -123,14 +180,17 @@ def on_decision_added(s: Session, *, decision: Decision, owner: OwnerRecord, pre
         for qid, answer in answers.items():
             changes[(qid, answer)] = (units, 1)
         had_online = s.scalar(select(func.count()).select_from(Decision).where(
-            Decision.meeting_id == decision.meeting_id, Decision.owner_id == owner.id, Decision.status == "online",
+            Decision.meeting_id == decision.meeting_id, Decision.owner_id.in_(members), Decision.status == "online",
             Decision.id != decision.id))
         if had_online:
             changes[(0, ONLINE)] = (-units, -1)
     elif decision.status == "online":
         counted_before = s.scalar(select(func.count()).select_from(Decision).where(
-            Decision.meeting_id == decision.meeting_id, Decision.counted_slot == owner.id))
-        if not counted_before:
+            Decision.meeting_id == decision.meeting_id, Decision.counted_slot == slot_of(s, owner)))
+        online_before = s.scalar(select(func.count()).select_from(Decision).where(
+            Decision.meeting_id == decision.meeting_id, Decision.owner_id.in_(members), Decision.status == "online",
+            Decision.id != decision.id))
+        if not counted_before and not online_before:
             changes[(0, ONLINE)] = (units, 1)
     if changes:
         _bump(s, decision.meeting_id, changes, owner.share_den)
@@ -173,6 +233,16 @@ class Tally:
     @property
     def quorum(self) -> bool:
         return self.all_votes > 0 and self.participants * 2 > self.all_votes
+
+    @property
+    def unregistered_area(self) -> Fraction:
+        """The passport's area beyond the registry's premises: premises whose owners are not in the
+        registry (their votes count in all votes, never among the participants)."""
+        return max(self.passport_area - self.registry_area, Fraction(0)) if self.passport_area else Fraction(0)
+
+    @property
+    def passport_below_registry(self) -> bool:
+        return bool(self.passport_area) and self.passport_area < self.registry_area
 
     @property
     def participation(self) -> Fraction:
@@ -218,7 +288,9 @@ def build_tally(s: Session, meeting_id: int, sums: Sums) -> Tally:
     registry_area = Fraction(int(area_units), AREA_SCALE)
     passport = s.scalar(select(Building.passport_area).where(Building.id == meeting.building_id))
     passport_area = Fraction(passport) if passport else None
-    all_votes = passport_area if passport_area else registry_area
+    # All votes are at least the registry's premises (DOMAIN.md rule 8): a passport area below them
+    # (refused when entered, but the registry may have grown since) never shrinks the base
+    all_votes = max(passport_area, registry_area) if passport_area else registry_area
     participants, records = _fraction(sums, 0, PARTICIPANTS)
     online, online_records = _fraction(sums, 0, ONLINE)
     quorum = all_votes > 0 and participants * 2 > all_votes
@@ -258,12 +330,13 @@ def recount(session_factory: sessionmaker[Session], *, meeting_id: int) -> Tally
 # ---------- figures as people read them ----------
 
 def votes2(value: Fraction) -> Decimal:
-    """Votes rounded to the hundredth, half up, as printed in the protocol and on the page."""
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    """Votes rounded to the hundredth, half up, as printed in the protocol and on the page (the one
+    rounding, services/figures.py)."""
+    return figures.round2(value)
 
 
 def percent2(value: Fraction) -> Decimal:
-    return votes2(value * 100)
+    return figures.percent2(value)
 
 
 def tally_json(t: Tally) -> dict:
@@ -288,6 +361,18 @@ def set_passport_area(session_factory: sessionmaker[Session], *, meeting_id: int
         meeting = s.get(Meeting, meeting_id)
         if meeting is None:
             raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        if area is not None:
+            registry = Decimal(int(s.scalar(select(func.coalesce(func.sum(type_coerce(Premise.area, BigInteger)), 0))
+                                            .where(Premise.meeting_id == meeting_id)))) / AREA_SCALE
+            if area < registry:
+                # DOMAIN.md rule 8: all votes are at least the registry's premises; a smaller base would
+                # let a meeting without quorum pass
+                from services.owner_fields import format_area
+
+                raise ValidationError(
+                    f"Площадь по техническому паспорту ({format_area(area)}) меньше суммы площадей помещений "
+                    f"в реестре ({format_area(registry)}). Проверьте площадь по паспорту или площади помещений "
+                    "в реестре; площадь не сохранена.")
         s.get(Building, meeting.building_id).passport_area = area
 
 

@@ -22,7 +22,10 @@ from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from services import owner_fields as f
 from services.codes import hash_code, normalize_code
+from services.holdings import member_ids, slot_of
+from services.representatives import Representative, of_decision
 from services.errors import DomainError, NotFound, ValidationError
+from services.figures import format_area, format_votes, record_votes
 from services.models import (
     AccessCode,
     AgendaQuestion,
@@ -43,7 +46,10 @@ ANSWER_LABELS = {**ANSWERS, INVALID: "Недействительно"}
 KINDS = {"online": "заполнено онлайн", "electronic": "подписано кодом", "paper": "письменное решение"}
 STATUSES = {"counted": "учитывается", "online": "заполнено онлайн, решение не сдано",
             "late": "получено после окончания приёма — не учитывается",
-            "conflict": "у собственника уже есть учтённое решение — не учитывается"}
+            "conflict": "у собственника уже есть учтённое решение — не учитывается",
+            "joint_same": "совместный собственник: совпадает с учтённым решением — учтено один раз",
+            "joint_conflict": "совместный собственник: ответы расходятся с учтённым решением — выберите, какое учитывать",
+            "superseded": "совместный собственник: учитывается другое решение (выбор аналитика)"}
 
 WRONG_CODE = "Код не подошёл. Проверьте код из уведомления и попробуйте ещё раз."
 FREE_FAILURES = 5
@@ -220,8 +226,9 @@ def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> Vote
             meeting_id=m.id, owner_id=owner.id, address=m.building.address, initiator=m.initiator, form=m.form,
             start_date=m.start_date, end_date=m.end_date, decisions_place=m.decisions_place,
             materials_place=m.materials_place, electronic_counts=m.electronic_decisions_count,
-            name=owner.name, premise=owner.premise.number, area=f"{area:.2f}", share=f.format_share(owner.share),
-            votes=f"{float(Fraction(area) * owner.share):.2f}", doc_number=owner.doc_number,
+            name=owner.name, premise=owner.premise.number, area=format_area(area, unit=False),
+            share=f.format_share(owner.share), votes=format_votes(record_votes(area, owner.share)),
+            doc_number=owner.doc_number,
             doc_date=f.format_date(owner.doc_date), snils=f.format_snils(owner.snils) if owner.snils else "",
             is_legal_entity=owner.is_legal_entity,
             questions=[QuestionItem(q.id, q.number, q.text, q.materials, q.majority) for q in m.questions],
@@ -232,7 +239,8 @@ def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> Vote
 # ---------- storing a decision (one transaction, sealed, chained) ----------
 
 def _canonical(*, meeting_id: int, owner: OwnerRecord, premise: Premise, kind: str, received_on: dt.date,
-               submitted_at: dt.datetime, seq: int, answers: dict[int, str], numbers: dict[int, int]) -> str:
+               submitted_at: dt.datetime, seq: int, answers: dict[int, str], numbers: dict[int, int],
+               representative: Representative | None = None) -> str:
     votes = Fraction(premise.area) * Fraction(owner.share_num, owner.share_den)
     content = {
         "meeting": meeting_id, "kind": kind, "seq": seq,
@@ -244,6 +252,8 @@ def _canonical(*, meeting_id: int, owner: OwnerRecord, premise: Premise, kind: s
                     for qid in sorted(answers, key=lambda q: numbers[q])],
         "received_on": received_on.isoformat(), "submitted_at": submitted_at.replace(microsecond=0).isoformat(),
     }
+    if representative is not None:  # only then: the seals of decisions signed in person stay as they were
+        content["representative"] = representative.sealed()
     return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -266,15 +276,11 @@ class StoredDecision:
         return fingerprint(self.seal)
 
 
-def _store(session_factory: sessionmaker[Session], **kw) -> StoredDecision:
-    with session_factory.begin() as s:
-        return append_decision(s, **kw)
-
-
 def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: int, kind: str, status: str,
                     online_slot: int | None, counted_slot: int | None, received_on: dt.date,
                     answers: dict[int, str], now: dt.datetime | None, user: str, source: str = "",
-                    numbers: dict[int, int] | None = None, tally: bool = True) -> StoredDecision:
+                    numbers: dict[int, int] | None = None, tally: bool = True,
+                    representative: Representative | None = None) -> StoredDecision:
     """Seal and add one decision in the caller's transaction (the chain's next link).
 
     `numbers` (question id -> number) saves the agenda query for a caller that has read it;
@@ -297,11 +303,12 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
     if numbers is None:
         numbers = question_numbers(s, meeting_id)
     canonical = _canonical(meeting_id=meeting_id, owner=owner, premise=premise, kind=kind, received_on=received_on,
-                           submitted_at=now, seq=seq, answers=answers, numbers=numbers)
+                           submitted_at=now, seq=seq, answers=answers, numbers=numbers, representative=representative)
     seal = compute_seal(secret_key, prev, canonical)
     row = dict(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
                counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
-               seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source)
+               seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source,
+               **(representative.columns() if representative is not None else {}))
     decision_id = conn.execute(insert(decisions).returning(decisions.c.id), row).scalar_one()
     if answers:
         conn.execute(insert(DecisionAnswer.__table__),
@@ -339,6 +346,41 @@ def _check_answers(numbers: dict[int, int], answers: dict, *, allow_invalid: boo
     return {**{q: INVALID for q in missing}, **given}
 
 
+def _answers_of(s: Session, decision_id: int) -> dict[int, str]:
+    return dict(s.execute(select(DecisionAnswer.question_id, DecisionAnswer.answer)
+                          .where(DecisionAnswer.decision_id == decision_id)).all())
+
+
+def _second_status(s: Session, *, owner_id: int, slot: int, meeting_id: int, answers: dict[int, str]) -> str:
+    """The status of a decision whose holding already has a counted one: the same owner's second
+    decision is a conflict; a joint co-owner's counts once when it agrees and is a question-by-
+    question conflict for the analyst when it does not (ГК РФ ст. 253 ч. 2)."""
+    counted = s.execute(select(Decision.id, Decision.owner_id).where(
+        Decision.meeting_id == meeting_id, Decision.counted_slot == slot)).first()
+    if counted is None or counted.owner_id == owner_id:
+        return "conflict"
+    return "joint_same" if _answers_of(s, counted.id) == answers else "joint_conflict"
+
+
+def _store_counted_or_second(session_factory, *, slot: int, owner_id: int, meeting_id: int, answers: dict[int, str],
+                             first_status: str, **kw) -> StoredDecision:
+    """Store as `first_status` in the holding's counted slot; when the database says the slot is
+    taken (now, or by a concurrent request), store it with the status `_second_status` gives."""
+    for attempt in (1, 2):
+        status = first_status
+        try:
+            with session_factory.begin() as s:
+                if status == "counted" and s.scalar(select(Decision.id).where(
+                        Decision.meeting_id == meeting_id, Decision.counted_slot == slot)) is not None:
+                    status = _second_status(s, owner_id=owner_id, slot=slot, meeting_id=meeting_id, answers=answers)
+                return append_decision(s, meeting_id=meeting_id, owner_id=owner_id, status=status,
+                                       counted_slot=slot if status == "counted" else None, answers=answers, **kw)
+        except IntegrityError:
+            if attempt == 2 or status != "counted":
+                raise
+    raise AssertionError("unreachable")
+
+
 def submit_online_decision(session_factory: sessionmaker[Session], *, secret_key: str, owner_id: int,
                            answers: dict[int, str], now: dt.datetime | None = None,
                            today: dt.date | None = None) -> StoredDecision:
@@ -359,15 +401,13 @@ def submit_online_decision(session_factory: sessionmaker[Session], *, secret_key
             raise ValidationError(f"Голосование окончено {end_date:%d.%m.%Y}: ответы больше не принимаются.")
         numbers = question_numbers(s, meeting_id)
         checked = _check_answers(numbers, answers, allow_invalid=False)
-        counted_taken = electronic and s.scalar(select(Decision.id).where(
-            Decision.meeting_id == meeting_id, Decision.counted_slot == owner_id)) is not None
+        slot = slot_of(s, s.get(OwnerRecord, owner_id))
     kind = "electronic" if electronic else "online"
-    status = "online" if not electronic else ("conflict" if counted_taken else "counted")
     try:
-        return _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id, kind=kind,
-                      status=status, online_slot=owner_id,
-                      counted_slot=owner_id if status == "counted" else None, received_on=today, answers=checked,
-                      now=now, user="owner", numbers=numbers)
+        return _store_counted_or_second(
+            session_factory, slot=slot, owner_id=owner_id, meeting_id=meeting_id, answers=checked,
+            first_status="counted" if electronic else "online", secret_key=secret_key, kind=kind,
+            online_slot=owner_id, received_on=today, now=now, user="owner", numbers=numbers)
     except IntegrityError:
         with session_factory() as s:
             existing = s.scalar(select(Decision.id).where(Decision.meeting_id == meeting_id,
@@ -377,13 +417,18 @@ def submit_online_decision(session_factory: sessionmaker[Session], *, secret_key
 
 def register_paper_decision(session_factory: sessionmaker[Session], *, secret_key: str, meeting_id: int,
                             owner_id: int, received_on: dt.date, answers: dict[int, str], user: str = "",
-                            source: str = "", today: dt.date | None = None) -> StoredDecision:
+                            source: str = "", today: dt.date | None = None,
+                            representative: Representative | None = None) -> StoredDecision:
     """A signed written decision as it came back. A question without a mark or with several is
     «invalid» for that question only (ст. 48 ч. 6); received after the end date it is kept but not
-    counted (ст. 47 ч. 2); a second counted decision of the same owner is kept as a conflict."""
+    counted (ст. 47 ч. 2); a second decision of the same owner is kept as a conflict, one of a
+    joint co-owner counts once (see `_second_status`). `representative`: who signed for the owner
+    (ст. 48 ч. 2), sealed with the decision."""
     today = today or dt.date.today()
     if received_on > today:
         raise ValidationError("Дата получения решения не может быть позже сегодняшней.")
+    if representative is not None:
+        representative = representative.checked()
     with session_factory() as s:
         owner = s.get(OwnerRecord, owner_id)
         if owner is None or owner.meeting_id != meeting_id:
@@ -393,29 +438,116 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
         checked = _check_answers(numbers, answers, allow_invalid=True)
         online = s.scalars(select(Decision).where(Decision.meeting_id == meeting_id, Decision.online_slot == owner_id)
                            .options(selectinload(Decision.answers))).first()
+        slot = slot_of(s, owner)
     late = received_on > meeting.end_date
     differs = []
     if online is not None:
         given = {a.question_id: a.answer for a in online.answers}
         differs = sorted(numbers[q] for q, a in checked.items() if given.get(q) != a)
-    for attempt in (1, 2):
-        status = "late" if late else "counted"
-        try:
-            result = _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id,
-                            kind="paper", status=status, online_slot=None,
-                            counted_slot=owner_id if status == "counted" else None, received_on=received_on,
-                            answers=checked, now=utcnow(), user=user, source=source, numbers=numbers)
-            break
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            # the owner already has a counted decision: keep this one, shown, never counted twice
-            result = _store(session_factory, secret_key=secret_key, meeting_id=meeting_id, owner_id=owner_id,
-                            kind="paper", status="conflict", online_slot=None, counted_slot=None,
-                            received_on=received_on, answers=checked, now=utcnow(), user=user, source=source,
-                            numbers=numbers)
-            break
+    result = _store_counted_or_second(
+        session_factory, slot=slot, owner_id=owner_id, meeting_id=meeting_id, answers=checked,
+        first_status="late" if late else "counted", secret_key=secret_key, kind="paper", online_slot=None,
+        received_on=received_on, now=utcnow(), user=user, source=source, numbers=numbers,
+        representative=representative)
     result.differs = differs
+    return result
+
+
+def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id: int, decision_id: int,
+                          user: str) -> StoredDecision:
+    """The analyst picks which of a joint holding's differing decisions counts: that one takes the
+    holding's counted place, the others of the holding are kept as «superseded»; the choice is
+    journaled and the running count rebuilt. A choice made may be made again differently."""
+    from services.audit import record
+    from services.tally import rebuild_aggregate
+
+    with session_factory.begin() as s:
+        chosen = s.get(Decision, decision_id)
+        if chosen is None or chosen.meeting_id != meeting_id:
+            raise NotFound("Решение не найдено.")
+        if chosen.status not in ("counted", "joint_same", "joint_conflict", "superseded"):
+            raise ValidationError("Выбрать можно только решение совместного собственника, полученное в срок.")
+        owner = s.get(OwnerRecord, chosen.owner_id)
+        slot = slot_of(s, owner)
+        members = member_ids(s, owner)
+        rivals = s.scalars(select(Decision).where(
+            Decision.meeting_id == meeting_id, Decision.owner_id.in_(members),
+            Decision.status.in_(("counted", "joint_same", "joint_conflict", "superseded")))).all()
+        if not any(d.status in ("joint_conflict", "superseded") for d in rivals):
+            raise ValidationError("У этого помещения нет расхождения решений совместных собственников.")
+        for d in rivals:
+            if d.id != chosen.id:
+                d.status, d.counted_slot = "superseded", None
+        s.flush()  # the holding's counted place is free before the chosen one takes it
+        chosen.status, chosen.counted_slot = "counted", slot
+        s.flush()
+        record(s, actor=user, action="joint_conflict_settled", meeting_id=meeting_id,
+               decision=decision_number(meeting_id, chosen.seq),
+               set_aside=", ".join(decision_number(meeting_id, d.seq) for d in rivals if d.id != chosen.id))
+        rebuild_aggregate(s, meeting_id)
+        return StoredDecision(chosen.id, decision_number(meeting_id, chosen.seq), chosen.status, chosen.seal,
+                              chosen.submitted_at)
+
+
+@dataclass
+class JointDecision:
+    id: int
+    number: str
+    owner: str
+    status: str
+    received_on: dt.date
+    answers: dict[int, str]  # question number -> for|against|abstain|invalid
+    representative: str = ""
+
+
+@dataclass
+class JointConflict:
+    """Решения совместных собственников одного помещения, которые расходятся: the analyst picks
+    the one that counts (`settle_joint_conflict`); until then the differing questions are invalid
+    for the holding."""
+    premise: str
+    decisions: list[JointDecision]  # the counted one first
+    differing: list[int]  # question numbers where the decisions differ
+
+
+def joint_conflicts(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[JointConflict]:
+    """Every joint holding of the meeting with a «joint_conflict» decision, with all its decisions
+    received in time and the questions where they differ."""
+    from services.holdings import joint_slots
+    from services.registry import natural_key
+
+    with session_factory() as s:
+        conflicted = s.scalars(select(Decision.owner_id).where(
+            Decision.meeting_id == meeting_id, Decision.status == "joint_conflict")).all()
+        if not conflicted:
+            return []
+        slots = joint_slots(s, meeting_id)
+        wanted = {slots.get(oid, oid) for oid in conflicted}
+        members = {oid for oid, slot in slots.items() if slot in wanted} | set(conflicted)
+        rows = s.execute(
+            select(Decision, OwnerRecord.name, Premise.number).join(OwnerRecord, Decision.owner_id == OwnerRecord.id)
+            .join(Premise, OwnerRecord.premise_id == Premise.id)
+            .where(Decision.meeting_id == meeting_id, Decision.owner_id.in_(members),
+                   Decision.status.in_(("counted", "joint_same", "joint_conflict")))
+            .options(selectinload(Decision.answers))
+        ).all()
+        numbers = question_numbers(s, meeting_id)
+    holdings: dict[int, list] = {}
+    for d, name, premise in rows:
+        holdings.setdefault(slots.get(d.owner_id, d.owner_id), []).append((d, name, premise))
+    result = []
+    for items in holdings.values():
+        items.sort(key=lambda r: (r[0].status != "counted", r[0].seq))
+        decisions = []
+        for d, name, _premise in items:
+            representative = of_decision(d)
+            decisions.append(JointDecision(
+                d.id, decision_number(meeting_id, d.seq), name, d.status, d.received_on,
+                {numbers[a.question_id]: a.answer for a in d.answers},
+                representative.describe() if representative else ""))
+        differing = sorted(n for n in numbers.values() if len({x.answers.get(n) for x in decisions}) > 1)
+        result.append(JointConflict(items[0][2], decisions, differing))
+    result.sort(key=lambda c: natural_key(c.premise))
     return result
 
 
@@ -469,6 +601,11 @@ def _recompute_canonical(d: Decision, numbers: dict[int, int]) -> str:
                     for a in sorted(d.answers, key=lambda a: numbers.get(a.question_id, 0))],
     })
     content["owner"] = {**content.get("owner", {}), "id": d.owner_id}
+    representative = of_decision(d)
+    if representative is not None:
+        content["representative"] = representative.sealed()
+    else:
+        content.pop("representative", None)
     return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -514,13 +651,40 @@ def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
 
 # ---------- documents: the owner's filled decision, blank ballots ----------
 
-def _ballot_owner(owner: OwnerRecord, premise: Premise):
+def _ballot_owner(owner: OwnerRecord, premise: Premise, co_owners: list[str] | None = None):
+    """The owner's block of a decision form. A joint holding — records of one joint group
+    (`co_owners`: all their names), or one record naming several persons — gets a signature line
+    for each joint owner."""
     from services.documents import BallotOwner
+    from services.registry import format_holding_share
 
-    votes = Fraction(premise.area) * owner.share
+    if co_owners and len(co_owners) > 1:
+        signers, joint = co_owners, True
+    elif not owner.is_legal_entity and "," in owner.name:
+        signers = [n.strip() for n in owner.name.split(",") if n.strip()]
+        joint = len(signers) > 1
+    else:
+        signers, joint = [owner.name], owner.joint_group is not None
     return BallotOwner(name=owner.name, snils=f.format_snils(owner.snils) if owner.snils else "",
-                       premise=premise.number, area=f"{premise.area:.2f}", share=f.format_share(owner.share),
-                       votes=f"{float(votes):.2f}", doc_number=owner.doc_number, doc_date=f.format_date(owner.doc_date))
+                       premise=premise.number, area=format_area(premise.area, unit=False),
+                       share=format_holding_share(owner.share, owner.joint_group),
+                       votes=format_votes(record_votes(premise.area, owner.share)),
+                       doc_number=owner.doc_number, doc_date=f.format_date(owner.doc_date), signers=signers,
+                       joint=joint)
+
+
+def _co_owner_names(s: Session, owners: list[OwnerRecord]) -> dict[int, list[str]]:
+    """Owner id -> the names of the joint holding's records, for owners in a joint group."""
+    groups = {(o.premise_id, o.joint_group) for o in owners if o.joint_group is not None}
+    if not groups:
+        return {}
+    names: dict[tuple[int, int], list[str]] = {}
+    for premise_id, group, name in s.execute(
+            select(OwnerRecord.premise_id, OwnerRecord.joint_group, OwnerRecord.name)
+            .where(OwnerRecord.premise_id.in_({g[0] for g in groups}), OwnerRecord.joint_group.is_not(None))
+            .order_by(OwnerRecord.id)):
+        names.setdefault((premise_id, group), []).append(name)
+    return {o.id: names.get((o.premise_id, o.joint_group), []) for o in owners if o.joint_group is not None}
 
 
 def _agenda(s: Session, meeting_id: int):
@@ -546,7 +710,8 @@ def owner_decision_docx(session_factory: sessionmaker[Session], *, owner_id: int
         if d is None:
             raise ValidationError("Сначала ответьте на вопросы повестки дня.")
         view, questions = _agenda(s, owner.meeting_id)
-        ballot = Ballot(owner=_ballot_owner(owner, s.get(Premise, owner.premise_id)),
+        ballot = Ballot(owner=_ballot_owner(owner, s.get(Premise, owner.premise_id),
+                                            _co_owner_names(s, [owner]).get(owner.id)),
                         answers={a.question_id: a.answer for a in d.answers}, fingerprint=fingerprint(d.seal),
                         submitted=f"{d.submitted_at:%d.%m.%Y %H:%M} UTC")
     return decisions_docx(meeting=view, questions=questions, ballots=[ballot])
@@ -567,7 +732,8 @@ def _ballots(s: Session, meeting_id: int, owner_ids: list[int]):
     rows = s.execute(select(OwnerRecord, Premise).join(Premise, OwnerRecord.premise_id == Premise.id)
                      .where(OwnerRecord.meeting_id == meeting_id, OwnerRecord.id.in_(owner_ids))).all()
     rows.sort(key=lambda r: (natural_key(r[1].number), r[0].name))
-    return [(o.id, Ballot(owner=_ballot_owner(o, p), answers={})) for o, p in rows]
+    co_owners = _co_owner_names(s, [o for o, _p in rows])
+    return [(o.id, Ballot(owner=_ballot_owner(o, p, co_owners.get(o.id)), answers={})) for o, p in rows]
 
 
 def ballots_docx(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int]) -> bytes:
@@ -718,8 +884,11 @@ def decisions_frame(session_factory: sessionmaker[Session], *, meeting_id: int):
             "Решение": decision_number(meeting_id, d.seq), "Вид": KINDS[d.kind], "Статус": STATUSES[d.status],
             "Дата получения": d.received_on,
             **{f"Вопрос {n}": ANSWER_LABELS.get(answers.get(qid, INVALID)) for qid, n in questions},
-            "Расходится с онлайн-ответами": differs, "Отпечаток": fingerprint(d.seal),
+            "Расходится с онлайн-ответами": differs,
+            "Представитель": representative.describe() if (representative := of_decision(d)) else "",
+            "Отпечаток": fingerprint(d.seal),
         })
     columns = ["id", "Номер помещения", "ФИО/Наименование собственника", "Решение", "Вид", "Статус",
-               "Дата получения", *[f"Вопрос {n}" for _q, n in questions], "Расходится с онлайн-ответами", "Отпечаток"]
+               "Дата получения", *[f"Вопрос {n}" for _q, n in questions], "Расходится с онлайн-ответами",
+               "Представитель", "Отпечаток"]
     return pd.DataFrame(records, columns=columns)

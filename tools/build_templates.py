@@ -118,7 +118,15 @@ def decision() -> None:
     doc.add_paragraph("Решение необходимо передать до {{ meeting.end_date }} включительно{% if meeting.decisions_place %}"
                       " по адресу: {{ meeting.decisions_place }}{% endif %}. Решение, полученное позже, не учитывается.")
     doc.add_paragraph()
+    doc.add_paragraph("{%p if b.owner.joint %}")
+    doc.add_paragraph("Помещение в совместной собственности: решение подписывает любой из совместных собственников "
+                      "(ГК РФ ст. 253 ч. 2).")
+    doc.add_paragraph("{%p for signer in b.owner.signers %}")
+    doc.add_paragraph("Подпись ({{ signer }}): ______________________ / ______________________ /")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph("{%p else %}")
     doc.add_paragraph("Подпись собственника (представителя): ______________________ / ______________________ /")
+    doc.add_paragraph("{%p endif %}")
     doc.add_paragraph("Дата заполнения: «____» ______________ 20____ г.")
     doc.add_paragraph("{%p if not loop.last %}")
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
@@ -151,7 +159,10 @@ def protocol() -> None:
                       "{{ gis_posted_on }}.{% endif %}")
     doc.add_paragraph("Общее количество голосов собственников помещений в многоквартирном доме: {{ all_votes }} "
                       "(1 голос = 1 м² общей площади помещения){% if passport_area %}; по техническому паспорту "
-                      "{{ passport_area }} м², по реестру собственников {{ registry_area }} м²{% endif %}.")
+                      "{{ passport_area }} м², по реестру собственников {{ registry_area }} м²{% endif %}."
+                      "{% if unregistered_area %} Разница {{ unregistered_area }} м² приходится на помещения, "
+                      "собственники которых не внесены в реестр: их голоса входят в общее количество голосов и не "
+                      "входят в число голосов участников.{% endif %}")
     doc.add_paragraph("Количество голосов собственников, принявших участие в голосовании: {{ participants }} "
                       "({{ participation }} % от общего количества голосов; собственников: {{ participants_records }}). "
                       "{{ quorum }}")
@@ -200,6 +211,9 @@ def protocol() -> None:
                  "5. Письменные решения собственников (перечень; подлинники прилагаются).",
                  "6. Решения, подписанные персональным кодом, с их печатями (если учитывались)."):
         doc.add_paragraph(line)
+    doc.add_paragraph("{%p if powers_of_attorney %}")  # only when representatives signed by one
+    doc.add_paragraph("7. Доверенности представителей собственников (перечень; копии прилагаются).")
+    doc.add_paragraph("{%p endif %}")
     doc.add_paragraph()
     doc.add_paragraph("Председатель общего собрания: ______________ / {{ chair }} / дата ________")
     doc.add_paragraph("Секретарь общего собрания: ______________ / {{ secretary }} / дата ________")

@@ -57,15 +57,15 @@ def test_activity_shows_the_participants_120_votes_and_the_quorum_of_example_a(o
     assert_ran_cleanly(at)
     assert texts(at.title) == ["Активность"]
     shown = metrics(at)
-    assert shown["Приняли участие (учтённые решения)"] == ("120.00 голосов", "100.00 % от 120.00")
+    assert shown["Приняли участие (учтённые решения)"] == ("120,00 голосов", "100,00\u00a0% от 120,00")
     assert shown["Кворум"][0] == "есть"
     assert "До кворума" not in shown
-    assert shown["Заполнено онлайн, решение не сдано"] == ("0 собств.", "0.00 голосов")
-    # the current results table under the chart: question 2 has 60.00 «за», exactly half
+    assert shown["Заполнено онлайн, решение не сдано"] == ("0 собств.", "0,00 голосов")
+    # the current results table under the chart: question 2 has 60,00 «за», exactly half
     [table] = at.dataframe
     q2 = table.value.set_index("№").loc[2]
     assert (q2["За"], q2["Воздержались"], q2["Недействительно"], q2["Решение"]) == (
-        "60.00 (50.00 %)", "40.00", "20.00", "не принято")
+        "60,00 (50,00\u00a0%)", "40,00", "20,00", "не принято")
     # voting is open: the page says it refreshes itself
     assert "Обновляется автоматически каждые 10 с, пока идёт голосование." in texts(at.caption)
 
@@ -76,15 +76,15 @@ def test_results_table_shows_question_2_not_adopted_with_60_votes_for(open_page,
     assert_ran_cleanly(at)
     assert texts(at.title) == ["Итоги и протокол"]
     shown = metrics(at)
-    assert shown["Всего голосов"][0] == "120.00"
-    assert shown["Приняли участие"] == ("120.00", "100.00 %")
+    assert shown["Всего голосов"][0] == "120,00"
+    assert shown["Приняли участие"] == ("120,00", "100,00\u00a0%")
     assert shown["Кворум"][0] == "есть"
     table = results_table(at)
     assert list(table["Решение"]) == ["принято", "не принято", "принято"]
     q2 = table.loc[2]
     assert (q2["За, голосов"], q2["За, % от участников"], q2["Против, голосов"], q2["Воздержались, голосов"],
-            q2["Недействительно, голосов"]) == ("60.00", "50.00", "0.00", "40.00", "20.00")
-    assert (table.loc[1, "За, голосов"], table.loc[3, "За, голосов"]) == ("80.00", "100.00")
+            q2["Недействительно, голосов"]) == ("60,00", "50,00", "0,00", "40,00", "20,00")
+    assert (table.loc[1, "За, голосов"], table.loc[3, "За, голосов"]) == ("80,00", "100,00")
     # voting is still on (the example ends in 5 days): the results are marked preliminary
     assert any(w.startswith("Голосование ещё идёт") for w in texts(at.warning))
 
@@ -94,9 +94,9 @@ def test_exactly_half_shows_what_is_missing_to_the_quorum(open_page, session_fac
     at = open_page(PAGE_ACTIVITY, m)
     assert_ran_cleanly(at)
     shown = metrics(at)
-    assert shown["Приняли участие (учтённые решения)"] == ("60.00 голосов", "50.00 % от 120.00")
+    assert shown["Приняли участие (учтённые решения)"] == ("60,00 голосов", "50,00\u00a0% от 120,00")
     assert "Кворум" not in shown
-    assert shown["До кворума"] == ("более 0.00 голосов", "нужно более 50 % всех голосов")
+    assert shown["До кворума"] == ("более 0,00 голосов", "нужно более 50 % всех голосов")
 
     at = open_page(PAGE_RESULTS, m)
     assert metrics(at)["Кворум"][0] == "нет"
@@ -164,7 +164,7 @@ def test_the_late_protocol_warning_appears_more_than_10_days_after_the_end(open_
         assert [w for w in warnings if w.startswith(LATE)] == [
             f"{LATE} (срок — {deadline:%d.%m.%Y}, Приказ Минстроя России № 266/пр)."]
     assert not any(w.startswith("Голосование ещё идёт") for w in warnings)
-    assert metrics(at)["Приняли участие"][0] == "80.00"
+    assert metrics(at)["Приняли участие"][0] == "80,00"
     # after the end the activity page draws once, with no auto-refresh
     at = open_page(PAGE_ACTIVITY, m)
     assert_ran_cleanly(at)

@@ -65,7 +65,7 @@ def test_an_upload_shows_a_preview_and_stores_nothing(registry_page, session_fac
     # areas 50 + 45.5 + 64.1; every owner votes with area × share, so votes equal the area here
     assert preview_lines(at) == [
         f"**Прочитано из «{md('реестр.xlsx')}»** (лист «Реестр», строка заголовков 1): принято "
-        f"**{SEED_OWNERS}** собственников, **{SEED_PREMISES}** помещений, площадь **159.60 м²**, голосов **159.60**"
+        f"**{SEED_OWNERS}** собственников, **{SEED_PREMISES}** помещений, площадь **159,60\u00a0м²**, голосов **159,60**"
     ]
     recognised = [c for c in texts(at.caption) if c.startswith("Столбцы: ")]
     assert len(recognised) == 1 and all(f"«{h}»" in recognised[0] for h in SEED_HEADER[:4])
@@ -99,11 +99,12 @@ def test_import_stores_the_registry_and_shows_the_summary_and_table(registry_pag
     assert list(frame["ФИО/Наименование собственника"]) == [r[2] for r in SEED_ROWS]
     assert list(frame["Номер помещения"]) == ["1", "2", "2", "3"]
     assert list(frame["Доля собственника"])[1:3] == ["1/2", "1/2"]
-    assert frame["Общая площадь"].iloc[0] == "50.00 м²"
+    assert frame["Общая площадь"].iloc[0] == "50,00\u00a0м²"
     assert frame["Дата документа"].iloc[0] == "04.02.2020"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Помещений"] == str(SEED_PREMISES)
-    assert metrics["Общая площадь помещений"] == "159.60 м²"
+    assert metrics["Общая площадь помещений"] == "159,60\u00a0м²"
+    assert metrics["Голосов у собственников в реестре"] == "159,60"
 
 
 def test_rows_with_errors_are_listed_and_left_out(registry_page, session_factory):

@@ -123,11 +123,11 @@ def test_activity_grows_by_itself_and_the_protocol_pdf_carries_the_page_figures(
         page.get_by_role("button", name="Этапы ОСС").click()
         expect(page.get_by_role("heading", name="Этапы ОСС")).to_be_visible()
 
-        # «Активность»: three decisions of four are in — 100.00 of 120.00 votes
+        # «Активность»: three decisions of four are in — 100,00 of 120,00 votes
         go_to(page, "Активность")
         participants = metric(page, "Приняли участие (учтённые решения)")
-        expect(participants.get_by_test_id("stMetricValue")).to_have_text("100.00 голосов")
-        expect(participants.get_by_test_id("stMetricDelta")).to_have_text("83.33 % от 120.00")
+        expect(participants.get_by_test_id("stMetricValue")).to_have_text("100,00 голосов")
+        expect(participants.get_by_test_id("stMetricDelta")).to_have_text("83,33\u00a0% от 120,00")
         expect(metric(page, "Кворум").get_by_test_id("stMetricValue")).to_have_text("есть")
         expect(page.get_by_text("Обновляется автоматически каждые 10 с, пока идёт голосование.")).to_be_visible()
         expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(4)  # statuses ×2, by day, per question
@@ -136,21 +136,21 @@ def test_activity_grows_by_itself_and_the_protocol_pdf_carries_the_page_figures(
 
         # Власова's written decision is registered elsewhere; the open page picks it up by itself
         seeder.decision(meeting, ids[LAST[0]], questions, LAST[1])
-        expect(participants.get_by_test_id("stMetricValue")).to_have_text("120.00 голосов", timeout=REFRESH_TIMEOUT)
-        expect(participants.get_by_test_id("stMetricDelta")).to_have_text("100.00 % от 120.00")
+        expect(participants.get_by_test_id("stMetricValue")).to_have_text("120,00 голосов", timeout=REFRESH_TIMEOUT)
+        expect(participants.get_by_test_id("stMetricDelta")).to_have_text("100,00\u00a0% от 120,00")
         assert page.evaluate("window.__kvorumMark") == "no reload"
         shoot(page, screenshot_dir / "activity.png")
 
         # «Итоги и протокол»: the figures of example A
         go_to(page, "Итоги и протокол")
-        expect(metric(page, "Всего голосов").get_by_test_id("stMetricValue")).to_have_text("120.00")
-        expect(metric(page, "Приняли участие").get_by_test_id("stMetricValue")).to_have_text("120.00")
-        expect(metric(page, "Приняли участие").get_by_test_id("stMetricDelta")).to_have_text("100.00 %")
+        expect(metric(page, "Всего голосов").get_by_test_id("stMetricValue")).to_have_text("120,00")
+        expect(metric(page, "Приняли участие").get_by_test_id("stMetricValue")).to_have_text("120,00")
+        expect(metric(page, "Приняли участие").get_by_test_id("stMetricDelta")).to_have_text("100,00\u00a0%")
         expect(metric(page, "Кворум").get_by_test_id("stMetricValue")).to_have_text("есть")
         shown = grid_rows(page.get_by_test_id("stDataFrame").first)
         assert [r["№"] for r in shown] == ["1", "2", "3"], shown
         assert len(shown[0]) == 14, shown[0]  # every column was read
-        assert (shown[1]["За, голосов"], shown[1]["Решение"]) == ("60.00", "не принято"), shown[1]
+        assert (shown[1]["За, голосов"], shown[1]["Решение"]) == ("60,00", "не принято"), shown[1]
 
         # the protocol form
         page.get_by_label("Председатель общего собрания (ФИО)").fill(CHAIR)
@@ -193,8 +193,8 @@ def test_activity_grows_by_itself_and_the_protocol_pdf_carries_the_page_figures(
     subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", str(pdf), str(screenshot_dir / "protocol_pdf")],
                    check=True)
 
-    assert "Общее количество голосов собственников помещений в многоквартирном доме: 120.00" in text
-    assert ("Количество голосов собственников, принявших участие в голосовании: 120.00 (100.00 % от общего "
+    assert "Общее количество голосов собственников помещений в многоквартирном доме: 120,00" in text
+    assert ("Количество голосов собственников, принявших участие в голосовании: 120,00 (100,00 % от общего "
             "количества голосов; собственников: 4). Кворум имеется") in text
     assert f"Председатель общего собрания: {CHAIR}" in text and f"Секретарь общего собрания: {SECRETARY}" in text
     assert drawn in text, drawn
@@ -208,7 +208,7 @@ def test_activity_grows_by_itself_and_the_protocol_pdf_carries_the_page_figures(
     # and those page figures are DOMAIN.md's example A
     assert [(q["За, голосов"], q["Против, голосов"], q["Воздержались, голосов"], q["Недействительно, голосов"],
              q["Решение"]) for q in shown] == [
-        ("80.00", "40.00", "0.00", "0.00", "принято"), ("60.00", "0.00", "40.00", "20.00", "не принято"),
-        ("100.00", "20.00", "0.00", "0.00", "принято")]
+        ("80,00", "40,00", "0,00", "0,00", "принято"), ("60,00", "0,00", "40,00", "20,00", "не принято"),
+        ("100,00", "20,00", "0,00", "0,00", "принято")]
     assert [m.group(1) for m in re.finditer(r"Решение (принято|не принято)\.", text)] == [
         "принято", "не принято", "принято"]

@@ -37,7 +37,7 @@ def test_check_registry_reports_row_errors_and_exits_zero(tmp_path, sqlite_url):
     report = json.loads(out.stdout)
     assert report["owners"] == 1 and report["votes"] == 20.0
     assert report["errors"] == [{"row": 4, "column": "Площадь", "message": "площадь должна быть больше нуля, указано 0"}]
-    assert report["warnings"] == [{"row": None, "premise": "1", "message": "доли собственников помещения 1 в сумме 1/2, а не 1"}]
+    assert report["warnings"] == [{"row": None, "premise": "1", "message": "доли собственников помещения 1 в сумме 1/2, а не 1 — голоса недостающей части не учитываются"}]
 
 
 @pytest.mark.parametrize("content,name,fragment", [

@@ -110,7 +110,7 @@ def test_edit_with_valid_values_is_saved_and_area_moves_with_premise(session_fac
     assert row["ФИО/Наименование собственника"] == "Петров Петр Петрович"
     assert row["Дата документа"] == "04.02.2020"
     assert row["Адрес эл. почты и номер телефона"] == "p@mail.ru 79111111111"
-    assert set(frame["Общая площадь"]) == {"52.50 м²"}  # the co-owner's premise area changed too
+    assert set(frame["Общая площадь"]) == {"52,50\u00a0м²"}  # the co-owner's premise area changed too
 
 
 @pytest.mark.parametrize("field,value,reason", [

@@ -10,6 +10,7 @@ from docx import Document
 from openpyxl import load_workbook
 
 from services.errors import ValidationError
+from services.figures import format_percent, format_votes
 from services.results import (
     ProtocolData,
     activity_figures,
@@ -18,7 +19,7 @@ from services.results import (
     protocol_warnings,
     save_protocol_data,
 )
-from services.tally import percent2, recount, votes2
+from services.tally import recount, votes2
 from tests.integration.test_tally import EXAMPLE, build, vote
 
 
@@ -46,11 +47,12 @@ def test_the_protocol_holds_the_required_parts_and_the_pages_figures(session_fac
     text = docx_text(protocol_docx(session_factory, meeting_id=example_a))
     for needed in ("ПРОТОКОЛ №", "в форме заочного голосования", "Председатель общего собрания: Андреев А. А.",
                    "Секретарь общего собрания: Борисова Б. Б.", "Власов В. В., Власова В. В.", "Инициатор",
-                   "Кворум имеется", "120.00", "Приложения", "Реестр собственников"):
+                   "Кворум имеется", "120,00", "Приложения", "Реестр собственников"):
         assert needed in text, needed
     q2 = end.questions[1]
     # the percent sign is held to its number by a no-break space
-    assert f"«за» — {votes2(q2.votes['for'])} голосов ({percent2(q2.share_of_participants('for'))}\u00a0%" in text
+    assert f"«за» — {format_votes(q2.votes['for'])} голосов ({format_percent(q2.share_of_participants('for'))}" in text
+    assert "«за» — 60,00 голосов (50,00\u00a0% от числа проголосовавших" in text
     # Q1 and Q3 adopted, Q2 not: each once in the body and once in the table
     assert text.count("Решение принято") == 4 and text.count("Решение не принято") == 2
 

@@ -44,8 +44,8 @@ EXPECTED = {
     "warnings": [
         {"row": 4, "premise": "2",
          "message": "контакт «ivan@» не распознан как e-mail или телефон — сохранено без него"},
-        {"row": None, "premise": "2", "message": "доли собственников помещения 2 в сумме 1/2, а не 1"},
-        {"row": None, "premise": "3", "message": "доли собственников помещения 3 в сумме 1/3, а не 1"},
+        {"row": None, "premise": "2", "message": "доли собственников помещения 2 в сумме 1/2, а не 1 — голоса недостающей части не учитываются"},
+        {"row": None, "premise": "3", "message": "доли собственников помещения 3 в сумме 1/3, а не 1 — голоса недостающей части не учитываются"},
     ],
 }
 
@@ -93,7 +93,8 @@ def test_prints_a_readable_russian_report_without_json(tmp_path, data_dir):
     out = check_registry(path, data_dir)
     assert out.returncode == 0, out.stderr
     assert "Собственников (принято строк): 3" in out.stdout
-    assert "Общая площадь: 133.30 м²" in out.stdout
+    assert "Общая площадь: 133,30\u00a0м²" in out.stdout  # written as every page writes it
+    assert "Голосов: 86,10\n" in out.stdout
     assert "строка 6, столбец «Общая площадь»: площадь должна быть больше нуля, указано 0" in out.stdout
     assert list(data_dir.iterdir()) == []
 

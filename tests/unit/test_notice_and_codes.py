@@ -81,7 +81,7 @@ def test_the_notice_holds_everything_article_45_part_5_requires():
     text = render().text
     for needed in ("ООО «УК»", "ОГРН 1027700000000", "заочное голосование", "с 10.12.2026 по 30.12.2026",
                    "до 30.12.2026", "ул. Ленина, д. 1, офис 2", "1. Выбор совета дома", "2. Капитальный ремонт крыши",
-                   "сайт uk.example", "Помещение № 12а", "доля 1/2", "количество голосов 25.25", "7KQ3-M9XD-2PWA",
+                   "сайт uk.example", "Помещение № 12а", "доля 1/2", "площадь 50,50 м²", "количество голосов 25,25", "7KQ3-M9XD-2PWA",
                    "https://kvorum.example/vote"):
         assert needed in text, needed
 

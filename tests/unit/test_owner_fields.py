@@ -84,8 +84,15 @@ def test_rejects_an_area_that_is_missing_not_a_number_or_not_positive(cell, reas
     assert _is_russian(str(exc.value))
 
 
-def test_formats_the_area_with_two_decimals_and_the_unit():
-    assert f.format_area(Decimal("50")) == "50.00 м²"
+@pytest.mark.parametrize("area, shown", [
+    (Decimal("50"), "50,00\u00a0м²"),
+    (Decimal("10.01"), "10,01\u00a0м²"),
+    (Decimal("1234.5"), "1\u00a0234,50\u00a0м²"),
+    (Decimal("10.0125"), "10,0125\u00a0м²"),  # every stored digit: read back, the same area
+])
+def test_formats_the_area_with_two_decimals_at_least_a_decimal_comma_and_the_unit(area, shown):
+    assert f.format_area(area) == shown
+    assert f.parse_area(shown) == area
 
 
 # ---------- share ----------

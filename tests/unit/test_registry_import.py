@@ -202,7 +202,7 @@ def test_reads_the_area(fmt, cell, area):
     (0.5, Fraction(1, 2)),
 ])
 def test_reads_the_share(fmt, cell, share):
-    report = read_with_header([owner(share=cell, name="А"), owner(share=cell, name="Б")], fmt)
+    report = read_with_header([owner(premise="1", share=cell, name="А"), owner(premise="2", share=cell, name="Б")], fmt)
     assert [o.share for o in report.owners] == [share, share]
     assert report.errors == []
 
@@ -353,7 +353,7 @@ def test_rejects_a_premise_whose_area_differs_from_an_earlier_row(fmt):
                                owner(premise="2", area="50,0", name="Петрова Анна", share="1/4"),
                                owner(premise="2", area=55, name="Петров Павел", share="1/4")], fmt)
     assert errors(report) == [(6, "Общая площадь",
-                               "площадь помещения 2 (55.00 м²) отличается от указанной в строке 4 (50.00 м²)")]
+                               "площадь помещения 2 (55,00\u00a0м²) отличается от указанной в строке 4 (50,00\u00a0м²)")]
     assert [o.name for o in report.owners] == ["Петров Петр", "Петрова Анна"]
 
 
@@ -404,15 +404,33 @@ def test_keeps_the_owner_without_a_snils_with_wrong_check_digits_and_warns(fmt):
 
 
 @formats
-@pytest.mark.parametrize("shares,total", [(["1/2"], "1/2"), (["1/2", "1/3"], "5/6"), (["1/2", "0,75"], "5/4")])
+@pytest.mark.parametrize("shares,total", [(["1/2"], "1/2"), (["1/2", "1/3"], "5/6")])
 def test_warns_when_the_shares_of_a_premise_do_not_add_up_to_one(fmt, shares, total):
     body = [owner(premise="9", name=f"Собственник {i}", share=s) for i, s in enumerate(shares)]
     body.append(owner(premise="10", name="Другой", share="1/3"))
     body.append(owner(premise="10", name="Третий", share="2/3"))
     report = read_with_header(body, fmt)
     assert report.errors == []
-    assert warnings(report) == [(None, "9", f"доли собственников помещения 9 в сумме {total}, а не 1")]
+    assert warnings(report) == [(None, "9", f"доли собственников помещения 9 в сумме {total}, а не 1 — голоса "
+                                            "недостающей части не учитываются")]
     assert len(report.owners) == len(shares) + 2
+
+
+@formats
+@pytest.mark.parametrize("shares,total,rows", [(["1/2", "0,75"], "5/4", "4, 5"), (["1", "1"], "2", "4, 5"),
+                                               (["", ""], "2", "4, 5"), (["1/2", "1/2", "1/100"], "101/100", "4, 5, 6")])
+def test_refuses_the_rows_of_a_premise_whose_shares_add_up_to_more_than_one(fmt, shares, total, rows):
+    """ЖК ст. 48 ч. 3: a premise never carries more votes than its area (DOMAIN.md rule 8). Rows with
+    no share and different documents are not a joint holding: each would be the whole flat."""
+    body = [owner(premise="9", name=f"Собственник {i}", share=s, doc=f"77-{i}") for i, s in enumerate(shares)]
+    body.append(owner(premise="10", name="Другой", share="1"))
+    report = read_with_header(body, fmt)
+    assert [o.premise for o in report.owners] == ["10"]
+    message = (f"доли собственников помещения 9 в сумме {total} — больше 1 (строки {rows}); помещение не принято. "
+               "Исправьте доли или отметьте совместную собственность («совместная» в столбце доли)")
+    assert [(e.row, e.column, e.message) for e in report.errors] == [
+        (int(r), "Доля собственника", message) for r in rows.split(", ")]
+    assert [r[0] for r in report.rejected_rows] == [int(r) for r in rows.split(", ")]
 
 
 # ---------- summary ----------

@@ -1,0 +1,74 @@
+"""Figures as the law counts them and as people read them: one computation, one rounding, one format.
+
+Votes of an owner record are the premise's area × the owner's share, kept exact (DOMAIN.md rule 8,
+ЖК РФ ст. 48 ч. 3). They are rounded once, to the hundredth, half up, only when shown — on every
+page, document, export, e-mail and command — so a figure reads the same everywhere: 10.01 m² × 1/2
+is 5.005 and shows as «5,01» on the ballot, the vote page and in the protocol alike. Readers get
+the Russian way of writing numbers: a decimal comma and a no-break space between thousands
+(«2 236,50», «58,50 %»), by Babel's CLDR data for ru_RU; machine outputs (JSON, spreadsheet
+cells) keep numbers, rounded by the same `round2`.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from babel import Locale
+from babel.numbers import parse_pattern
+
+LOCALE = Locale.parse("ru_RU")
+HUNDREDTH = Decimal("0.01")
+# Patterns compiled once: babel.numbers.format_decimal parses its pattern on every call, 4× the
+# cost of applying it, and a registry table formats an area per row.
+TWO_PLACES = parse_pattern("#,##0.00")  # thousands grouped, exactly two decimals
+AREA_PLACES = parse_pattern("#,##0.00##")  # an area as stored: two decimals at least, up to 1/10000 m²
+PERCENT_SIGN = "\u00a0%"  # a no-break space holds the sign to its number
+SQUARE_METRES = "\u00a0м²"
+
+Number = Fraction | Decimal | int
+
+
+def record_votes(area: Decimal | Fraction | int, share: Fraction) -> Fraction:
+    """Голоса собственника: the premise's area × the owner's share, exact (ЖК РФ ст. 48 ч. 3)."""
+    return Fraction(area) * share
+
+
+def round2(value: Number) -> Decimal:
+    """A figure rounded to the hundredth, half up, from its exact value: the one rounding of
+    votes, areas and percentages (5.005 → 5.01, never 5.00 as a float or half-even would give)."""
+    value = Fraction(value)
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(HUNDREDTH, ROUND_HALF_UP)
+
+
+def percent2(share: Number) -> Decimal:
+    """A part of a whole (0..1) in percent, rounded like votes: Fraction(117, 200) → 58.50."""
+    return round2(Fraction(share) * 100)
+
+
+def ru_number(value: Number) -> str:
+    """«2 236,50»: rounded by `round2`, with a decimal comma and no-break spaces between thousands."""
+    return TWO_PLACES.apply(round2(value), LOCALE)
+
+
+def format_votes(value: Number) -> str:
+    """Votes for people: «5,01», «2 236,50»."""
+    return ru_number(value)
+
+
+def format_percent(share: Number, *, sign: bool = True) -> str:
+    """A part of a whole (0..1) for people: «58,50 %» (`sign=False`: «58,50», for a template that
+    writes the sign itself)."""
+    text = ru_number(percent2(share))
+    return text + PERCENT_SIGN if sign else text
+
+
+def format_area(area: Number, *, unit: bool = True, exact: bool = False) -> str:
+    """An area for people: «1 234,50 м²». `exact` keeps the digits stored up to 1/10000 m² («10,0125
+    м²») where the text is edited and read back, so showing an area never changes it."""
+    if exact:
+        if isinstance(area, Fraction):  # an area summed or read exactly: its decimal digits, all of them
+            area = Decimal(area.numerator) / Decimal(area.denominator)
+        text = AREA_PLACES.apply(Decimal(area), LOCALE)
+    else:
+        text = ru_number(area)
+    return text + SQUARE_METRES if unit else text
