@@ -64,3 +64,16 @@ def report(checks: list[tuple[str, bool, str]], *, no_fail: bool) -> int:
     for label, ok, figure in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {label}: {figure}")
     return 1 if not no_fail and not all(ok for _label, ok, _figure in checks) else 0
+
+
+def main_on_one_database(description: str, run) -> int:
+    """The command line of a benchmark that runs on SQLite or, with --postgres, on PostgreSQL:
+    `run(kind, server_url)` gives its checks."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (a throw-away database on that server) "
+                    "instead of SQLite")
+    ap.add_argument("--no-fail", action="store_true", help="print the figures, exit 0 even if a target is missed")
+    args = ap.parse_args()
+    return report(run("postgresql" if args.postgres else "sqlite", args.postgres), no_fail=args.no_fail)

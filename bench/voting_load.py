@@ -18,7 +18,6 @@ when a target is missed (unless --no-fail).
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdb import OUT, BenchDatabase, report  # noqa: E402
+from benchdb import OUT, BenchDatabase, main_on_one_database  # noqa: E402
 from browserflows import vote  # noqa: E402
 
 SECRET = "bench-load-secret-key"
@@ -133,13 +132,7 @@ def run(kind: str, server_url: str | None) -> list[tuple[str, bool, str]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (a throw-away database on that server) "
-                    "instead of SQLite")
-    ap.add_argument("--no-fail", action="store_true", help="print the figures, exit 0 even if a target is missed")
-    args = ap.parse_args()
-    checks = run("postgresql" if args.postgres else "sqlite", args.postgres)
-    return report(checks, no_fail=args.no_fail)
+    return main_on_one_database(__doc__.splitlines()[0], run)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import openpyxl
 import pytest
 from playwright.sync_api import expect
 
@@ -16,6 +15,7 @@ from services.runtime import build_runtime
 from services.settings import load_settings
 from services.tally import recount
 from tests import hang
+from tests.app.pagekit import registry_xlsx
 
 pytestmark = pytest.mark.e2e
 
@@ -31,18 +31,6 @@ ROWS = [
     ["5", 60.0, "Дмитриева Дарья Дмитриевна", "1/2", "69:40:01-6", dt.date(2016, 3, 1)],
     ["5", 60.0, "Дмитриев Денис Дмитриевич", "1/3", "69:40:01-7", dt.date(2016, 3, 1)],
 ]
-
-
-def registry_file(path) -> None:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Реестр"
-    ws.append(HEADER)
-    for row in ROWS:
-        ws.append(row)
-        ws.cell(row=ws.max_row, column=4).data_type = "s"
-        ws.cell(row=ws.max_row, column=6).number_format = "DD.MM.YYYY"
-    wb.save(path)
 
 
 def go_to(page, title: str) -> None:
@@ -70,7 +58,7 @@ def test_a_joint_flat_is_one_holding_and_shares_above_one_are_refused(page, star
         go_to(page, "Реестр собственников")
 
         path = tmp_path / "выписка_ЕГРН.xlsx"
-        registry_file(path)
+        path.write_bytes(registry_xlsx(ROWS, HEADER))
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
         expect(page.get_by_text("принято 5 собственников, 4 помещений")).to_be_visible()
         expect(page.get_by_text("Отклонено строк: 3")).to_be_visible()
