@@ -73,7 +73,8 @@ def live_activity_figures(session_factory: sessionmaker[Session], *, meeting_id:
 
 def activity_figures(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[StatusFigure]:
     """Owners and their votes: notified / not notified / entered with the code / answered online /
-    decision counted — one GROUP BY over the registry with a flag per owner.
+    decision counted — one GROUP BY over the registry with a flag per owner; a joint holding's votes
+    once, shared among its records.
 
     Each flag is a membership in one uncorrelated set of the meeting's owner ids (PostgreSQL hashes
     it once, SQLite builds it once) rather than a correlated EXISTS probed per owner and evaluated
@@ -85,12 +86,21 @@ def activity_figures(session_factory: sessionmaker[Session], *, meeting_id: int)
                                                                    AccessCode.first_used_at.is_not(None)))
     online = OwnerRecord.id.in_(select(Decision.online_slot).where(Decision.meeting_id == m,
                                                                    Decision.online_slot.is_not(None)))
-    counted = OwnerRecord.id.in_(select(Decision.counted_slot).where(Decision.meeting_id == m,
-                                                                     Decision.counted_slot.is_not(None)))
+    # A joint holding's votes count once: each of its n records carries 1/n of them, and its
+    # counted decision (in the holding's slot, its smallest record id) marks every record of it.
+    holdings = (select(OwnerRecord.premise_id, OwnerRecord.joint_group, func.count().label("members"),
+                       func.min(OwnerRecord.id).label("slot"))
+                .where(OwnerRecord.meeting_id == m, OwnerRecord.joint_group.is_not(None))
+                .group_by(OwnerRecord.premise_id, OwnerRecord.joint_group).subquery())
+    counted = func.coalesce(holdings.c.slot, OwnerRecord.id).in_(
+        select(Decision.counted_slot).where(Decision.meeting_id == m, Decision.counted_slot.is_not(None)))
     per_owner = (
-        select(OwnerRecord.share_den.label("den"), notified.label("n"), entered.label("e"), online.label("o"),
-               counted.label("c"), (type_coerce(Premise.area, BigInteger) * OwnerRecord.share_num).label("units"))
+        select((OwnerRecord.share_den * func.coalesce(holdings.c.members, 1)).label("den"), notified.label("n"),
+               entered.label("e"), online.label("o"), counted.label("c"),
+               (type_coerce(Premise.area, BigInteger) * OwnerRecord.share_num).label("units"))
         .join(Premise, OwnerRecord.premise_id == Premise.id)
+        .outerjoin(holdings, (holdings.c.premise_id == OwnerRecord.premise_id)
+                   & (holdings.c.joint_group == OwnerRecord.joint_group))
         .where(OwnerRecord.meeting_id == m)
         .subquery()
     )

@@ -230,3 +230,13 @@ def test_the_ballot_of_a_joint_holding_has_a_signature_line_for_each_joint_owner
     meeting, ids, _q, _result = imported(session_factory, *ONE_ROW)
     ballot = text(ballots_docx(session_factory, meeting_id=meeting, owner_ids=[ids[f"{VLASOV}, {VLASOVA}"]]))
     assert f"Подпись ({VLASOV}):" in ballot and f"Подпись ({VLASOVA}):" in ballot
+
+
+def test_activity_counts_a_joint_holdings_votes_once(session_factory):
+    from services.results import activity_figures
+
+    meeting, ids, q, _result = imported(session_factory, *JOINT_WAYS["two rows «совместная»"])
+    vote(session_factory, meeting, ids[VLASOVA], q, ["for", "for"])  # the holding's slot is Власов's record
+    figures = {x.status: (x.owners, x.votes) for x in activity_figures(session_factory, meeting_id=meeting)}
+    assert figures["Не уведомлены"] == (5, 160)
+    assert figures["Решение учтено"] == (2, 40)
