@@ -83,10 +83,11 @@ async def staff_desk(browser, url: str, page_title: str, *, login: str, password
 
 
 async def vote(url: str, codes: list[str], *, at_once: bool, login: str, password: str,
-               element_timeout_ms: float) -> LoadRun:
+               element_timeout_ms: float, answered_in_all: int | None = None) -> LoadRun:
     """The owners of `codes` vote, all at once (with the staff pages open) or one after another
     (nothing else open: the baseline). `element_timeout_ms` is how long Playwright waits for one
-    element: a hang guard."""
+    element: a hang guard. `answered_in_all`: the owners «Активность» must then show as answered
+    online (default: these owners)."""
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as p:
@@ -107,7 +108,8 @@ async def vote(url: str, codes: list[str], *, at_once: bool, login: str, passwor
                 # the staff pages stayed open all along; «Активность» catches up with the records by itself
                 activity = desks[1][1]
                 metric = activity.get_by_test_id("stMetric").filter(has_text="Заполнено онлайн, решение не сдано")
-                await metric.get_by_text(f"{len(codes)} собств.").wait_for(timeout=element_timeout_ms)
+                expected = answered_in_all if answered_in_all is not None else len(codes)
+                await metric.get_by_text(f"{expected} собств.", exact=True).wait_for(timeout=element_timeout_ms)
                 notify = desks[0][1]
                 assert await notify.get_by_role("heading", name=STAFF_PAGES[0]).is_visible()
                 for context, _page in desks:
