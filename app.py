@@ -7,13 +7,14 @@ from pathlib import Path
 import streamlit as st
 
 from services.audit import record
-from services.auth import IDLE_TIMEOUT, ROLES, authenticate, can, create_first_admin, get_user, has_users
+from services.auth import IDLE_TIMEOUT, ROLES, authenticate, can, get_user
+from services.first_run import announce_setup_code, create_first_admin_with_code
 from services.errors import DomainError
-from ui import state
+from ui import browser, client, state
 
 st.set_page_config(page_title="Kvorum — ОСС в МКД", page_icon=":material/how_to_vote:", layout="wide")
 state.init_state()
-LAST_SEEN = "last_seen"  # monotonic time of the last run of this session: the idle timeout
+LAST_SEEN = state.LAST_SEEN
 # Queued notices are sent, and an interrupted job resumes, as soon as the server process runs.
 state.ensure_sender()
 
@@ -22,11 +23,16 @@ def login_page() -> None:
     sf = state.session_factory()
     st.title("Kvorum")
     st.caption("Общее собрание собственников помещений в МКД в форме заочного голосования")
-    if not has_users(sf):
+    data_dir = state.runtime().settings.data_dir
+    if announce_setup_code(sf, data_dir):
         st.subheader("Первый запуск: создайте администратора")
         st.write("Учётная запись администратора нужна, чтобы работать с реестром, уведомлениями и итогами. "
                  "Страница голосования собственников открыта без входа.")
+        st.info("Создать администратора может только тот, кто запустил сервер: введите код первого запуска "
+                "из журнала сервера (он же — в файле first-admin-code.txt в папке данных). Или создайте "
+                "администратора командой `python manage.py create-user --role admin`.")
         with st.form("first_admin"):
+            setup_code = st.text_input("Код первого запуска", max_chars=40, autocomplete="off")
             username = st.text_input("Имя пользователя (логин)")
             full_name = st.text_input("ФИО сотрудника")
             password = st.text_input("Пароль (не короче 8 символов)", type="password")
@@ -36,7 +42,8 @@ def login_page() -> None:
                     st.error("Пароли не совпадают.")
                 else:
                     try:
-                        user = create_first_admin(sf, username=username, password=password, full_name=full_name)
+                        user = create_first_admin_with_code(sf, data_dir, code=setup_code, username=username,
+                                                            password=password, full_name=full_name)
                     except DomainError as exc:
                         st.error(exc.message)
                         for line in exc.details:
@@ -51,7 +58,8 @@ def login_page() -> None:
         password = st.text_input("Пароль", type="password")
         if st.form_submit_button("Войти", type="primary"):
             try:
-                user = authenticate(sf, username=username, password=password)
+                user = authenticate(sf, username=username, password=password, client_address=client.client_address(),
+                                    secret_key=state.runtime().secret_key)
             except DomainError as exc:
                 st.error(exc.message)
             else:
@@ -63,6 +71,7 @@ def logout(action: str = "logout") -> None:
     user = st.session_state.get(state.USER)
     if user is not None:
         record(state.session_factory(), actor=user.username, action=action)
+    browser.forget()
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if action == "session_expired":
@@ -70,6 +79,11 @@ def logout(action: str = "logout") -> None:
 
 
 user = st.session_state.get(state.USER)
+if user is not None and browser.moved():
+    # This session's id was presented by another browser (a second websocket): not the one that
+    # signed in, so it is signed out rather than handed over.
+    logout("session_moved")
+    user = None
 if user is not None and get_user(state.session_factory(), user.id) is None:
     # the account was removed or disabled since the login
     logout()
@@ -79,6 +93,8 @@ if user is not None and now - st.session_state.get(LAST_SEEN, now) > IDLE_TIMEOU
     logout("session_expired")
     user = None
 st.session_state[LAST_SEEN] = now
+if user is not None:
+    browser.keep()
 
 if user is None:
     pages = [st.Page(login_page, title="Вход", icon=":material/login:", url_path="login", default=True),

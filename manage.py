@@ -11,6 +11,8 @@
     python manage.py send-worker [--once]
     python manage.py import-decisions --meeting ID FILE [--received YYYY-MM-DD]
     python manage.py verify-decisions [--meeting ID]
+    python manage.py verify-journal
+    python manage.py rebuild-totals --meeting ID --yes
     python manage.py tally --meeting ID [--json]
     python manage.py backup
     python manage.py restore FILE
@@ -100,6 +102,9 @@ def cmd_create_user(args) -> int:
             return 2
     user = create_user(rt.session_factory, username=username, password=password, role=args.role,
                        full_name=args.full_name or "")
+    from services.first_run import TOKEN_FILE
+
+    (rt.settings.data_dir / TOKEN_FILE).unlink(missing_ok=True)  # the set-up form's code has served its purpose
     print(f"Пользователь «{user.username}» создан (роль: {user.role}).")
     return 0
 
@@ -246,6 +251,34 @@ def cmd_verify_decisions(args) -> int:
     return 1
 
 
+def cmd_verify_journal(args) -> int:
+    from services.audit import verify_journal
+
+    rt = _runtime()
+    report = verify_journal(rt.session_factory, secret_key=rt.secret_key)
+    if report.ok:
+        print(f"Проверено записей журнала: {report.events}. Журнал цел: ничего не изменено, не удалено и не вставлено.")
+        return 0
+    print(f"Журнал изменён в базе данных ({len(report.problems)}):")
+    for p in report.problems:
+        print(f"  {p}")
+    return 1
+
+
+def cmd_rebuild_totals(args) -> int:
+    from services.tally import rebuild_running_totals
+
+    if not args.yes:
+        print("Текущие итоги будут пересчитаны заново из решений в базе данных — в том числе изменённых в обход "
+              "программы. Сначала выполните verify-decisions и выясните причину расхождения; затем повторите "
+              "команду с --yes.")
+        return 1
+    differed = rebuild_running_totals(_runtime().session_factory, meeting_id=args.meeting, user="manage.py")
+    print("Текущие итоги пересчитаны заново" + (" (они расходились с полным пересчётом)." if differed
+                                               else " (они совпадали с полным пересчётом)."))
+    return 0
+
+
 def cmd_tally(args) -> int:
     from services.figures import format_percent
     from services.figures import format_votes as v  # the figures as every page writes them
@@ -347,6 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--meeting", type=int)
     s.set_defaults(func=cmd_verify_decisions)
 
+    sub.add_parser("verify-journal", help="проверить цепочку печатей журнала действий").set_defaults(
+        func=cmd_verify_journal)
+
+    s = sub.add_parser("rebuild-totals", help="пересчитать текущие итоги собрания заново (администратор)")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("--yes", action="store_true", help="без вопроса: причина расхождения выяснена")
+    s.set_defaults(func=cmd_rebuild_totals)
+
     s = sub.add_parser("tally", help="подсчитать голоса собрания")
     s.add_argument("--meeting", type=int, required=True)
     s.add_argument("--json", action="store_true")
@@ -366,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # the database, key, outbox and backups it writes are this account's only
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -259,7 +259,6 @@ def tally_view(t) -> dict:
 # ---------- the page ----------
 
 def render_page(db: Database, meeting_id: int) -> dict:
-    import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
@@ -296,7 +295,9 @@ def render_page(db: Database, meeting_id: int) -> dict:
         title = at.title[0].value if len(at.title) else ""
     finally:
         PagesManager.__init__ = original
-        st.cache_resource.clear()  # the cached runtime (engine) of this database
+        from services import process
+
+        process.close()  # the process runtime (engine) of this database
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

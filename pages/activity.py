@@ -116,7 +116,12 @@ def render() -> None:
         st.caption(f"Обновляется автоматически каждые {REFRESH_SECONDS} с, пока идёт голосование.")
 
 
+def refreshing() -> None:
+    state.guard_fragment()
+    render()
+
+
 if voting_open:
-    st.fragment(run_every=REFRESH_SECONDS)(render)()
+    st.fragment(run_every=REFRESH_SECONDS)(refreshing)()
 else:
     render()

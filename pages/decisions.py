@@ -290,3 +290,22 @@ with b:
                        icon=":material/folder_zip:")
 with c:
     state.seal_check_button(meeting_id)
+
+if user.role == "admin":
+    # Rebuilding the running totals takes in whatever the decisions now say, tampered or not: only
+    # after the seal check's findings are understood, and journaled.
+    with st.expander("Пересчитать текущие итоги (администратор)", icon=":material/calculate:"):
+        st.caption("Текущие итоги («Активность») будут заново посчитаны из решений, как они сейчас записаны в "
+                   "базе данных. Сначала проверьте печати решений: если решения или реестр изменены в обход "
+                   "программы, пересчёт перенесёт эти изменения в итоги. Действие записывается в журнал.")
+        sure = st.checkbox("Причина расхождения выяснена, пересчитать", key="rebuild_totals_sure")
+        if st.button("Пересчитать текущие итоги", disabled=not sure, icon=":material/restart_alt:"):
+            from services.tally import rebuild_running_totals
+
+            try:
+                differed = rebuild_running_totals(sf, meeting_id=meeting_id, user=user.username)
+            except DomainError as exc:
+                st.error(exc.message)
+            else:
+                st.success("Текущие итоги пересчитаны заново" + (": они расходились с полным пересчётом."
+                                                                 if differed else "; они совпадали с полным пересчётом."))

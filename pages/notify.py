@@ -86,6 +86,7 @@ job_id = st.session_state.get(JOB) or active_job_id(sf, meeting_id=meeting_id)
 
 @st.fragment(run_every=1.0)
 def show_progress(job: int) -> None:
+    state.guard_fragment()
     p = job_progress(sf, job_id=job)
     if p.done:
         refresh_owner_index()
@@ -259,7 +260,9 @@ with st.expander("Бумажные уведомления: печать, вру�
             except DomainError as exc:
                 st.error(exc.message)
         if st.session_state.get("notify_paper"):
-            st.download_button("Скачать сообщения (.docx)", st.session_state["notify_paper"],
+            paper = st.session_state["notify_paper"]
+            # handed to the browser on the click only (codes inside): never parked at a /media/ address
+            st.download_button("Скачать сообщения (.docx)", data=lambda: paper,
                                file_name=f"сообщения_ОСС_{meeting_id}.docx", icon=":material/download:",
                                mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
         st.download_button("Лист вручения под роспись (.docx)",
@@ -324,6 +327,6 @@ if not rt.settings.smtp_host:
         st.caption("Письма не уходят адресатам: они сохранены в data/outbox/ как .eml. Укажите SMTP_HOST в "
                    "настройках, чтобы отправлять по-настоящему.")
         for entry in outbox_entries(files[:20]):
-            st.download_button(f"{entry.when:%d.%m.%Y %H:%M} — {entry.to}", entry.path.read_bytes(),
+            st.download_button(f"{entry.when:%d.%m.%Y %H:%M} — {entry.to}", data=entry.path.read_bytes,
                                file_name=entry.path.name, mime="message/rfc822", key=f"eml_{entry.path.name}",
                                icon=":material/mail:")

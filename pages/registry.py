@@ -1,6 +1,7 @@
 """Реестр собственников: upload with a preview, the registry table, editing, export."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pandas as pd
@@ -22,7 +23,7 @@ from services.registry import (
     rejected_rows_xlsx,
     store_registry,
 )
-from services.registry_parse import FIELD_LABELS
+from services.registry_parse import FIELD_LABELS, release_memory
 from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from ui import state
 
@@ -65,6 +66,8 @@ def do_import() -> None:
         state.flash("error", exc.message)
         return
     st.session_state[PREVIEW] = None
+    del report, preview
+    release_memory()  # the checked rows of a large file are hundreds of megabytes
     st.session_state[UPLOAD_V] += 1
     st.session_state[EDITOR_V] += 1
     state.audit("registry_imported", meeting_id, mode="замена" if replace else "добавление", owners=result.owners,
@@ -92,11 +95,17 @@ with st.expander("Загрузить реестр из файла", expanded=sum
     replace = summary.owners == 0 or mode == "Заменить реестр"
     upload = st.file_uploader("Файл реестра", type=["xlsx", "xls", "ods", "csv"],
                               key=f"registry_upload_{st.session_state[UPLOAD_V]}")
+    if upload is None and st.session_state.get(PREVIEW) is not None:
+        st.session_state[PREVIEW] = None  # the file was taken away: its preview goes with it
+        release_memory()
     if upload is not None:
         data = upload.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         preview = st.session_state.get(PREVIEW)
         if not preview or preview[0] != digest or preview[1] != replace:
+            if preview:  # another file, or the other mode: the old preview goes before the new one is made
+                st.session_state[PREVIEW] = preview = None
+                release_memory()
             try:
                 with st.status(f"Проверяю «{upload.name}»…", expanded=True) as status:
                     bar = st.progress(0.0, text="Читаю файл…")
@@ -140,8 +149,11 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                                  columns=["Строка", "Столбец", "Причина"]),
                     hide_index=True, width="stretch",
                 )
+                # the file of refused rows needs only them: the download, kept until the next run,
+                # must not hold the accepted owners of a large file after the import
+                refused = dataclasses.replace(report, owners=[], warnings=[])
                 st.download_button(
-                    "Скачать отклонённые строки (.xlsx)", rejected_rows_xlsx(report),
+                    "Скачать отклонённые строки (.xlsx)", data=lambda: rejected_rows_xlsx(refused),
                     file_name=f"отклонённые_строки_{report.filename.rsplit('.', 1)[0]}.xlsx",
                     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     icon=":material/download:",
@@ -164,7 +176,7 @@ with st.expander("Загрузить реестр из файла", expanded=sum
 def apply_edits() -> None:
     changes = st.session_state.get(f"registry_editor_{st.session_state[EDITOR_V]}", {})
     ids: list[int] = st.session_state.get(EDITOR_IDS, [])
-    rows: dict[int, dict] = st.session_state.get(EDITOR_ROWS, {})
+    rows: pd.DataFrame | None = st.session_state.get(EDITOR_ROWS)
 
     def to_input(values: dict) -> OwnerInput:
         get = lambda col: "" if pd.isna(values.get(col)) else str(values.get(col) or "")  # noqa: E731
@@ -177,7 +189,7 @@ def apply_edits() -> None:
     edited = {}
     for pos, change in changes.get("edited_rows", {}).items():
         rid = ids[int(pos)]
-        edited[rid] = to_input({**rows[rid], **change})
+        edited[rid] = to_input({**rows.loc[rid].to_dict(), **change})
     added = [to_input(r) for r in changes.get("added_rows", []) if any(not pd.isna(v) and v for v in r.values())]
     deleted = [ids[int(pos)] for pos in changes.get("deleted_rows", [])]
     try:
@@ -195,7 +207,9 @@ def apply_edits() -> None:
 search = st.text_input("Поиск", placeholder="Введите ФИО или номер помещения собственника", key="registry_search")
 frame = registry_frame(sf, meeting_id=meeting_id, search=search)
 st.session_state[EDITOR_IDS] = list(frame.index)
-st.session_state[EDITOR_ROWS] = frame.to_dict("index")
+# the shown rows by id, for the edits: the frame itself (a dict a row would be hundreds of
+# megabytes of a 200 000-owner registry, held for the whole session)
+st.session_state[EDITOR_ROWS] = frame
 for line in st.session_state[ERRORS]:
     st.error(line)
 if search and frame.empty:

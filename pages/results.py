@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.auth import can
+from services.documents import failure_reason
 from services.errors import DomainError
 from services.meetings import get_meeting
 from services.notify import delivery_register_xlsx
@@ -112,6 +113,27 @@ with st.form("protocol"):
             state.flash("success", "Данные протокола сохранены.")
             st.rerun()
 
+# A document is made when its button is clicked, outside the script run: a failure there would
+# reach the browser only as Streamlit's «Failed to generate file». Its reason is kept here, by the
+# document's label, and shown on the page until the document is made.
+failures: dict[str, str] = st.session_state.setdefault("results_document_failures", {})
+
+
+def guarded(label: str, make):
+    def data():
+        try:
+            payload = make()
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, then re-raised
+            failures[label] = failure_reason(exc)
+            raise
+        failures.pop(label, None)
+        return payload
+    return data
+
+
+for failed, reason in list(failures.items()):
+    st.error(f"Не удалось сформировать «{failed}»: {reason}", icon=":material/error:")
+
 downloads = [
     ("Протокол (.docx)", lambda: protocol_docx(sf, meeting_id=meeting_id), f"протокол_{meeting_id}.docx", DOCX),
     ("Итоги (.xlsx)", lambda: results_xlsx(recount(sf, meeting_id=meeting_id)), f"итоги_{meeting_id}.xlsx", XLSX),
@@ -121,8 +143,9 @@ downloads = [
 if sees_personal:
     # the attachments name the owners, their documents, СНИЛС and contacts: journaled when made
     st.download_button("Скачать протокол с приложениями (.zip)", type="primary", icon=":material/folder_zip:",
-                       data=state.audited_export("протокол с приложениями", meeting_id, lambda: protocol_package_zip(
-                           sf, meeting_id=meeting_id, public_url=rt.settings.public_url)),
+                       data=guarded("Протокол с приложениями", state.audited_export(
+                           "протокол с приложениями", meeting_id, lambda: protocol_package_zip(
+                               sf, meeting_id=meeting_id, public_url=rt.settings.public_url))),
                        file_name=f"протокол_ОСС_{meeting_id}.zip", mime="application/zip")
     downloads += [
         ("Реестр собственников", state.audited_export("реестр собственников", meeting_id,
@@ -145,6 +168,7 @@ else:
     st.caption("Приложения с персональными данными собственников доступны операторам и администраторам.")
 with st.container(horizontal=True):  # buttons sized to their labels: four columns cut the longest ones short
     for i, (label, data, name, mime) in enumerate(downloads):
-        st.download_button(label, data=data, file_name=name, mime=mime, icon=":material/download:", key=f"dl_{i}")
+        st.download_button(label, data=guarded(label, data), file_name=name, mime=mime, icon=":material/download:",
+                           key=f"dl_{i}")
 
 state.seal_check_button(meeting_id)

@@ -17,7 +17,7 @@ from services.voting import (
     submit_online_decision,
     voter_page,
 )
-from ui import state
+from ui import browser, client, state
 
 VOTER = "voter_owner_id"
 STEP = "voter_step"  # "answer" | "review"
@@ -42,19 +42,22 @@ st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
 
 
 def client_keys() -> list[str]:
-    keys = [f"session:{st.session_state[SESSION_KEY]}"]
-    address = st.context.ip_address
-    if address:
-        keys.append(f"ip:{address}")
-    return keys
+    # the browser session and the client address (from the trusted proxy, if one is configured)
+    return [f"session:{st.session_state[SESSION_KEY]}", f"ip:{client.client_address()}"]
 
 
 def sign_out() -> None:
     for key in (VOTER, STEP, DRAFT, RESULT):
         st.session_state.pop(key, None)
+    browser.forget()
 
 
 owner_id = st.session_state.get(VOTER)
+if owner_id is not None and browser.moved():
+    sign_out()  # the session's id came from another browser: the ballot stays with the one that entered the code
+    owner_id = None
+if owner_id is not None:
+    browser.keep()
 if owner_id is None:
     st.title("Голосование собственников")
     st.write("Введите персональный код доступа из уведомления о собрании. Код состоит из 12 букв и цифр, "

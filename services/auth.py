@@ -1,7 +1,9 @@
-"""Staff accounts: argon2-hashed passwords, login with a growing lockout after failures."""
+"""Staff accounts: argon2-hashed passwords, login with a growing lockout after failures, counted per
+account and per client address before the password is checked."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -12,11 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.audit import record
 from services.errors import AuthError, NotFound, ValidationError
 from services.models import User, utcnow
+from services.throttle import Bucket, Policy, bucket_key, locks, prune, release, reserve
+from services.throttle import clear as clear_throttle
 
 ROLES = {"admin": "Администратор", "operator": "Оператор", "observer": "Наблюдатель"}
 MIN_PASSWORD = 8
-FREE_FAILURES = 5  # failures before the lockout starts
+FREE_FAILURES = 5  # failures on one account before the lockout starts
 MAX_LOCK = dt.timedelta(minutes=15)
+ACCOUNT_POLICY = Policy(free=FREE_FAILURES, first_wait=dt.timedelta(seconds=30), max_wait=MAX_LOCK)
+ADDRESS_FREE_FAILURES = 20  # failures from one client address (a whole office may share one)
+ADDRESS_POLICY = Policy(free=ADDRESS_FREE_FAILURES, first_wait=dt.timedelta(seconds=30), max_wait=MAX_LOCK)
+PRUNE_CHANCE = 0.01  # one login in a hundred drops counters quiet for a day
 
 IDLE_TIMEOUT = dt.timedelta(minutes=30)  # a staff session left alone this long ends
 COMMON_PASSWORDS = {"password1", "password123", "qwerty123", "qwerty12", "1q2w3e4r", "1q2w3e4r5t", "abc12345",
@@ -89,51 +97,71 @@ def create_first_admin(session_factory, *, username: str, password: str, full_na
 
 
 def lock_delay(failures: int) -> dt.timedelta:
-    if failures < FREE_FAILURES:
-        return dt.timedelta(0)
-    exponent = min(failures - FREE_FAILURES, 10)  # capped: the delay stops growing at MAX_LOCK anyway
-    return min(dt.timedelta(seconds=30 * 2**exponent), MAX_LOCK)
+    """The wait after the `failures`-th wrong password in a row on one account."""
+    return ACCOUNT_POLICY.wait(failures)
 
 
-def authenticate(session_factory, *, username: str, password: str, now: dt.datetime | None = None) -> StaffUser:
-    now = now or utcnow()
-    wrong = AuthError("Неверное имя пользователя или пароль.")
-    with session_factory.begin() as s:
-        user = s.scalar(select(User).where(User.username == username.strip().lower()))
-        if user is None or not user.is_active:
-            record(s, actor=username.strip().lower()[:100], action="login_failed", reason="unknown or disabled")
-            try:
-                _hasher.verify(_DUMMY_HASH, password + "x")
-            except VerificationError:
-                pass
-            failure = wrong  # raised after the commit, so the failed attempt stays in the log
-        elif user.locked_until and user.locked_until > now:
-            seconds = int((user.locked_until - now).total_seconds()) + 1
-            raise AuthError(f"Слишком много неудачных попыток входа. Повторите через {seconds} с.")
-        else:
-            failure = _check_password(s, user, password, now)
-            if failure is None:
-                return _dto(user)
-    raise failure
+def _user_key(user_id: int) -> str:
+    return bucket_key("", "login", "user", str(user_id))
 
 
-def _check_password(s, user: User, password: str, now: dt.datetime) -> AuthError | None:
-    """None when the password is right (the login is recorded), else the error to raise after commit."""
+def _account_key(user: User | None, name: str, secret_key: str) -> str:
+    # A name without an account has its own counter too (a row in `throttles`, no user is
+    # created): known and unknown names lock alike, so the answer tells nothing about which exist.
+    # Its digest is keyed, since a typed «name» may be somebody's password.
+    return _user_key(user.id) if user is not None else bucket_key(secret_key, "login", "name", name)
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        delay = lock_delay(user.failed_logins)
-        user.locked_until = now + delay if delay else None
-        record(s, actor=user.username, action="login_failed", reason="wrong password", count=user.failed_logins)
-        return AuthError("Неверное имя пользователя или пароль.")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    record(s, actor=user.username, action="login")
-    return None
+        return False
+
+
+def authenticate(session_factory, *, username: str, password: str, client_address: str | None = None,
+                 secret_key: str = "", now: dt.datetime | None = None) -> StaffUser:
+    """Log a staff member in, or raise AuthError with one message for every wrong name or password.
+
+    The attempt is counted before the password is checked (services/throttle.py), in two buckets:
+    the account (5 free, then 30 s doubling to 15 min) and the client address `client_address`
+    (services/clientaddr.py; 20 free — an office shares one — then the same waits), so parallel
+    tries cannot outrun the count and one address guessing many names is slowed as well.
+    A right password clears its account's count; the address only gets this attempt back.
+    `secret_key` (the instance key) keys the digests of unknown names and of addresses.
+    """
+    now = now or utcnow()
+    name = username.strip().lower()
+    with session_factory() as s:
+        user = s.scalar(select(User).where(User.username == name)) if name else None
+    account = _account_key(user, name, secret_key)
+    buckets = [Bucket(account, ACCOUNT_POLICY)]
+    if client_address:
+        buckets.append(Bucket(bucket_key(secret_key, "login", "address", client_address), ADDRESS_POLICY))
+    if random.random() < PRUNE_CHANCE:
+        prune(session_factory, now=now, older_than=ACCOUNT_POLICY.forget_after)
+    attempt = reserve(session_factory, buckets, now=now)
+    if not attempt.allowed:
+        raise AuthError(f"Слишком много неудачных попыток входа. Повторите через {attempt.wait_seconds} с.")
+    active = user is not None and user.is_active
+    # an unknown or disabled name costs the same hash check as a known one
+    if _verify(user.password_hash if active else _DUMMY_HASH, password if active else password + "x"):
+        with session_factory.begin() as s:
+            user = s.get(User, user.id)
+            if user is not None and user.is_active:
+                user.last_login_at = now
+                user.failed_logins, user.locked_until = 0, None
+                if _hasher.check_needs_rehash(user.password_hash):
+                    user.password_hash = _hasher.hash(password)
+                release(s, attempt, clear=(account,))
+                record(s, actor=user.username, action="login")
+                return _dto(user)
+    # The journal names an existing account; a name without one is not written at all: it may be a
+    # password typed into the wrong field.
+    reason = "wrong password" if active else ("disabled" if user is not None else "unknown name")
+    record(session_factory, actor=user.username if user is not None else "", action="login_failed", reason=reason,
+           count=attempt.failures[account])
+    raise AuthError("Неверное имя пользователя или пароль.")
 
 
 def get_user(session_factory, user_id: int) -> StaffUser | None:
@@ -157,8 +185,10 @@ class UserRow:
 
 def list_users(session_factory) -> list[UserRow]:
     with session_factory() as s:
-        return [UserRow(u.id, u.username, u.full_name, u.role, u.is_active, u.last_login_at, u.locked_until)
-                for u in s.scalars(select(User).order_by(User.username))]
+        users = s.scalars(select(User).order_by(User.username)).all()
+        running = locks(s, [_user_key(u.id) for u in users], now=utcnow())
+        return [UserRow(u.id, u.username, u.full_name, u.role, u.is_active, u.last_login_at,
+                        running.get(_user_key(u.id))) for u in users]
 
 
 def _admins_left(s, excluding: int) -> int:
@@ -194,6 +224,7 @@ def reset_password(session_factory, *, admin: StaffUser, user_id: int, new_passw
         check_password_rules(new_password, user.username)
         user.password_hash = _hasher.hash(new_password)
         user.failed_logins, user.locked_until = 0, None
+        clear_throttle(s, _user_key(user.id))
         record(s, actor=admin.username, action="password_reset", target_user=user.username)
 
 

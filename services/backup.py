@@ -39,20 +39,24 @@ def _copy_key(data_dir: Path, target: Path) -> bool:
     if not key.is_file():
         return False
     dest = target.with_suffix(target.suffix + ".key")
-    shutil.copyfile(key, dest)
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT, 0o600))  # never readable by others, even for a moment
     os.chmod(dest, 0o600)
+    shutil.copyfile(key, dest)
     return True
 
 
 def backup(*, database_url: str, data_dir: Path, now: dt.datetime | None = None) -> BackupResult:
     folder = Path(data_dir) / "backups"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)  # copies of the registry and the key: this account's only
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         source = Path(url.database)
         if not source.is_file():
             raise ValidationError(f"Файл базы данных {source} не найден.")
         target = folder / f"kvorum-{_stamp(now)}.db"
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))  # 0600 before a byte is copied
+        os.chmod(target, 0o600)
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         dst = sqlite3.connect(target)
         try:
@@ -120,8 +124,9 @@ def restore(*, database_url: str, data_dir: Path, backup_path: Path) -> None:
     key = backup_path.with_suffix(backup_path.suffix + ".key")
     current = Path(data_dir) / "secret.key"
     if key.is_file() and not current.is_file():
-        shutil.copyfile(key, current)
+        os.close(os.open(current, os.O_WRONLY | os.O_CREAT, 0o600))
         os.chmod(current, 0o600)
+        shutil.copyfile(key, current)
 
 
 def list_backups(data_dir: Path) -> list[Path]:

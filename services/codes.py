@@ -61,8 +61,10 @@ def load_or_create_secret_key(configured: str | None, data_dir: Path) -> str:
     if path.is_file():
         key = path.read_text(encoding="ascii").strip()
         if key:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)  # a copy put back by hand, or an older version's file
             return key
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -217,6 +217,18 @@ def _row_representative(get, cols: dict[str, int], labels: dict[str, str], rowno
         return None, [RowError(rowno, label("rep_name"), exc.message)]
 
 
+def _without_controls(report: DecisionsReport, rowno: int, cells: list, header: list) -> list:
+    """The row with control characters removed from its text, each such cell noted with its row
+    and column (the policy of every import: removed, the row accepted)."""
+    out = list(cells)
+    for col, cell in enumerate(cells):
+        if cell.__class__ is str and f.has_controls(cell):
+            label = f.strip_controls(f.clean_text(header[col])) if col < len(header) and not f.is_blank(header[col]) else f"столбец {col + 1}"
+            report.notes.append(f"Строка {rowno}: {f.controls_note(f'«{label[:60]}»', cell)}.")
+            out[col] = f.strip_controls(cell)
+    return out
+
+
 def parse_decisions(session_factory: sessionmaker[Session], *, meeting_id: int, data: bytes, filename: str,
                     today: dt.date | None = None, received_on: dt.date | None = None) -> DecisionsReport:
     """Read and check a decisions spreadsheet against the meeting's registry; stores nothing.
@@ -287,6 +299,8 @@ def parse_decisions(session_factory: sessionmaker[Session], *, meeting_id: int, 
         if all(f.is_blank(c) for c in cells):
             continue
         rowno = sheet.row_number(idx)
+        if any(c.__class__ is str and f.has_controls(c) for c in cells):
+            cells = _without_controls(report, rowno, cells, sheet.rows[header_idx])
         get = lambda c: cells[c] if c < len(cells) else ""  # noqa: E731
         premise = f.clean_text(get(cols["premise"]))
         name = f.clean_text(get(cols["owner"]))

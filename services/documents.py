@@ -12,11 +12,45 @@ from pathlib import Path
 
 import segno
 
+from services.errors import DomainError
+from services.exports import xml_text
 from services.notice import MeetingView, OwnerView, ru_date, vote_url
 from services.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 NOTICE_PAPER_TEMPLATE = TEMPLATES_DIR / "notice_paper.docx"
+
+
+class DocumentError(DomainError):
+    """A document could not be made; the message names it and says why, in Russian."""
+
+
+def xml_safe(value):
+    """A template's context with the control characters removed from every text in it (see
+    exports.xml_text): docxtpl escapes <, > and &, but a control character makes the XML invalid."""
+    if value.__class__ is str:
+        return xml_text(value)
+    if isinstance(value, dict):
+        return {k: xml_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(xml_safe(v) for v in value) if value.__class__ in (list, tuple) else value
+    return value
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a document was not made, for the page: a domain error's message, a template's mistake,
+    or the error's own text (shortened)."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())[:300] or name
+    if "jinja2" in type(exc).__module__ or name == "TemplateSyntaxError":
+        return f"ошибка в шаблоне документа ({text})"
+    if name in ("PackageNotFoundError", "BadZipFile", "KeyError") or "zip" in text.lower():
+        return f"шаблон документа повреждён или не является файлом Word ({text})"
+    if "XML compatible" in text or "xml" in name.lower():
+        return f"в тексте есть символы, недопустимые в документе ({text})"
+    return f"{name}: {text}"
 
 
 def qr_png(data: str, scale: int = 5) -> bytes:
@@ -42,7 +76,7 @@ def paper_notices_docx(*, meeting: MeetingView, items: list[tuple[OwnerView, str
     qr = qr_png(url)
     notices = [{"owner": dataclasses.asdict(owner), "code": code,
                 "qr": InlineImage(tpl, io.BytesIO(qr), width=Mm(32))} for owner, code in items]
-    tpl.render({"meeting": meeting_context(meeting), "notices": notices, "vote_url": url}, autoescape=True)
+    tpl.render(xml_safe({"meeting": meeting_context(meeting), "notices": notices, "vote_url": url}), autoescape=True)
     out = io.BytesIO()
     tpl.save(out)
     return out.getvalue()
@@ -61,10 +95,10 @@ def signature_sheet_docx(*, meeting: MeetingView, rows: list[tuple[str, str]], t
     doc.styles["Normal"].font.size = Pt(11)
     head = doc.add_paragraph()
     head.alignment = 1
-    head.add_run(title).bold = True
-    doc.add_paragraph(f"Многоквартирный дом: {meeting.address}")
-    doc.add_paragraph(f"Собрание: {meeting.form} голосование с {ru_date(meeting.start_date)} по "
-                      f"{ru_date(meeting.end_date)}; инициатор: {meeting.initiator}")
+    head.add_run(xml_text(title)).bold = True
+    doc.add_paragraph(xml_text(f"Многоквартирный дом: {meeting.address}"))
+    doc.add_paragraph(xml_text(f"Собрание: {meeting.form} голосование с {ru_date(meeting.start_date)} по "
+                               f"{ru_date(meeting.end_date)}; инициатор: {meeting.initiator}"))
     table = doc.add_table(rows=1, cols=5)
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, ("№", "Помещение", "ФИО/Наименование собственника",
@@ -72,7 +106,7 @@ def signature_sheet_docx(*, meeting: MeetingView, rows: list[tuple[str, str]], t
         cell.paragraphs[0].add_run(text).bold = True
     for i, (premise, name) in enumerate(rows, start=1):
         cells = table.add_row().cells
-        cells[0].text, cells[1].text, cells[2].text = str(i), premise, name
+        cells[0].text, cells[1].text, cells[2].text = str(i), xml_text(premise), xml_text(name)
     widths = (Mm(10), Mm(22), Mm(80), Mm(28), Mm(40))
     for row in table.rows:
         for cell, width in zip(row.cells, widths):
@@ -155,8 +189,8 @@ def decisions_docx(*, meeting: MeetingView, questions: tuple, ballots: list[Ball
 
     `questions` are objects with id, number and text (the meeting's agenda)."""
     tpl = _fast_template(template)
-    tpl.render({"meeting": meeting_context(meeting), "ballots": [_ballot_context(b, questions) for b in ballots]},
-               autoescape=True)
+    tpl.render(xml_safe({"meeting": meeting_context(meeting),
+                         "ballots": [_ballot_context(b, questions) for b in ballots]}), autoescape=True)
     out = io.BytesIO()
     tpl.save(out)
     return out.getvalue()

@@ -15,11 +15,19 @@ from typing import Iterable, Sequence
 import xlsxwriter
 
 from services.figures import round2
+from services.owner_fields import has_controls, strip_controls
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Votes, areas and percentages stay numbers (a sheet sums them), shown with two decimals at least
 # and every stored digit of an area; a Russian spreadsheet writes them «2 236,50», as the pages do.
 FIGURE_FORMAT = "#,##0.00##"
+
+
+def xml_text(value: str) -> str:
+    """Text a .docx/.xlsx can hold: without control characters (XML 1.0 has no place for them;
+    python-docx refuses the text, and the document is not made). Imports clean them already; this
+    is the last guard for text that came in another way."""
+    return strip_controls(value) if has_controls(value) else value
 
 
 def csv_safe(value: str) -> str:
@@ -38,10 +46,10 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]) 
     figure_fmt = wb.add_format({"num_format": FIGURE_FORMAT})
     dtime_fmt = wb.add_format({"num_format": "dd.mm.yyyy hh:mm"})
     for name, header, rows in sheets:
-        ws = wb.add_worksheet(name[:31])
+        ws = wb.add_worksheet(xml_text(name)[:31])
         widths = [len(str(h)) for h in header]
         for c, h in enumerate(header):
-            ws.write_string(0, c, str(h), bold)
+            ws.write_string(0, c, xml_text(str(h)), bold)
         r = 0
         for r, row in enumerate(rows, start=1):
             for c, value in enumerate(row):
@@ -61,8 +69,8 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]) 
                 elif isinstance(value, (int, float)):
                     ws.write_number(r, c, float(value))
                 else:
-                    text = str(value)
-                    ws.write_string(r, c, text)
+                    text = value if value.__class__ is str else str(value)
+                    ws.write_string(r, c, xml_text(text))
                     if c < len(widths):
                         widths[c] = max(widths[c], min(len(text), 60))
         for c, w in enumerate(widths):

@@ -15,8 +15,10 @@ import smtplib
 import socket
 import ssl
 import time
+import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -30,13 +32,16 @@ class MailError(Exception):
     - "recipient": this message or address was refused; the others may go on;
     - "server": the server is down, refused the login or the sender; nothing can go now.
     `permanent` says whether trying the same again can help. The message is Russian, for the user.
+    `reply` is the server's reply to the message itself (DATA), when that is what refused it: the
+    same refusal for many recipients in a row is the server's fault, not theirs (services/sender.py).
     """
 
-    def __init__(self, message: str, *, scope: str, permanent: bool):
+    def __init__(self, message: str, *, scope: str, permanent: bool, reply: str = ""):
         super().__init__(message)
         self.message = message
         self.scope = scope
         self.permanent = permanent
+        self.reply = reply
 
 
 class Mailer(Protocol):
@@ -106,6 +111,7 @@ class SmtpMailer:
         return f"SMTP-сервер {s.smtp_host}:{s.smtp_port} недоступен: {why}"
 
     def send(self, message: EmailMessage | OutgoingMessage) -> None:
+        ensure_message_id(message, self.settings.mail_from)
         for attempt in (1, 2):
             if self._client is None:
                 self._connect()
@@ -124,10 +130,9 @@ class SmtpMailer:
                     "проверьте MAIL_FROM", scope="server", permanent=False,
                 ) from exc
             except smtplib.SMTPDataError as exc:
-                raise MailError(
-                    f"Сервер не принял письмо: {_reply_text(exc.smtp_code, exc.smtp_error)}",
-                    scope="recipient", permanent=exc.smtp_code >= 500,
-                ) from exc
+                reply = _reply_text(exc.smtp_code, exc.smtp_error)
+                raise MailError(f"Сервер не принял письмо: {reply}", scope="recipient",
+                                permanent=exc.smtp_code >= 500, reply=reply) from exc
             except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, TimeoutError) as exc:
                 self._drop()
                 if attempt == 2:
@@ -170,30 +175,63 @@ _UNSAFE_NAME = re.compile(r"[^\w.-]+")
 
 
 class OutboxMailer:
-    """Исходящие без SMTP: each message becomes data/outbox/<meeting>/<time>_<id>.eml."""
+    """Исходящие без SMTP: each message becomes data/outbox/<meeting>/<time>_<id>.eml, 0600 in 0700
+    folders (the notices carry the owners' codes). A name already taken is never overwritten."""
 
     label = "Папка исходящих (SMTP не настроен)"
 
-    def __init__(self, outbox_dir: Path):
+    def __init__(self, outbox_dir: Path, mail_from: str | None = None):
         self.outbox_dir = Path(outbox_dir)
+        self.mail_from = mail_from
 
     def send(self, message: EmailMessage | OutgoingMessage) -> None:
-        folder = self.outbox_dir / _UNSAFE_NAME.sub("_", str(message.get("X-Kvorum-Meeting", "all")))
-        folder.mkdir(parents=True, exist_ok=True)
+        from services.db import FILE_MODE, private_dir
+
+        ensure_message_id(message, self.mail_from)
+        private_dir(self.outbox_dir)
+        folder = private_dir(self.outbox_dir / _UNSAFE_NAME.sub("_", str(message.get("X-Kvorum-Meeting", "all"))))
         msg_id = _UNSAFE_NAME.sub("_", str(message["Message-ID"]).strip("<>"))[:120]
-        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}_{msg_id}.eml"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(message.as_bytes())
-        os.replace(tmp, path)  # a reader never sees half a message
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}_{msg_id}"
+        tmp = folder / f".{stem}.{uuid.uuid4().hex}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(message.as_bytes())
+            for n in range(1, 1000):
+                path = folder / (f"{stem}.eml" if n == 1 else f"{stem}_{n}.eml")
+                try:
+                    os.link(tmp, path)  # atomic, and never over another message: a reader sees whole files
+                    return
+                except FileExistsError:
+                    continue
+            raise MailError(f"В папке исходящих {folder} не удалось сохранить письмо: имена заняты",
+                            scope="server", permanent=False)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def close(self) -> None:
         pass
 
 
+def ensure_message_id(message: EmailMessage | OutgoingMessage, mail_from: str | None) -> None:
+    """Every message leaves with a Message-ID (and a Date): the sender's domain, else MAIL_FROM's."""
+    if message.get("Message-ID"):
+        return
+    domain = ""
+    for source in (str(message.get("From", "") or ""), mail_from or ""):
+        addr = parseaddr(source)[1]
+        if "@" in addr:
+            domain = addr.rsplit("@", 1)[1]
+            break
+    message["Message-ID"] = make_msgid(domain=domain or "kvorum.local")
+    if not message.get("Date"):
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+
+
 def make_mailer(settings: Settings) -> Mailer:
     if settings.smtp_host:
         return SmtpMailer(settings)
-    return OutboxMailer(settings.data_dir / "outbox")
+    return OutboxMailer(settings.data_dir / "outbox", mail_from=settings.mail_from)
 
 
 def delivery_label(settings: Settings) -> str:

@@ -131,7 +131,16 @@ def update_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, d
         meeting = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions)])
         if meeting is None:
             raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        building = meeting.building_id
         _apply(s, meeting, data)
+        s.flush()
+        if meeting.building_id != building and meeting.registry_seal is not None:
+            # the registry's seal covers the building (its passport area): re-sealed for the new one
+            from services.seals import instance_key, seal_registry
+
+            key = instance_key(s)
+            if key is not None:
+                seal_registry(s, key, meeting_id)
 
 
 def get_meeting(session_factory: sessionmaker[Session], meeting_id: int) -> MeetingData:

@@ -118,6 +118,9 @@ class Meeting(Base):
     # Head of the decisions' seal chain: removing the newest decision is detectable too.
     seal_head: Mapped[str] = mapped_column(String(64), default="")
     seal_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Печать реестра (services/seals.py): counts of premises and owner records and an HMAC over the
+    # registry the meeting is counted on; NULL until the registry is first sealed.
+    registry_seal: Mapped[str | None] = mapped_column(String(120), nullable=True)
     # For the protocol (Приказ № 266/пр): who signs it and when it is drawn up.
     protocol_chair: Mapped[str] = mapped_column(String(300), default="")
     protocol_secretary: Mapped[str] = mapped_column(String(300), default="")
@@ -164,6 +167,8 @@ class Premise(Base):
     number_key: Mapped[str] = mapped_column(String(50))  # case/space-insensitive identity
     kind: Mapped[str] = mapped_column(String(20), default="residential")  # or non_residential
     area: Mapped[Decimal] = mapped_column(Area)
+    # Keyed tags of the area and of the number (services/seals.py): a change behind the app shows.
+    seal: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     owners: Mapped[list["OwnerRecord"]] = relationship(
         back_populates="premise", cascade="all, delete-orphan"
@@ -198,6 +203,8 @@ class OwnerRecord(Base):
     # holding, carrying the holding's share each; its votes count once (services/holdings.py).
     joint_group: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Keyed tags of the share, the holding (premise, joint group) and the name (services/seals.py).
+    seal: Mapped[str | None] = mapped_column(String(60), nullable=True)
 
     premise: Mapped[Premise] = relationship(back_populates="owners")
 
@@ -316,6 +323,10 @@ class Decision(Base):
     poa_number: Mapped[str] = mapped_column(String(100), default="", server_default="")
     poa_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     poa_certified_by: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Печать состояния: what may legitimately change later (status, counted and online slot), as
+    # canonical JSON, and its HMAC bound to `seal`; every service that changes them re-seals.
+    state: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state_seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     answers: Mapped[list["DecisionAnswer"]] = relationship(
         back_populates="decision", cascade="all, delete-orphan", order_by="DecisionAnswer.question_id"
@@ -336,15 +347,19 @@ class DecisionAnswer(Base):
     decision: Mapped[Decision] = relationship(back_populates="answers")
 
 
-class CodeAttempt(Base):
-    """Failed code entries per client (address or browser): the growing delay against guessing."""
+class Throttle(Base):
+    """Attempts against guessing (staff passwords, owners' codes), one row per bucket: an account,
+    a client address, a browser session, a minute of the code page. The key is a keyed digest, never
+    the typed text or the address; `failures` counts attempts in a row without success, each counted
+    before its secret is checked (services/throttle.py)."""
 
-    __tablename__ = "code_attempts"
+    __tablename__ = "throttles"
 
-    client_key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # let through (checked or being checked)
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # refused unchecked while locked
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
 
 
 class TallyAggregate(Base):
@@ -374,8 +389,28 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_meeting", "meeting_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The database's time (services/audit.py reads it; triggers refuse any other, migration 0007).
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     meeting_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no FK: the log outlives meetings
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The journal's chain: position, the previous event's seal, HMAC over this event and it.
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prev_seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IntegrityState(Base):
+    """One row: the journal chain's head (locked by every append, so appends are serialised across
+    processes) and whether data from before the seals (migration 0007) still awaits sealing."""
+
+    __tablename__ = "integrity_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    journal_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    journal_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The journal kept before the upgrade, sealed as one block on the first start with the key.
+    legacy_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    legacy_seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    upgrade_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -44,6 +44,39 @@ def clean_text(value) -> str:
     return _SPACES.sub(" ", str(value)).strip()
 
 
+# Control characters (C0 and C1, DEL) and the two non-characters XML 1.0 forbids, and a lone
+# surrogate: text holding one cannot go into a .docx/.xlsx (python-docx and docxtpl refuse it,
+# the package is not made). Tab and line feed are spaces to clean_text, so they never reach here
+# in a single-line field; a multi-line field keeps them (see strip_controls).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+CONTROLS_POLICY = "управляющие (непечатаемые) символы удаляются из текста, строка принимается"
+
+
+has_controls = _CONTROLS.search  # (text) -> a match or None: the quick test before cleaning
+
+
+def find_controls(text: str) -> str:
+    """The control characters in `text` as «U+0007, U+0000» (first five), or '' when there are none."""
+    found = list(dict.fromkeys(_CONTROLS.findall(text)))
+    return ", ".join(f"U+{ord(c):04X}" for c in found[:5]) + (" …" if len(found) > 5 else "")
+
+
+def strip_controls(text: str) -> str:
+    """`text` without control characters. Those that are spaces to str.split (vertical tab, form
+    feed, U+001C–U+001F, U+0085) become spaces; tab, line feed and carriage return stay (a
+    multi-line field keeps its lines; clean_text makes them spaces in a single-line one)."""
+    return _CONTROLS.sub(_control_replacement, text)
+
+
+def _control_replacement(match: re.Match) -> str:
+    return " " if match.group().isspace() else ""
+
+
+def controls_note(column: str, text: str) -> str:
+    """The warning of a field whose control characters were removed (the import's policy)."""
+    return f"{column}: удалены управляющие символы ({find_controls(text)}) — {CONTROLS_POLICY}"
+
+
 def text_key(value: str) -> str:
     """Identity of a name or number: case, ё/е and spaces ignored."""
     return "".join(value.lower().replace("ё", "е").split())

@@ -78,14 +78,21 @@ class ImportResult:
 
 
 def store_registry(
-    session_factory: sessionmaker[Session], *, meeting_id: int, report: RegistryReport, replace: bool
+    session_factory: sessionmaker[Session], *, meeting_id: int, report: RegistryReport, replace: bool,
+    secret_key: str | None = None,
 ) -> ImportResult:
-    """Store the accepted rows of a checked file in one transaction: all of them or nothing."""
+    """Store the accepted rows of a checked file in one transaction: all of them or nothing; sealed
+    (services/seals.py) when the instance key is at hand."""
+    from services import seals
+
     if not report.owners:
         raise ValidationError("В файле нет ни одной принятой строки — импортировать нечего.")
     try:
         with gc_paused(), session_factory.begin() as s:
             _require_meeting(s, meeting_id)
+            seals.lock_meeting(s, meeting_id)
+            key = seals.instance_key(s, secret_key)
+            tag_key = seals._subkey(key) if key else None
             conn = s.connection()
             if replace:
                 _refuse_losing_history(s, meeting_id, None)
@@ -107,6 +114,9 @@ def store_registry(
                     "meeting_id": [meeting_id] * len(firsts), "number": [o.premise for o in firsts],
                     "number_key": [o.premise_key for o in firsts], "kind": [o.kind for o in firsts],
                     "area": [o.area for o in firsts],
+                    **({"seal": [seals.premise_seal(tag_key, meeting_id=meeting_id, number_key=o.premise_key,
+                                                    number=o.premise, kind=o.kind, area=o.area) for o in firsts]}
+                       if tag_key else {}),
                 })
                 known = dict(conn.execute(
                     select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
@@ -122,7 +132,13 @@ def store_registry(
                 "snils": [o.snils for o in owners], "emails": [o.emails for o in owners],
                 "phones": [o.phones for o in owners], "source_row": [o.row for o in owners], "created_at": [now] * n,
                 "joint_group": [o.joint_group for o in owners],
+                **({"seal": [seals.owner_seal(tag_key, meeting_id=meeting_id, premise_key=o.premise_key,
+                                              name_key=o.name_key, name=o.name, legal=o.is_legal_entity,
+                                              share_num=o.share.numerator, share_den=o.share.denominator,
+                                              joint_group=o.joint_group) for o in owners]} if tag_key else {}),
             })
+            if key:  # the new rows carry their tags; the meeting's seal (and any row never sealed) now
+                seals.after_registry_write(s, meeting_id, secret_key=key, premise_ids=(), owner_ids=())
     except IntegrityError as exc:
         if SHARES_ABOVE_ONE in str(exc):
             raise ValidationError(
@@ -195,10 +211,12 @@ def _json_values(lists: list[list[str]], process) -> list:
 
 
 def import_registry(
-    session_factory: sessionmaker[Session], *, meeting_id: int, data: bytes, filename: str, replace: bool
+    session_factory: sessionmaker[Session], *, meeting_id: int, data: bytes, filename: str, replace: bool,
+    secret_key: str | None = None,
 ) -> tuple[RegistryReport, ImportResult]:
     report = check_registry(session_factory, data=data, filename=filename, meeting_id=meeting_id, replace=replace)
-    return report, store_registry(session_factory, meeting_id=meeting_id, report=report, replace=replace)
+    return report, store_registry(session_factory, meeting_id=meeting_id, report=report, replace=replace,
+                                  secret_key=secret_key)
 
 
 def rejected_rows_xlsx(report: RegistryReport) -> bytes:
@@ -338,6 +356,9 @@ class OwnerInput:
 
 
 def _parse_input(row: OwnerInput, where: str) -> dict:
+    # Control characters (pasted from another program) are removed, as an import removes them:
+    # the documents made from the registry cannot hold them.
+    row = OwnerInput(**{k: f.strip_controls(v) if isinstance(v, str) else v for k, v in vars(row).items()})
     problems = []
     values: dict = {}
     for key, parser, label in (
@@ -377,9 +398,12 @@ def _premise_for(s: Session, meeting_id: int, number: str, area: Decimal) -> Pre
 def apply_registry_changes(
     session_factory: sessionmaker[Session], *, meeting_id: int,
     edited: dict[int, OwnerInput] | None = None, added: list[OwnerInput] | None = None,
-    deleted: list[int] | None = None,
+    deleted: list[int] | None = None, secret_key: str | None = None,
 ) -> int:
-    """Apply a batch of edits from the registry table in one transaction: all valid, or none saved."""
+    """Apply a batch of edits from the registry table in one transaction: all valid, or none saved;
+    the rows touched and the meeting's registry seal are re-sealed in it (services/seals.py)."""
+    from services.seals import after_registry_write, lock_meeting
+
     edited, added, deleted = edited or {}, added or [], deleted or []
     problems: list[str] = []
     parsed_edits, parsed_adds = {}, []
@@ -399,6 +423,8 @@ def apply_registry_changes(
     try:
         with session_factory.begin() as s:
             _require_meeting(s, meeting_id)
+            lock_meeting(s, meeting_id)
+            touched: set[int] = set()
             check_premise_shares(s, meeting_id, edited=parsed_edits, added=parsed_adds, deleted=deleted)
             if deleted:
                 _refuse_losing_history(s, meeting_id, deleted)
@@ -420,15 +446,22 @@ def apply_registry_changes(
                             OwnerRecord.premise_id == premise.id, OwnerRecord.joint_group == rec.joint_group,
                             OwnerRecord.id != rec.id)):
                         other.share_num, other.share_den = rec.share_num, rec.share_den
+                        touched.add(other.id)
+                touched.add(rec.id)
                 changed += 1
             for v in parsed_adds:
                 premise = _premise_for(s, meeting_id, v["premise"], v["area"])
                 rec = OwnerRecord(meeting_id=meeting_id, premise_id=premise.id)
                 _set_owner(rec, v)
                 s.add(rec)
+                s.flush()
+                touched.add(rec.id)
                 changed += 1
             s.flush()
             _drop_empty_premises(s, meeting_id)
+            premises = set(s.scalars(select(OwnerRecord.premise_id).where(OwnerRecord.id.in_(touched)))) \
+                if touched else set()
+            after_registry_write(s, meeting_id, secret_key=secret_key, premise_ids=premises, owner_ids=touched)
             if parsed_edits:
                 # an area or a share behind counted decisions may have changed: recount the aggregate
                 from services.tally import rebuild_aggregate
@@ -523,12 +556,17 @@ def _refuse_losing_history(s: Session, meeting_id: int, owner_ids: list[int] | N
             )
 
 
-def delete_all_owners(session_factory: sessionmaker[Session], *, meeting_id: int) -> int:
+def delete_all_owners(session_factory: sessionmaker[Session], *, meeting_id: int,
+                      secret_key: str | None = None) -> int:
+    from services.seals import after_registry_write, lock_meeting
+
     with session_factory.begin() as s:
         _require_meeting(s, meeting_id)
+        lock_meeting(s, meeting_id)
         _refuse_losing_history(s, meeting_id, None)
         n = s.execute(delete(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id)).rowcount
         s.execute(delete(Premise).where(Premise.meeting_id == meeting_id))
+        after_registry_write(s, meeting_id, secret_key=secret_key, premise_ids=(), owner_ids=())
         return n or 0
 
 

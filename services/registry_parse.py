@@ -15,7 +15,16 @@ from fractions import Fraction
 from itertools import chain
 
 from services import owner_fields as f
-from services.spreadsheet import Sheet, Table, TableFileError, WorkbookReader, read_csv, table_format
+from services.spreadsheet import (
+    CHUNK_ROWS,
+    CSV_DELIMITERS,
+    Sheet,
+    TableFileError,
+    WorkbookReader,
+    _read_csv,
+    csv_text,
+    table_format,
+)
 
 HEADER_SEARCH_ROWS = 30
 
@@ -421,6 +430,11 @@ class RowChecker:
                 for ok in owner_keys:
                     self.owner_rows[(key, ok)] = None
         self.premises = _PremiseMemo(header.headers.get(cols["premise"]))
+        # The cells read from these columns are cleaned of control characters (see feed); a CSV
+        # whose text has none anywhere sets controls_possible False and skips the test per row.
+        self.controls_possible = True
+        self.control_columns = {c: header.headers.get(c, FIELD_LABELS[k])
+                                for k, c in [*cols.items(), *(("contacts", c) for c in header.contact_columns)]}
         self.areas, self.shares, self.dates = _Memo(f.parse_area), _Memo(f.parse_holding_share), _Memo(f.parse_date)
 
     def prepared_from(self, extra, start: int, stop: int) -> list[tuple] | None:
@@ -465,10 +479,14 @@ class RowChecker:
         owners, errors_out, warnings_out, rejected = report.owners, report.errors, report.warnings, report.rejected_rows
         label_premise, label_owner, label_area, label_share = label["premise"], label["owner"], label["area"], label.get("share")
         row_numbers = self.row_numbers
+        has_controls, control_columns = f.has_controls, self.control_columns if self.controls_possible else ()
 
         for idx in range(start, stop):
             cells = rows[idx]
             width = len(cells)
+            cleaned = None  # (column label, text as in the file) of cells whose control characters were removed
+            if control_columns and has_controls("\n".join([c for c in cells if c.__class__ is str])):
+                cells, cleaned = _without_controls(cells, control_columns)
             raw_premise = cells[c_premise] if c_premise < width else _NO_CELL
             raw_owner = cells[c_owner] if c_owner < width else _NO_CELL
             # --- rows that are not owners, cheapest checks first (see _is_skippable) ---
@@ -543,7 +561,11 @@ class RowChecker:
                         f"({f.format_area(first[1])})",
                     )]
 
-            legal, contacts = prepared[idx - start]
+            if cleaned:
+                notes = (notes or []) + [Note(rowno, premise, f.controls_note(column, text)) for column, text in cleaned]
+                legal, contacts = prepare_rows([cells], 0, 1, *_prepare_columns(header))[0]
+            else:
+                legal, contacts = prepared[idx - start]
             doc_date = None
             if c_date != -1:
                 raw_date = cells[c_date] if c_date < width else _NO_CELL
@@ -647,6 +669,18 @@ class RowChecker:
             self.report.rejected_rows.append((o.row, cells, f"{column}: {message}"))
 
 
+def _without_controls(cells: list, columns: dict[int, str]) -> tuple[list, list[tuple[str, str]]]:
+    """A copy of the row with the control characters removed from the text of `columns` (index ->
+    label), and (label, text as in the file) of each cell that had some."""
+    cells = list(cells)
+    cleaned = []
+    for col, label in columns.items():
+        if col < len(cells) and cells[col].__class__ is str and f.has_controls(cells[col]):
+            cleaned.append((label, cells[col]))
+            cells[col] = f.strip_controls(cells[col])
+    return cells, cleaned
+
+
 def _holdings(rows: list[ParsedOwner], warnings: list[Note]) -> tuple[Fraction, str]:
     """Group one premise's rows into holdings, give each joint member its holding's share and
     group; (Σ of the holdings' shares, each once; a reason to refuse the premise or '')."""
@@ -705,6 +739,18 @@ def validate_rows(sheet: Sheet, header: HeaderMatch, report: RegistryReport, exi
     checker.finish()
 
 
+def release_memory() -> None:
+    """Give the memory of a dropped preview back to the system: a collection, then glibc's
+    malloc_trim (freed blocks otherwise stay in the process, counted in its size, for reuse)."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory is reused by the process instead
+        pass
+
+
 @contextmanager
 def gc_paused():
     """Pause the cyclic garbage collector during bulk work.
@@ -731,7 +777,7 @@ def parse_registry(data: bytes, filename: str, existing: ExistingRegistry | None
     with gc_paused():
         fmt = table_format(data, filename)
         if fmt == "csv":
-            return _parse_csv(read_csv(data, filename), existing, progress)
+            return _parse_csv_in_worker(data, filename, existing, progress)
         with WorkbookReader(data, filename, fmt, prepare="registry") as reader:
             return _parse_workbook(reader, filename, fmt, existing, progress)
 
@@ -764,25 +810,113 @@ def _better(match: HeaderMatch | None, than: HeaderMatch | None) -> bool:
     return match is not None and (than is None or (match.complete, match.score) > (than.complete, than.score))
 
 
-def _parse_csv(table: Table, existing: ExistingRegistry | None, progress) -> RegistryReport:
-    """A text file is read with each delimiter; the variant whose header is best is the file."""
-    best: tuple[HeaderMatch, Sheet] | None = None
-    for sheet in table.csv_variants:
-        header = find_header(sheet)
-        if _better(header, best[0] if best else None):
-            best = (header, sheet)
-    if best is None or not best[0].complete:
-        raise _no_header(table.filename, best[0] if best else None)
-    header, sheet = best
-    report = _new_report(table.filename, table.format, sheet, header)
+def _parse_csv_text(text: str, filename: str, existing: ExistingRegistry | None, progress) -> RegistryReport:
+    """A text file is tried with each delimiter; the one whose header is best is the file's. The
+    header is among the first rows, so only they are read for the others: a 20 MB file is split
+    into cells once, not three times."""
+    import csv
+
+    best: tuple[HeaderMatch, str] | None = None
+    try:
+        for delimiter in CSV_DELIMITERS:
+            header = find_header(_read_csv(text, delimiter, limit=HEADER_SEARCH_ROWS + 1))
+            if _better(header, best[0] if best else None):
+                best = (header, delimiter)
+        if best is None or not best[0].complete:
+            raise _no_header(filename, best[0] if best else None)
+        header, delimiter = best
+        sheet = _read_csv(text, delimiter)
+    except csv.Error as exc:
+        raise TableFileError(f"Файл «{filename}» не читается как CSV: {exc}") from exc
+    report = _new_report(filename, "csv", sheet, header)
     checker = RowChecker(header, report, existing, sheet.row_numbers)
+    checker.controls_possible = f.has_controls(text) is not None
     total = len(sheet.rows)
     for start in range(header.row_index + 1, total, 10_000):
         checker.feed(sheet.rows, start, min(start + 10_000, total))
         if progress:
             progress(min(start + 10_000, total), total)
     checker.finish()
-    return _finished(report, table.filename)
+    return _finished(report, filename)
+
+
+# ParsedOwner's fields in the order the reading process sends them (area as text, share as two integers)
+_OWNER_FIELDS = ("row", "premise", "premise_key", "kind", "area", "name", "name_key", "is_legal_entity", "share",
+                 "doc_number", "doc_date", "snils", "emails", "phones", "joint", "share_given", "joint_group")
+
+
+def registry_csv_job(data: bytes, filename: str, args, send) -> None:
+    """spreadsheet.JOBS["registry csv"], in the reading process: the whole check of a CSV registry,
+    sent as plain values — ("progress", done, total) while checking, then ("report", header
+    fields), ("owners", [...]), ("errors", [...]), ("warnings", [...]), ("rejected", [...])."""
+    existing = None
+    if args is not None:
+        existing = ExistingRegistry({key: (number, Decimal(area), set(keys)) for key, (number, area, keys) in args.items()})
+    with gc_paused():
+        report = _parse_csv_text(csv_text(data, filename), filename, existing,
+                                 lambda done, total: send(("progress", done, total)))
+    send(("report", {"sheet": report.sheet, "header_row": report.header_row, "columns": report.columns,
+                     "ignored_columns": report.ignored_columns, "header_cells": report.header_cells}))
+    owners = report.owners
+    for start in range(0, len(owners), CHUNK_ROWS):
+        send(("owners", [(o.row, o.premise, o.premise_key, o.kind, str(o.area), o.name, o.name_key, o.is_legal_entity,
+                          o.share.numerator, o.share.denominator, o.doc_number, o.doc_date, o.snils, o.emails,
+                          o.phones, o.joint, o.share_given, o.joint_group) for o in owners[start:start + CHUNK_ROWS]]))
+    for kind, items, fields in (("errors", report.errors, ("row", "column", "message")),
+                                ("warnings", report.warnings, ("row", "premise", "message"))):
+        for start in range(0, len(items), CHUNK_ROWS):
+            send((kind, [tuple(getattr(i, n) for n in fields) for i in items[start:start + CHUNK_ROWS]]))
+    for start in range(0, len(report.rejected_rows), CHUNK_ROWS):
+        send(("rejected", report.rejected_rows[start:start + CHUNK_ROWS]))
+
+
+def _parse_csv_in_worker(data: bytes, filename: str, existing: ExistingRegistry | None, progress) -> RegistryReport:
+    """A CSV registry checked by a reading process with the workbooks' limits (registry_csv_job):
+    the app server gets only the report, built here from plain values."""
+    args = None
+    if existing is not None:
+        args = {key: (number, str(area), sorted(keys)) for key, (number, area, keys) in existing.premises.items()}
+    report: RegistryReport | None = None
+    shares: dict[tuple[int, int], Fraction] = {}  # one Fraction per distinct share
+    with WorkbookReader(data, filename, "csv", job="registry csv", args=args) as reader:
+        for _kind, payload in reader.events():
+            try:
+                kind = payload[0]
+                if kind == "progress":
+                    if progress:
+                        progress(int(payload[1]), int(payload[2]))
+                elif kind == "report":
+                    head = payload[1]
+                    report = RegistryReport(
+                        filename=filename, format="csv", sheet=str(head["sheet"]), header_row=int(head["header_row"]),
+                        columns={str(k): str(v) for k, v in head["columns"].items()},
+                        ignored_columns=[str(c) for c in head["ignored_columns"]],
+                        header_cells=list(head["header_cells"]))
+                elif kind == "owners":
+                    append = report.owners.append
+                    for t in payload[1]:
+                        num, den = t[8], t[9]
+                        share = shares.get((num, den))
+                        if share is None:
+                            share = shares[(num, den)] = Fraction(num, den)
+                        if not all(t[i].__class__ is str for i in (1, 2, 3, 5, 6, 10, 12)):
+                            raise TypeError("owner text")
+                        append(ParsedOwner(t[0], t[1], t[2], t[3], Decimal(t[4]), t[5], t[6], t[7] is True, share,
+                                           t[10], t[11], t[12], list(t[13]), list(t[14]), t[15] is True,
+                                           t[16] is True, t[17]))
+                elif kind == "errors":
+                    report.errors.extend(Issue(r, c, str(m)) for r, c, m in payload[1])
+                elif kind == "warnings":
+                    report.warnings.extend(Note(r, p, str(m)) for r, p, m in payload[1])
+                elif kind == "rejected":
+                    report.rejected_rows.extend((r, list(cells), str(why)) for r, cells, why in payload[1])
+                else:
+                    raise ValueError(kind)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError):
+                raise reader._failure() from None
+    if report is None:
+        raise TableFileError(f"Файл «{filename}» не прочитан: проверка прервалась.")
+    return report
 
 
 def _parse_workbook(reader: WorkbookReader, filename: str, fmt: str, existing: ExistingRegistry | None,

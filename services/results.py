@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from services import owner_fields as f
 from services.errors import NotFound, ValidationError
-from services.exports import xlsx_bytes
+from services.exports import xlsx_bytes, xml_text
 from services.law import MAJORITY_KINDS
 from services.models import AccessCode, Decision, Delivery, Meeting, OwnerRecord, Premise
 from services.representatives import of_decision
@@ -268,11 +268,11 @@ PROTOCOL_TEMPLATE_NAME = "protocol.docx"
 def protocol_docx(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally | None = None) -> bytes:
     from docxtpl import DocxTemplate
 
-    from services.documents import TEMPLATES_DIR
+    from services.documents import TEMPLATES_DIR, xml_safe
 
     tally = tally or recount(session_factory, meeting_id=meeting_id)
     tpl = DocxTemplate(str(TEMPLATES_DIR / PROTOCOL_TEMPLATE_NAME))
-    tpl.render(protocol_context(session_factory, meeting_id=meeting_id, tally=tally), autoescape=True)
+    tpl.render(xml_safe(protocol_context(session_factory, meeting_id=meeting_id, tally=tally)), autoescape=True)
     out = io.BytesIO()
     tpl.save(out)
     return out.getvalue()
@@ -370,15 +370,16 @@ def electronic_decisions_docx(session_factory: sessionmaker[Session], *, meeting
                          .where(Decision.meeting_id == meeting_id, Decision.kind == "electronic")
                          .options(selectinload(Decision.answers)).order_by(Decision.seq)).all()
         doc.add_heading("Решения собственников, подписанные персональным кодом", level=1)
-        doc.add_paragraph(f"Многоквартирный дом: {m.building.address}. Решений: {len(rows)}.")
+        doc.add_paragraph(xml_text(f"Многоквартирный дом: {m.building.address}. Решений: {len(rows)}."))
         if not rows:
             doc.add_paragraph("Решений, подписанных кодом, нет.")
         for d, name, number in rows:
-            doc.add_heading(f"Решение № {decision_number(meeting_id, d.seq)} — помещение {number}, {name}", level=2)
+            doc.add_heading(xml_text(f"Решение № {decision_number(meeting_id, d.seq)} — помещение {number}, {name}"),
+                            level=2)
             doc.add_paragraph(f"Подписано {d.submitted_at:%d.%m.%Y %H:%M} UTC персональным кодом собственника.")
             for a in sorted(d.answers, key=lambda a: numbers[a.question_id][0]):
                 n, text = numbers[a.question_id]
-                doc.add_paragraph(f"{n}. {text} — {ANSWER_LABELS[a.answer]}")
+                doc.add_paragraph(xml_text(f"{n}. {text} — {ANSWER_LABELS[a.answer]}"))
             doc.add_paragraph(f"Печать (HMAC-SHA256): {d.seal}")
             doc.add_paragraph(f"Предыдущая печать цепочки: {d.prev_seal or '—'}")
     out = io.BytesIO()
@@ -393,7 +394,7 @@ def notice_docx(session_factory: sessionmaker[Session], *, meeting_id: int, publ
 
     doc = Document()
     for line in notice_text(session_factory, meeting_id=meeting_id, public_url=public_url).splitlines():
-        doc.add_paragraph(line)
+        doc.add_paragraph(xml_text(line))
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

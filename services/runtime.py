@@ -25,4 +25,12 @@ def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> 
     if migrate:
         upgrade_schema(engine)
     secret_key = load_or_create_secret_key(settings.secret_key, settings.data_dir)
-    return Runtime(settings, engine, make_session_factory(engine), secret_key)
+    session_factory = make_session_factory(engine)
+    # The instance key travels with the sessions: the journal and the registry seal with it
+    # (services/audit.py, services/seals.py) without every caller passing it.
+    session_factory.configure(info={"secret_key": secret_key})
+    if migrate:
+        from services.seals import seal_upgraded_data
+
+        seal_upgraded_data(session_factory, secret_key=secret_key)  # once, after migration 0007
+    return Runtime(settings, engine, session_factory, secret_key)

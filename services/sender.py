@@ -10,7 +10,13 @@ delivery sent: a code that never left is never valid, and the previous code stop
 
 Server-level failures (down, login refused) put the batch back with a growing delay, so a server
 that comes back gets every message exactly once; a refused address fails that delivery only,
-with the server's reason.
+with the server's reason. The same refusal of the message itself (a 5xx to DATA) for several
+recipients in a row is the server's fault (a full disk, a policy, a broken relay), not theirs:
+those deliveries and the rest of the batch wait and are tried again, as for a server that is down.
+
+The lease is short (a minute) and renewed while the batch is sent, so a live sender's claims are
+never taken by another worker, however slow the server, and a killed process's claims are taken
+again within a minute.
 """
 from __future__ import annotations
 
@@ -45,8 +51,10 @@ from services.notice import (
 
 log = logging.getLogger("kvorum.sender")
 
-LEASE = dt.timedelta(minutes=5)
+LEASE = dt.timedelta(seconds=60)  # a killed sender's claims are free again this long after its death
 BATCH = 200
+# This many refusals of the message (DATA) with the same reply in a row: the server is at fault.
+SERVER_FAULT_STREAK = 3
 
 
 @dataclass
@@ -58,6 +66,7 @@ class SenderConfig:
     retry_seconds: float = 10.0
     max_attempts: int = 8
     batch_size: int = BATCH
+    lease_seconds: float = LEASE.total_seconds()  # renewed every quarter of it while a batch is sent
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 
 
@@ -195,9 +204,21 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
     # The next messages are built while the server takes the current one: building is CPU work
     # and sending mostly waits on the network, so one thread of each keeps both busy.
     prepared = _prefetch(prepare, rows, stop)
+    # Deliveries whose message the server refused (DATA) with one and the same reply, in a row: not
+    # yet failed. The next message the server takes shows the refusals were about those messages
+    # (they fail then); SERVER_FAULT_STREAK of them show the server refuses everything (they wait).
+    streak: list[tuple[Delivery, str]] = []
+
+    def settle_streak() -> None:
+        for refused, reason in streak:
+            _fail(session_factory, refused.id, reason, clock())
+            stats.failed += 1
+        streak.clear()
+
     for index, (d, code, message, problem) in enumerate(prepared):
         if stop is not None and stop.is_set():
-            _release(session_factory, pending[index:], config.worker_id)
+            _release(session_factory, [r.id for r, _ in streak] + pending[index:], config.worker_id)
+            streak.clear()
             break
         if message is None:
             _fail(session_factory, d.id, problem, clock())
@@ -208,9 +229,28 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
         except MailError as exc:
             if exc.scope == "server":
                 stats.last_server_error = exc.message
-                _back_off(session_factory, d, pending[index:], exc.message, config, clock())
+                first = streak[0][0] if streak else d
+                _back_off(session_factory, first, [r.id for r, _ in streak] + pending[index:], exc.message,
+                          config, clock())
+                streak.clear()
                 stats.retried += 1
                 break  # nothing else can go now; the rest of the batch waits with the same delay
+            if exc.reply and exc.permanent:
+                if streak and streak[-1][1] != exc.message:
+                    settle_streak()
+                streak.append((d, exc.message))
+                if len(streak) >= SERVER_FAULT_STREAK:
+                    reason = (f"{exc.message} — так сервер ответил на {len(streak)} письма подряд: "
+                              "отправка повторится позже")
+                    stats.last_server_error = reason
+                    log.warning("the SMTP server refused %d messages in a row with «%s»: backing off",
+                                len(streak), exc.reply)
+                    _back_off(session_factory, streak[0][0], [r.id for r, _ in streak] + pending[index + 1:],
+                              reason, config, clock())
+                    streak.clear()
+                    stats.retried += 1
+                    break
+                continue
             if exc.permanent or d.attempts + 1 >= config.max_attempts:
                 _fail(session_factory, d.id, exc.message, clock())
                 stats.failed += 1
@@ -218,6 +258,7 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
                 _back_off(session_factory, d, [d.id], exc.message, config, clock())
                 stats.retried += 1
             continue
+        settle_streak()  # the server takes messages: the refused ones were refused for themselves
         now = clock()
         for attempt in range(5):
             try:
@@ -232,6 +273,7 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
         stats.sent += 1
         if config.throttle_seconds:
             time.sleep(config.throttle_seconds)
+    settle_streak()  # too few in a row to blame the server
     return stats
 
 
@@ -324,14 +366,15 @@ def run_sender(session_factory: sessionmaker[Session], *, mailer_factory: Callab
     mailer: Mailer | None = None
     stop = stop or threading.Event()
     try:
+        lease = dt.timedelta(seconds=config.lease_seconds)
         while not stop.is_set():
-            lease = max(LEASE, dt.timedelta(seconds=config.batch_size * (config.throttle_seconds + 2)))
             ids = claim_batch(session_factory, worker_id=config.worker_id, limit=config.batch_size,
                               now=clock(), meeting_id=meeting_id, lease=lease)
             if ids:
                 mailer = mailer or mailer_factory()
-                process_batch(session_factory, ids, mailer=mailer, config=config, renderer=renderer, stats=stats,
-                              stop=stop, clock=clock)
+                with _LeaseKeeper(session_factory, worker_id=config.worker_id, lease=lease, clock=clock):
+                    process_batch(session_factory, ids, mailer=mailer, config=config, renderer=renderer,
+                                  stats=stats, stop=stop, clock=clock)
                 if on_batch:
                     on_batch(stats)
                 continue
@@ -347,8 +390,43 @@ def run_sender(session_factory: sessionmaker[Session], *, mailer_factory: Callab
     return stats
 
 
+class _LeaseKeeper:
+    """While a batch is sent, push its claims' lease forward every quarter of the lease: another
+    worker never takes a live sender's deliveries, however slowly the server takes them."""
+
+    def __init__(self, session_factory, *, worker_id: str, lease: dt.timedelta, clock: Callable[[], dt.datetime]):
+        self.session_factory = session_factory
+        self.mine = and_(Delivery.status == "sending", Delivery.claimed_by.startswith(f"{worker_id}#", autoescape=True))
+        self.lease = lease
+        self.clock = clock
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="kvorum-sender-lease", daemon=True)
+
+    def renew(self) -> int:
+        with self.session_factory.begin() as s:
+            return s.execute(update(Delivery).where(self.mine).values(claimed_until=self.clock() + self.lease),
+                             execution_options={"synchronize_session": False}).rowcount
+
+    def _run(self) -> None:
+        while not self.done.wait(self.lease.total_seconds() / 4):
+            try:
+                self.renew()
+            except Exception:  # a busy database: the next renewal comes well before the lease ends
+                log.warning("could not renew the sender's lease", exc_info=True)
+
+    def __enter__(self) -> "_LeaseKeeper":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+
 class BackgroundSender:
-    """The sender thread of one server process (started once, from the app's cached resources)."""
+    """The sender thread of one server process (started once per process by services/process.py)."""
+
+    runtime = None  # the services.runtime.Runtime it sends for (set by services/process.py)
 
     def __init__(self, session_factory, *, mailer_factory, config: SenderConfig, poll_seconds: float = 1.0):
         self.stop = threading.Event()
@@ -366,3 +444,8 @@ class BackgroundSender:
 
         self.thread = threading.Thread(target=loop, name="kvorum-sender", daemon=True)
         self.thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop after the message in hand; unsent claims of the batch are released for others."""
+        self.stop.set()
+        self.thread.join(timeout)

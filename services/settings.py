@@ -5,12 +5,14 @@ without editing files. Nothing here imports streamlit: `manage.py` and the tests
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(Exception):
@@ -34,10 +36,25 @@ class Settings:
     send_retry_seconds: float = 10.0  # first back-off after a server-level failure; doubles
     send_max_attempts: int = 8
     embedded_sender: bool = True  # the app process runs the sender thread itself
+    # reverse proxies whose X-Forwarded-For / X-Real-IP name the client (services/clientaddr.py)
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def parse_trusted_proxies(value) -> tuple[IPNetwork, ...]:
+    """KVORUM_TRUSTED_PROXIES: addresses or networks (CIDR), separated by commas or spaces, or a TOML list."""
+    items = value if isinstance(value, (list, tuple)) else str(value or "").replace(",", " ").split()
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError as exc:
+            raise SettingsError(f"KVORUM_TRUSTED_PROXIES: «{item}» — не адрес и не сеть "
+                                "(пример: 127.0.0.1, 10.0.0.0/8)") from exc
+    return tuple(networks)
 
 
 def _secrets_file() -> dict:
@@ -90,6 +107,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if get("SMTP_USER") and not get("SMTP_PASSWORD"):
         raise SettingsError("Задан SMTP_USER, но не задан SMTP_PASSWORD: укажите пароль почтового ящика")
 
+    trusted_proxies = parse_trusted_proxies(get("KVORUM_TRUSTED_PROXIES", ""))
+
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -106,4 +125,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         send_retry_seconds=retry,
         send_max_attempts=max(attempts, 1),
         embedded_sender=str(get("KVORUM_EMBEDDED_SENDER", "1")).lower() not in ("0", "false", "no"),
+        trusted_proxies=trusted_proxies,
     )

@@ -157,6 +157,10 @@ class _CellUnpickler(pickle.Unpickler):
             import datetime
 
             return getattr(datetime, name)
+        if (module, name) == ("decimal", "Decimal"):  # an area in a job's answer (built from text)
+            import decimal
+
+            return decimal.Decimal
         raise pickle.UnpicklingError(f"{module}.{name} is not a cell value")
 
 
@@ -164,6 +168,15 @@ class _CellUnpickler(pickle.Unpickler):
 # The function gets a whole sheet's rows and returns None or a function (start, stop) -> payload
 # sent along with that chunk (plain values only: see _CellUnpickler).
 PREPARERS = {"registry": ("services.registry_parse", "prepare_sheet")}
+# Work done whole in the reading process, named by the caller: module, function. The function
+# gets (data, filename, args, send) and calls send(payload) for each piece of its answer (plain
+# values: see _CellUnpickler); the caller gets them as ("job", payload) events. A text file is read
+# so: a 20 MB CSV makes hundreds of thousands of lists of cells (over 500 MB for a moment), which
+# in the app server held everyone's requests up and stayed in its memory after the preview.
+JOBS = {
+    "csv table": ("services.spreadsheet", "csv_table_job"),
+    "registry csv": ("services.registry_parse", "registry_csv_job"),
+}
 
 
 class WorkbookReader:
@@ -179,10 +192,13 @@ class WorkbookReader:
     block) stops the child.
     """
 
-    def __init__(self, data: bytes, filename: str, fmt: str, prepare: str | None = None):
+    def __init__(self, data: bytes, filename: str, fmt: str, prepare: str | None = None, *,
+                 job: str | None = None, args=None):
         if prepare is not None and prepare not in PREPARERS:
             raise ValueError(f"unknown preparer {prepare!r}")
-        self.filename, self.fmt = filename, fmt
+        if job is not None and job not in JOBS:
+            raise ValueError(f"unknown job {job!r}")
+        self.filename, self.fmt, self.job = filename, fmt, job
         if fmt in ("xlsx", "ods"):
             _check_zip_bomb(data, filename)
         root = str(Path(__file__).resolve().parent.parent)
@@ -191,7 +207,7 @@ class WorkbookReader:
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _CHILD_CODE, root, fmt, filename, str(WORKBOOK_MEMORY_LIMIT),
-                 str(WORKBOOK_TIME_LIMIT), prepare or ""],
+                 str(WORKBOOK_TIME_LIMIT), prepare or "", job or ""],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                 env={**os.environ, "RUST_BACKTRACE": "0"},
             )
@@ -203,6 +219,9 @@ class WorkbookReader:
         try:
             # The child reads all of its input before it writes anything, so this cannot block on
             # a full output pipe.
+            if job is not None:  # the job's arguments first: 8 bytes of length, then a pickle
+                head = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
+                self.proc.stdin.write(len(head).to_bytes(8, "little") + head)
             self.proc.stdin.write(data)
             self.proc.stdin.close()
         except OSError:
@@ -291,6 +310,8 @@ class WorkbookReader:
             elif kind == "sheet end" and in_sheet and len(frame) == 1:
                 in_sheet = False
                 yield frame
+            elif kind == "job" and len(frame) == 2 and self.job is not None:
+                yield frame
             elif kind == "end" and len(frame) == 1 and not in_sheet:
                 return
             elif kind == "error" and len(frame) == 2:
@@ -326,10 +347,19 @@ def _child_main() -> None:
     import resource
 
     gc.disable()  # millions of cells and no cycles; the process ends right after
-    _root, fmt, filename, memory, seconds, prepare_name = sys.argv[1:7]
+    _root, fmt, filename, memory, seconds, prepare_name, job_name = sys.argv[1:8]
     resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds) + 1))
     data = sys.stdin.buffer.read()
+    job = args = None
+    if job_name:
+        import importlib
+
+        size = int.from_bytes(data[:8], "little")
+        args = pickle.loads(data[8:8 + size])  # from the app server that started this process
+        data = data[8 + size:]
+        module, function = JOBS[job_name]
+        job = getattr(importlib.import_module(module), function)
     out = sys.stdout.buffer
     prepare_sheet = None
     if prepare_name:
@@ -361,22 +391,25 @@ def _child_main() -> None:
         frames.put(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
 
     try:
-        for sheet in _read_workbook_here(data, filename, fmt):
-            rows = sheet.rows
-            send(("sheet", sheet.name, len(rows)))
-            prepare = prepare_sheet(rows) if prepare_sheet else None
-            start, step = 0, FIRST_CHUNK_ROWS
-            while start < len(rows):
-                stop = min(start + step, len(rows))
-                send(("rows", rows[start:stop], prepare(start, stop) if prepare else None))
-                start, step = stop, CHUNK_ROWS
-            send(("sheet end",))
-            # A finished sheet is in the pipe before the next one is read: reading a hostile
-            # later sheet may abort this process, and frames still queued here would be lost
-            # with it (the pipe keeps what was written).
-            written = threading.Event()
-            frames.put(written)
-            written.wait()
+        if job is not None:
+            job(data, filename, args, lambda payload: send(("job", payload)))
+        else:
+            for sheet in _read_workbook_here(data, filename, fmt):
+                rows = sheet.rows
+                send(("sheet", sheet.name, len(rows)))
+                prepare = prepare_sheet(rows) if prepare_sheet else None
+                start, step = 0, FIRST_CHUNK_ROWS
+                while start < len(rows):
+                    stop = min(start + step, len(rows))
+                    send(("rows", rows[start:stop], prepare(start, stop) if prepare else None))
+                    start, step = stop, CHUNK_ROWS
+                send(("sheet end",))
+                # A finished sheet is in the pipe before the next one is read: reading a hostile
+                # later sheet may abort this process, and frames still queued here would be lost
+                # with it (the pipe keeps what was written).
+                written = threading.Event()
+                frames.put(written)
+                written.wait()
         send(("end",))
     except TableFileError as exc:
         send(("error", str(exc)))
@@ -447,12 +480,13 @@ def decode_text(data: bytes, filename: str) -> str:
         ) from exc
 
 
-def _read_csv(text: str, delimiter: str) -> Sheet:
+def _read_csv(text: str, delimiter: str, limit: int | None = None) -> Sheet:
+    """The rows of a CSV text with this delimiter (the first `limit` of them, if given)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[list] = []
     numbers: list[int] = []
     last_line = 0
-    for row in reader:
+    for row in reader if limit is None else itertools.islice(reader, limit):
         numbers.append(last_line + 1)
         last_line = reader.line_num
         rows.append(row)
@@ -472,15 +506,52 @@ def table_format(data: bytes, filename: str) -> str:
     return sniff_format(data, filename)
 
 
-def read_csv(data: bytes, filename: str) -> Table:
-    """A text table read with each candidate delimiter: the caller keeps the one that makes sense."""
+def csv_text(data: bytes, filename: str) -> str:
+    """The text of a CSV file, not blank."""
     text = decode_text(data, filename)
     if not text.strip():
         raise TableFileError(f"Файл «{filename}» пуст.")
+    return text
+
+
+def read_csv_here(data: bytes, filename: str) -> Table:
+    """A text table read with each candidate delimiter, in this process (the reading process's
+    part of read_csv)."""
+    text = csv_text(data, filename)
     try:
         variants = [_read_csv(text, d) for d in CSV_DELIMITERS]
     except csv.Error as exc:
         raise TableFileError(f"Файл «{filename}» не читается как CSV: {exc}") from exc
+    return Table(filename=filename, format="csv", sheets=[], csv_variants=variants)
+
+
+def csv_table_job(data: bytes, filename: str, _args, send) -> None:
+    """JOBS["csv table"]: each variant as ("variant", name, row numbers), then ("rows", [row, …])."""
+    for sheet in read_csv_here(data, filename).csv_variants:
+        send(("variant", sheet.name, sheet.row_numbers))
+        for start in range(0, len(sheet.rows), CHUNK_ROWS):
+            send(("rows", sheet.rows[start:start + CHUNK_ROWS]))
+
+
+def read_csv(data: bytes, filename: str) -> Table:
+    """A text table read with each candidate delimiter, by a reading process with the workbooks'
+    limits (see JOBS): the caller keeps the variant that makes sense."""
+    variants: list[Sheet] = []
+    with WorkbookReader(data, filename, "csv", job="csv table") as reader:
+        for _kind, payload in reader.events():
+            try:
+                if payload[0] == "variant" and isinstance(payload[1], str) and isinstance(payload[2], list) and all(
+                        n.__class__ is int for n in payload[2]):
+                    variants.append(Sheet(name=payload[1], rows=[], row_numbers=payload[2]))
+                elif payload[0] == "rows" and variants and all(row.__class__ is list for row in payload[1]) and all(
+                        c.__class__ is str for row in payload[1] for c in row):
+                    variants[-1].rows.extend(payload[1])
+                else:
+                    raise ValueError(payload[0])
+            except (TypeError, IndexError, ValueError):
+                raise reader._failure() from None
+    if not variants or any(len(v.rows) != len(v.row_numbers) for v in variants):
+        raise TableFileError(_DAMAGED.format(filename=filename, fmt="CSV", reason="чтение прервалось"))
     return Table(filename=filename, format="csv", sheets=[], csv_variants=variants)
 
 

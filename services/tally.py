@@ -351,7 +351,8 @@ def tally_json(t: Tally) -> dict:
     }
 
 
-def set_passport_area(session_factory: sessionmaker[Session], *, meeting_id: int, area: Decimal | None) -> None:
+def set_passport_area(session_factory: sessionmaker[Session], *, meeting_id: int, area: Decimal | None,
+                      secret_key: str | None = None) -> None:
     """Общая площадь помещений по техническому паспорту дома (None: count the registry's areas)."""
     from services.errors import ValidationError
 
@@ -374,13 +375,38 @@ def set_passport_area(session_factory: sessionmaker[Session], *, meeting_id: int
                     f"в реестре ({format_area(registry)}). Проверьте площадь по паспорту или площади помещений "
                     "в реестре; площадь не сохранена.")
         s.get(Building, meeting.building_id).passport_area = area
+        s.flush()
+        from services.seals import reseal_building
+
+        reseal_building(s, meeting.building_id, secret_key=secret_key)
 
 
-def repair_aggregate(session_factory: sessionmaker[Session], *, meeting_id: int) -> bool:
-    """Compare the running aggregate with the full recount; rebuild it when they differ.
-    Returns True when it had to be rebuilt (the seal check reports that)."""
+def aggregate_differs(s: Session, meeting_id: int) -> str:
+    """How the running aggregate differs from the full recount, in words ("" when equal). Reads only:
+    the seal check reports it, an administrator decides on `rebuild_running_totals`."""
+    kept = aggregate_sums(s, meeting_id)
+    full = {k: v for k, v in full_sums(s, meeting_id).items() if v[0] or v[1]}
+    if kept == full:
+        return ""
+    rows = sum(1 for k in set(kept) | set(full) if kept.get(k) != full.get(k))
+    (kept_votes, kept_n), (full_votes, full_n) = _fraction(kept, 0, PARTICIPANTS), _fraction(full, 0, PARTICIPANTS)
+    return (f"строк итогов с расхождением: {rows}; приняли участие по итогам {figures.format_votes(kept_votes)} "
+            f"({kept_n} записей), по пересчёту {figures.format_votes(full_votes)} ({full_n} записей)")
+
+
+def rebuild_running_totals(session_factory: sessionmaker[Session], *, meeting_id: int, user: str,
+                           secret_key: str | None = None) -> bool:
+    """Пересчитать текущие итоги: the administrator's action, journaled. Replaces the running
+    aggregate with the full recount from the decisions as they are — only after the seal check's
+    findings are understood, since a recount of tampered rows takes the tampering in. Returns True
+    when the totals differed."""
+    from services.audit import record
+
     with session_factory.begin() as s:
-        if aggregate_sums(s, meeting_id) == {k: v for k, v in full_sums(s, meeting_id).items() if v[0] or v[1]}:
-            return False
+        if s.get(Meeting, meeting_id) is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        differed = bool(aggregate_differs(s, meeting_id))
         rebuild_aggregate(s, meeting_id)
-        return True
+        record(s, actor=user, action="totals_rebuilt", meeting_id=meeting_id, differed=differed,
+               secret_key=secret_key)
+    return differed

@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import json
 import logging
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -26,10 +29,10 @@ from services.holdings import member_ids, slot_of
 from services.representatives import Representative, of_decision
 from services.errors import DomainError, NotFound, ValidationError
 from services.figures import format_area, format_votes, record_votes
+from services.throttle import Bucket, Policy, bucket_key, prune, release, reserve
 from services.models import (
     AccessCode,
     AgendaQuestion,
-    CodeAttempt,
     Decision,
     DecisionAnswer,
     Meeting,
@@ -52,8 +55,31 @@ STATUSES = {"counted": "учитывается", "online": "заполнено �
             "superseded": "совместный собственник: учитывается другое решение (выбор аналитика)"}
 
 WRONG_CODE = "Код не подошёл. Проверьте код из уведомления и попробуйте ещё раз."
-FREE_FAILURES = 5
+LOCKED_CODE = "Слишком много неверных попыток. Повторите через {seconds} с."
+# How guessing codes is limited, and why there is no lockout shared by everybody.
+# A code has 60 bits (services/codes.py): with N active codes, G guesses hit one with a chance of
+# at most G·N/2^60. Each guesser is bounded by buckets of its own, counted before the check:
+#  - a browser session: 5 free, then 1 s doubling to 5 min;
+#  - a client address (services/clientaddr.py; a household or a carrier's NAT may share one):
+#    10 free, then the same waits — opening new sessions does not reset it; ≈ 12 an hour after that.
+# Even 10,000 addresses guessing for a 30-day voting period get ~10^8 tries: with 10^5 active
+# codes the chance of a hit stays below 10^-5. A lockout of the whole page would add nothing to
+# that and would let one visitor close voting for every owner; so the page-wide bucket (wrong codes
+# checked per minute on this database) never refuses: past its soft cap every check is slowed by
+# a pause and a warning is logged for the administrator. A locked address or session never
+# touches another's bucket, and a right code takes back only its own attempt: an owner's own code
+# does not wipe the failures of the address or session that entered it.
+FREE_FAILURES = 5  # per browser session
+ADDRESS_FREE_FAILURES = 10  # per client address
 MAX_DELAY = dt.timedelta(minutes=5)
+SESSION_POLICY = Policy(free=FREE_FAILURES, first_wait=dt.timedelta(seconds=1), max_wait=MAX_DELAY)
+ADDRESS_POLICY = Policy(free=ADDRESS_FREE_FAILURES, first_wait=dt.timedelta(seconds=1), max_wait=MAX_DELAY)
+PAGE_RATE_PER_MINUTE = 600  # wrong codes checked per minute, all clients together, before checks slow down
+PAGE_POLICY = Policy(free=PAGE_RATE_PER_MINUTE, max_wait=dt.timedelta(0), forget_after=dt.timedelta(minutes=2),
+                     locks=False)
+PAGE_PAUSE_SECONDS = 1.0
+SHORT_WAIT_SECONDS, SHORT_WAIT_RETRIES = 2, 4  # a lock this short may be others' checks in flight
+PRUNE_CHANCE = 0.01  # one code entry in a hundred drops buckets quiet for a day
 
 
 class CodeRefused(DomainError):
@@ -75,31 +101,49 @@ class VoterAccess:
 
 
 def attempt_delay(failures: int) -> dt.timedelta:
-    """After 5 free failures every further one doubles the wait: 1 s, 2 s, 4 s … up to 5 minutes."""
-    if failures < FREE_FAILURES:
-        return dt.timedelta(0)
-    return min(dt.timedelta(seconds=2 ** min(failures - FREE_FAILURES, 20)), MAX_DELAY)
+    """After 5 free failures of a session every further one doubles the wait: 1 s, 2 s, 4 s … up to 5 minutes."""
+    return SESSION_POLICY.wait(failures)
 
 
-def _client_hash(client_key: str) -> str:
-    # Addresses are personal data: only a digest is kept in the table and in the log.
-    return hashlib.sha256(client_key.encode("utf-8")).hexdigest()[:32]
+def _buckets(secret_key: str, client_keys: list[str], now: dt.datetime) -> list[Bucket]:
+    # «ip:…» keys are client addresses, shared by a household: a little more room than a session.
+    buckets = [Bucket(bucket_key(secret_key, "code", k), ADDRESS_POLICY if k.startswith("ip:") else SESSION_POLICY)
+               for k in dict.fromkeys(client_keys) if k]
+    minute = now.replace(second=0, microsecond=0).isoformat()
+    return buckets + [Bucket(bucket_key(secret_key, "code", "page", minute), PAGE_POLICY)]
 
 
 def enter_code(session_factory: sessionmaker[Session], *, secret_key: str, code: str, client_keys: list[str],
-               now: dt.datetime | None = None) -> VoterAccess:
+               now: dt.datetime | None = None, pause: Callable[[float], None] = time.sleep) -> VoterAccess:
     """Open the owner record the code belongs to, or raise CodeRefused with one neutral message.
 
-    `client_keys` are the caller's identities to throttle by (the client address and the browser
-    session); each has its own growing delay, kept in the database so every app process sees it.
+    `client_keys` are the caller's identities to throttle by: «session:…» (the browser session) and
+    «ip:…» (the client address from services/clientaddr.py). The attempt is counted in each of
+    their buckets before the code is checked (services/throttle.py), so parallel tries cannot
+    outrun the count; `pause` is how a check is slowed when the whole page is guessed at.
     """
-    now = now or utcnow()
-    keys = [_client_hash(k) for k in client_keys if k]
-    with session_factory() as s:
-        for row in s.scalars(select(CodeAttempt).where(CodeAttempt.client_key.in_(keys))):
-            if row.locked_until and row.locked_until > now:
-                wait = int((row.locked_until - now).total_seconds()) + 1
-                raise CodeRefused(f"Слишком много неверных попыток. Повторите через {wait} с.")
+    clock = (lambda: now) if now else utcnow
+    now = clock()
+    if random.random() < PRUNE_CHANCE:
+        prune(session_factory, now=now, older_than=SESSION_POLICY.forget_after)
+    buckets = _buckets(secret_key, client_keys, now)
+    attempt = reserve(session_factory, buckets, now=now)
+    # Owners sharing an address who enter their codes at the same moment: a check in flight holds
+    # the lock it would earn by failing, and gives it back when the code was right — so a short
+    # wait is waited out here rather than shown. (A fixed `now` is one moment: nothing to wait for.)
+    for _retry in range(SHORT_WAIT_RETRIES if clock is utcnow else 0):
+        if attempt.allowed or attempt.wait_seconds > SHORT_WAIT_SECONDS:
+            break
+        pause(SHORT_WAIT_SECONDS / 2)
+        now = clock()
+        attempt = reserve(session_factory, buckets, now=now)
+    if not attempt.allowed:
+        raise CodeRefused(LOCKED_CODE.format(seconds=attempt.wait_seconds))
+    if attempt.over_rate:
+        if attempt.failures[buckets[-1].key] == PAGE_RATE_PER_MINUTE + 1:  # once a minute, not per try
+            log.warning("more than %s wrong access codes a minute on the voting page: checks slowed",
+                        PAGE_RATE_PER_MINUTE)
+        pause(PAGE_PAUSE_SECONDS)
     raw = normalize_code(code)
     found = None
     if raw is not None:
@@ -107,35 +151,16 @@ def enter_code(session_factory: sessionmaker[Session], *, secret_key: str, code:
             found = s.execute(select(AccessCode.owner_id, AccessCode.meeting_id).where(
                 AccessCode.code_hash == hash_code(secret_key, raw))).first()
     if found is None:
-        _record_failure(session_factory, keys, now)
+        client = [attempt.failures[b.key] for b in buckets if b.policy.locks]
+        log.warning("wrong access code (failures in a row from this client: %s)", max(client, default=0))
         raise CodeRefused(WRONG_CODE)
     owner_id, meeting_id = found
     with session_factory.begin() as s:
         s.execute(update(AccessCode).where(AccessCode.owner_id == owner_id, AccessCode.first_used_at.is_(None))
                   .values(first_used_at=now))
         s.execute(update(AccessCode).where(AccessCode.owner_id == owner_id).values(last_used_at=now))
-        s.execute(update(CodeAttempt).where(CodeAttempt.client_key.in_(keys)).values(failures=0, locked_until=None))
+        release(s, attempt)  # only this attempt: the failures before it stay with the client
     return VoterAccess(owner_id, meeting_id)
-
-
-def _record_failure(session_factory, keys: list[str], now: dt.datetime) -> None:
-    for key in keys:
-        for _attempt in range(3):
-            try:
-                with session_factory.begin() as s:
-                    row = s.get(CodeAttempt, key, with_for_update=True)
-                    if row is None:
-                        row = CodeAttempt(client_key=key, failures=0)
-                        s.add(row)
-                    row.failures += 1
-                    row.last_failure_at = now
-                    delay = attempt_delay(row.failures)
-                    row.locked_until = now + delay if delay else None
-                    failures = row.failures
-                break
-            except IntegrityError:
-                continue  # two first failures of one client at once: the row exists now
-        log.warning("wrong access code from client %s (failures in a row: %s)", key[:12], failures)
 
 
 # ---------- what the owner sees ----------
@@ -262,6 +287,34 @@ def compute_seal(secret_key: str, prev_seal: str, canonical: str) -> str:
                     canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def state_json(*, status: str, counted_slot: int | None, online_slot: int | None) -> str:
+    """A decision's mutable state as sealed: what the count reads besides the sealed content."""
+    return json.dumps({"status": status, "counted_slot": counted_slot, "online_slot": online_slot},
+                      sort_keys=True, separators=(",", ":"))
+
+
+def compute_state_seal(secret_key: str, seal: str, state: str) -> str:
+    """Печать состояния, bound to the decision's own seal (it fits no other decision)."""
+    return hmac.new(secret_key.encode("utf-8"), b"decision-state:" + seal.encode("ascii") + b"\n" +
+                    state.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def reseal_state(d: Decision, secret_key: str) -> None:
+    """After a legitimate change of status or slots (in the same transaction)."""
+    d.state = state_json(status=d.status, counted_slot=d.counted_slot, online_slot=d.online_slot)
+    d.state_seal = compute_state_seal(secret_key, d.seal, d.state)
+
+
+def seal_state_of_unsealed(s: Session, secret_key: str) -> int:
+    """Decisions stored before the state seal (migration 0007): sealed as they are. Returns how many."""
+    n = 0
+    for d in s.scalars(select(Decision).where(Decision.state_seal.is_(None))):
+        reseal_state(d, secret_key)
+        n += 1
+    s.flush()
+    return n
+
+
 @dataclass
 class StoredDecision:
     id: int
@@ -305,15 +358,22 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
     canonical = _canonical(meeting_id=meeting_id, owner=owner, premise=premise, kind=kind, received_on=received_on,
                            submitted_at=now, seq=seq, answers=answers, numbers=numbers, representative=representative)
     seal = compute_seal(secret_key, prev, canonical)
+    state = state_json(status=status, counted_slot=counted_slot, online_slot=online_slot)
     row = dict(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
                counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
                seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source,
+               state=state, state_seal=compute_state_seal(secret_key, seal, state),
                **(representative.columns() if representative is not None else {}))
     decision_id = conn.execute(insert(decisions).returning(decisions.c.id), row).scalar_one()
     if answers:
         conn.execute(insert(DecisionAnswer.__table__),
                      [{"decision_id": decision_id, "question_id": q, "answer": a} for q, a in answers.items()])
     conn.execute(update(meetings).where(meetings.c.id == meeting_id).values(seal_head=seal))
+    if seq == 1:
+        # voting starts: a registry written without the key (never by the app's runtime) is sealed now
+        from services.seals import seal_unsealed_registry
+
+        seal_unsealed_registry(s, secret_key, meeting_id)
     if tally:
         from services.tally import on_decision_added
 
@@ -454,14 +514,19 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
 
 
 def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id: int, decision_id: int,
-                          user: str) -> StoredDecision:
+                          user: str, secret_key: str | None = None) -> StoredDecision:
     """The analyst picks which of a joint holding's differing decisions counts: that one takes the
     holding's counted place, the others of the holding are kept as «superseded»; the choice is
     journaled and the running count rebuilt. A choice made may be made again differently."""
     from services.audit import record
     from services.tally import rebuild_aggregate
 
+    from services.seals import instance_key
+
     with session_factory.begin() as s:
+        key = instance_key(s, secret_key)
+        if key is None:
+            raise DomainError("Нет ключа экземпляра: выбор не сохранён (печати решений нельзя обновить).")
         chosen = s.get(Decision, decision_id)
         if chosen is None or chosen.meeting_id != meeting_id:
             raise NotFound("Решение не найдено.")
@@ -480,8 +545,12 @@ def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id:
                 d.status, d.counted_slot = "superseded", None
         s.flush()  # the holding's counted place is free before the chosen one takes it
         chosen.status, chosen.counted_slot = "counted", slot
+        for d in rivals:
+            reseal_state(d, key)
+        if chosen not in rivals:
+            reseal_state(chosen, key)
         s.flush()
-        record(s, actor=user, action="joint_conflict_settled", meeting_id=meeting_id,
+        record(s, actor=user, action="joint_conflict_settled", meeting_id=meeting_id, secret_key=key,
                decision=decision_number(meeting_id, chosen.seq),
                set_aside=", ".join(decision_number(meeting_id, d.seq) for d in rivals if d.id != chosen.id))
         rebuild_aggregate(s, meeting_id)
@@ -609,9 +678,71 @@ def _recompute_canonical(d: Decision, numbers: dict[int, int]) -> str:
     return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _content_changes(sealed: str, current: str, numbers: dict[int, int]) -> list[str]:
+    """What differs between the sealed content and the rows as they are, in the domain's words."""
+    try:
+        was, now = json.loads(sealed), json.loads(current)
+    except ValueError:
+        return ["запечатанное содержание повреждено"]
+    changes = []
+    if was.get("received_on") != now.get("received_on"):
+        changes.append(f"дата получения ({_date_ru(was.get('received_on'))} → {_date_ru(now.get('received_on'))})")
+    old = {a["question_id"]: a["answer"] for a in was.get("answers", [])}
+    new = {a["question_id"]: a["answer"] for a in now.get("answers", [])}
+    for qid in sorted(set(old) | set(new), key=lambda q: numbers.get(q, 0)):
+        if old.get(qid) != new.get(qid):
+            label = lambda a: ANSWER_LABELS.get(a, "нет ответа") if a else "нет ответа"  # noqa: E731
+            changes.append(f"ответ на вопрос {numbers.get(qid, '?')} ({label(old.get(qid))} → {label(new.get(qid))})")
+    if was.get("owner", {}).get("id") != now.get("owner", {}).get("id"):
+        changes.append("собственник, от которого решение")
+    for key, what in (("kind", "вид решения"), ("submitted_at", "время подачи"), ("seq", "номер"),
+                      ("meeting", "собрание"), ("representative", "представитель")):
+        if was.get(key) != now.get(key):
+            changes.append(what)
+    return changes or ["содержание"]
+
+
+def _date_ru(iso) -> str:
+    try:
+        return dt.date.fromisoformat(iso).strftime("%d.%m.%Y")
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def _slot_ru(slot) -> str:
+    return "не занято" if slot is None else f"запись собственника № {slot}"
+
+
+def _state_changes(d: Decision, secret_key: str) -> list[str]:
+    """The decision's status and slots against their seal: what changed, or [] when intact."""
+    if d.state is None or d.state_seal is None:
+        return ["статус и место в подсчёте не запечатаны (печать состояния удалена в базе данных)"]
+    if not hmac.compare_digest(compute_state_seal(secret_key, d.seal, d.state), d.state_seal):
+        return ["печать статуса не соответствует (статус или место в подсчёте изменены в базе данных)"]
+    try:
+        sealed = json.loads(d.state)
+    except ValueError:
+        return ["печать статуса повреждена"]
+    changes = []
+    if sealed.get("status") != d.status:
+        changes.append(f"статус («{STATUSES.get(sealed.get('status'), sealed.get('status'))}» → "
+                       f"«{STATUSES.get(d.status, d.status)}»)")
+    if sealed.get("counted_slot") != d.counted_slot:
+        changes.append(f"место учтённого решения ({_slot_ru(sealed.get('counted_slot'))} → {_slot_ru(d.counted_slot)})")
+    if sealed.get("online_slot") != d.online_slot:
+        changes.append(f"место онлайн-ответа ({_slot_ru(sealed.get('online_slot'))} → {_slot_ru(d.online_slot)})")
+    return changes
+
+
 def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
                      meeting_id: int | None = None) -> VerifyReport:
-    """Re-check every seal: the content as it is in the database now, and the chain's links."""
+    """Re-check every seal: the content as it is in the database now, the status and slots the
+    count reads, the chain's links, the registry the meeting is counted on, and whether the running
+    totals equal the full recount. Reads only: a broken seal is reported with what changed; the
+    totals are rebuilt only by an administrator (services/tally.py `rebuild_running_totals`)."""
+    from services.seals import check_registry_seal
+    from services.tally import aggregate_differs
+
     problems: list[str] = []
     count = 0
     with session_factory() as s:
@@ -635,17 +766,24 @@ def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
                     problems.append(f"{label}: нарушена цепочка печатей (предыдущее решение изменено или удалено).")
                 current = _recompute_canonical(d, numbers)
                 if current != d.canonical:
-                    problems.append(f"{label}: содержание изменено в базе данных после подписания.")
+                    problems.append(f"{label}: в базе данных после подписания изменено: "
+                                    f"{'; '.join(_content_changes(d.canonical, current, numbers))}.")
                 if not hmac.compare_digest(compute_seal(secret_key, d.prev_seal, d.canonical), d.seal):
                     problems.append(f"{label}: печать не соответствует содержанию.")
+                state = _state_changes(d, secret_key)
+                if state:
+                    problems.append(f"{label}: в базе данных изменено: {'; '.join(state)}.")
                 prev, expected_seq = d.seal, d.seq + 1
-            from services.tally import repair_aggregate
-
-            if repair_aggregate(session_factory, meeting_id=m.id):
-                problems.append(f"Собрание № {m.id}: текущие итоги расходились с полным пересчётом и пересчитаны заново.")
             if m.seal_count != expected_seq - 1 or m.seal_head != prev:
                 missing = m.seal_count - (expected_seq - 1)
                 problems.append(f"Собрание № {m.id}: последние решения удалены или изменены (не хватает: {max(missing, 0)}).")
+            problems.extend(check_registry_seal(s, secret_key, m.id, has_decisions=bool(decisions or m.seal_count)))
+            differs = aggregate_differs(s, m.id)
+            if differs:
+                problems.append(f"Собрание № {m.id}: текущие итоги («Активность») расходятся с полным пересчётом "
+                                f"({differs}). Итоги не изменены: пересчитать их может администратор "
+                                "(«Пересчитать текущие итоги», manage.py rebuild-totals) — после того, как "
+                                "причина выяснена.")
     return VerifyReport(len(meetings), count, problems)
 
 

@@ -1,10 +1,10 @@
-"""Streamlit-specific shared parts: session-state keys, the cached runtime, page guards."""
+"""Streamlit-specific shared parts: session-state keys, the process runtime, page guards."""
 from __future__ import annotations
 
 import streamlit as st
 
-from services.runtime import Runtime, build_runtime
-from services.settings import load_settings
+from services import process
+from services.runtime import Runtime
 
 # Session-state keys, in one place.
 USER = "user"
@@ -26,35 +26,17 @@ STAFF_PAGES = (PAGE_MEETINGS, PAGE_STAGES, PAGE_REGISTRY, PAGE_NOTIFY, PAGE_DECI
                PAGE_USERS, PAGE_AUDIT)
 
 
-@st.cache_resource(show_spinner=False)
-def _runtime(database_url: str) -> Runtime:
-    # Keyed by URL: the engine is shared by all sessions of this server process; sessions are not.
-    return build_runtime(load_settings())
-
-
 def runtime() -> Runtime:
-    return _runtime(load_settings().database_url)
-
-
-@st.cache_resource(show_spinner=False)
-def _sender(database_url: str):
-    """The background sender of this server process: started once, shared by every session."""
-    from services.mailer import make_mailer
-    from services.sender import BackgroundSender, SenderConfig
-
-    rt = runtime()
-    s = rt.settings
-    config = SenderConfig(secret_key=rt.secret_key, public_url=s.public_url, mail_from=s.mail_from,
-                          throttle_seconds=s.send_throttle_seconds, retry_seconds=s.send_retry_seconds,
-                          max_attempts=s.send_max_attempts)
-    return BackgroundSender(rt.session_factory, mailer_factory=lambda: make_mailer(s), config=config)
+    """This server process's runtime (engine, session factory, key): built once per process in
+    services.process, never in st.cache_resource, which any browser can clear for the process."""
+    return process.runtime()
 
 
 def ensure_sender() -> None:
-    """Start the sender thread unless a separate `manage.py send-worker` does the sending."""
-    settings = load_settings()
-    if settings.embedded_sender:
-        _sender(settings.database_url)
+    """Start the sender thread unless a separate `manage.py send-worker` does the sending.
+
+    serve.py starts it with the server; this covers a plain `streamlit run app.py`, once."""
+    process.ensure_sender()
 
 
 def session_factory():
@@ -169,3 +151,29 @@ def seal_check_button(meeting_id: int) -> None:
             st.error(f"Найдены изменения в базе данных ({len(report.problems)}):")
             for problem in report.problems:
                 st.write("— " + problem)
+
+
+LAST_SEEN = "last_seen"  # monotonic time of the last full run of a staff session: the idle timeout
+
+
+def session_lapsed() -> bool:
+    """The signed-in account was disabled or removed, or the session sat idle past the timeout.
+
+    app.py checks it on every full run; a self-refreshing fragment (Активность) runs without
+    app.py and must check it itself, else a disabled account's open tab keeps receiving figures."""
+    import time
+
+    from services.auth import IDLE_TIMEOUT, get_user
+
+    user = current_user()
+    if user is None or get_user(session_factory(), user.id) is None:
+        return True
+    last = st.session_state.get(LAST_SEEN)
+    return last is not None and time.monotonic() - last > IDLE_TIMEOUT.total_seconds()
+
+
+def guard_fragment() -> None:
+    """First line of a fragment that reruns by itself: a lapsed session reruns the whole app,
+    whose router signs it out, instead of refreshing the fragment."""
+    if session_lapsed():
+        st.rerun(scope="app")

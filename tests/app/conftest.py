@@ -2,7 +2,7 @@
 
 AppTest runs the script on its own thread, so the database is a file under tmp_path (never
 :memory:). The app reads its settings from the environment, so the fixtures point DATABASE_URL
-and KVORUM_DATA_DIR there; ui/state.py caches the runtime per URL, and that cache is cleared
+and KVORUM_DATA_DIR there; services/process.py holds the runtime of the process, and it is closed
 after each test so no engine outlives its temporary directory.
 """
 from __future__ import annotations
@@ -31,9 +31,9 @@ def app_env(db_url, tmp_path, monkeypatch) -> str:
     # page tests send nothing: no sender thread left polling a deleted temporary database
     monkeypatch.setenv("KVORUM_EMBEDDED_SENDER", "0")
     yield db_url
-    import streamlit as st
+    from services import process
 
-    st.cache_resource.clear()  # the cached runtime (engine) of this test's database
+    process.close()  # the process runtime (engine) of this test's database: none outlives its directory
 
 
 @pytest.fixture

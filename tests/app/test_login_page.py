@@ -1,11 +1,15 @@
 """The login gate in app.py: first administrator, login, logout, staff pages hidden from visitors."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from pagekit import ADMIN_LOGIN, ADMIN_NAME, ADMIN_PASSWORD, ROOT, assert_ran_cleanly, button, text_input, texts
 from services.auth import get_user
+from services.first_run import TOKEN_FILE, setup_code
 from services.models import User
 from ui.state import PAGE_VOTE
 
@@ -14,7 +18,9 @@ STAFF_PAGES = sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py") if
 
 
 def fill_first_admin(at, *, username="boss", full_name="Ольга Викторовна Смирнова",
-                     password="kvartira-42", password2=None):
+                     password="kvartira-42", password2=None, code=None):
+    # the one-time code the server printed in its log (and keeps in the data folder)
+    text_input(at, "Код первого запуска").input(setup_code(Path(os.environ["KVORUM_DATA_DIR"])) if code is None else code)
     text_input(at, "Имя пользователя (логин)").input(username)
     text_input(at, "ФИО сотрудника").input(full_name)
     text_input(at, "Пароль (не короче 8 символов)").input(password)
@@ -48,6 +54,21 @@ def test_creating_the_first_administrator_logs_in_and_opens_the_meetings(app, se
     assert texts(at.title) == ["Собрания собственников"]
     assert "Вы вошли как **Ольга Викторовна Смирнова** (администратор)" in texts(at.sidebar.caption)
     assert at.session_state["user"].username == "boss"
+
+
+def test_the_first_administrator_needs_the_code_from_the_server_log(app, session_factory, tmp_path):
+    """Any visitor of a fresh server used to become its administrator."""
+    at = fill_first_admin(app.run(), code="ABCDEF-123456-7890AB")
+    assert texts(at.error)[0].startswith("Неверный код первого запуска.")
+    assert usernames(session_factory) == []
+    at = fill_first_admin(at, code="")
+    assert texts(at.error)[0].startswith("Неверный код первого запуска.")
+    assert usernames(session_factory) == []
+    code = (tmp_path / TOKEN_FILE).read_text().strip()
+    assert (tmp_path / TOKEN_FILE).stat().st_mode & 0o777 == 0o600
+    at = fill_first_admin(at, code=code.lower())  # typed in lower case: still the code
+    assert usernames(session_factory) == ["boss"]
+    assert not (tmp_path / TOKEN_FILE).exists()  # one-time
 
 
 @pytest.mark.parametrize("over,message", [

@@ -104,3 +104,18 @@ def log_in(page, server: AppServer, *, username: str = E2E_LOGIN, password: str 
     page.get_by_label("Пароль", exact=True).fill(password)
     page.get_by_role("button", name="Войти").click()
     expect(page.get_by_role("heading", name="Собрания собственников")).to_be_visible()
+
+
+def first_run_code(server: AppServer) -> str:
+    """The one-time code a fresh server prints in its log when the first visitor finds no account."""
+    import re
+
+    from tests import hang
+
+    deadline = time.monotonic() + hang.SERVER_START
+    while time.monotonic() < deadline:
+        found = re.search(r"Код первого запуска для создания администратора: ([0-9A-F-]+)", server.log())
+        if found:
+            return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError("the server did not print the first-run code:\n" + server.log()[-2000:])

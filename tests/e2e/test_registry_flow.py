@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import expect
 
-from browserkit import wait_idle
+from browserkit import first_run_code, wait_idle
 from tests import hang
 
 pytestmark = pytest.mark.e2e
@@ -73,6 +73,8 @@ def test_first_administrator_creates_a_meeting_and_imports_the_registry(browser,
     expect(page.get_by_role("dialog")).to_have_count(0)
     assert page.url.endswith("/meetings")
 
+    code = first_run_code(server)
+    page.get_by_label("Код первого запуска").fill(code)
     page.get_by_label("Имя пользователя (логин)").fill("chair")
     page.get_by_label("ФИО сотрудника").fill("Ирина Андреевна Соколова")
     page.get_by_label("Пароль (не короче 8 символов)").fill("samara-dom-12")

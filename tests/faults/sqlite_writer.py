@@ -24,6 +24,7 @@ SECRET = "fault-tests-secret-key"
 
 def main(role: str, url: str, meeting_id: int, first: int, count: int, go: str) -> None:
     sf = make_session_factory(make_engine(url))
+    sf.configure(info={"secret_key": SECRET})  # as the app's runtime: registry and journal sealed
     with sf() as s:
         answers = {q: "for" for q in question_numbers(s, meeting_id)}
     while not Path(go).exists():

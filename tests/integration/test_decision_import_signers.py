@@ -376,7 +376,7 @@ def test_joint_co_owners_who_differ_leave_the_question_invalid_until_the_analyst
     assert [(d.owner, d.status, d.answers) for d in conflict.decisions] == [
         (VLASOV, "counted", {1: "for", 2: "for"}), (VLASOVA, "joint_conflict", {1: "for", 2: "against"})]
 
-    settle_joint_conflict(session_factory, meeting_id=m, decision_id=wife.id, user="аналитик")
+    settle_joint_conflict(session_factory, meeting_id=m, decision_id=wife.id, user="аналитик", secret_key=SECRET)
     for t in (recount(session_factory, meeting_id=m), live_tally(session_factory, meeting_id=m)):
         q2 = t.questions[1]
         assert (votes2(q2.votes["for"]), votes2(q2.votes["against"]), q2.votes["invalid"]) == (40, 40, 0)

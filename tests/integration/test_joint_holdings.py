@@ -119,7 +119,7 @@ def test_joint_owners_who_differ_leave_that_question_invalid_until_the_analyst_c
     assert not t.questions[1].adopted, "80 of 160 is short of two thirds"
     assert for_votes(live_tally(session_factory, meeting_id=meeting)) == for_votes(t)
 
-    settle_joint_conflict(session_factory, meeting_id=meeting, decision_id=second.id, user="Анна")
+    settle_joint_conflict(session_factory, meeting_id=meeting, decision_id=second.id, user="Анна", secret_key=SECRET)
     t = recount(session_factory, meeting_id=meeting)
     assert [(x.votes["for"], x.votes["against"], x.votes["invalid"]) for x in t.questions] == [(120, 0, 0), (80, 40, 0)]
     assert t.participants == 120 and t.participant_records == 3
@@ -132,12 +132,12 @@ def test_joint_owners_who_differ_leave_that_question_invalid_until_the_analyst_c
     assert "Выбрано решение совместного собственника" in set(audit_frame(session_factory)["Действие"])
     report = verify_decisions(session_factory, secret_key=SECRET, meeting_id=meeting)
     assert report.ok, report.problems
-    settle_joint_conflict(session_factory, meeting_id=meeting, decision_id=first.id, user="Анна")  # changed mind
+    settle_joint_conflict(session_factory, meeting_id=meeting, decision_id=first.id, user="Анна", secret_key=SECRET)  # changed mind
     assert [x.votes["against"] for x in recount(session_factory, meeting_id=meeting).questions] == [0, 0]
     with session_factory() as s:
         andreev = s.scalar(select(Decision.id).where(Decision.owner_id == ids["Андреев Андрей Андреевич"]))
     with pytest.raises(ValidationError, match="нет расхождения"):
-        settle_joint_conflict(session_factory, meeting_id=meeting, decision_id=andreev, user="Анна")
+        settle_joint_conflict(session_factory, meeting_id=meeting, decision_id=andreev, user="Анна", secret_key=SECRET)
 
 
 def test_the_same_joint_owner_twice_is_a_conflict_not_a_second_count(session_factory):
