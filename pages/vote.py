@@ -11,6 +11,7 @@ from services.voting import (
     ANSWERS,
     AlreadyDecided,
     CodeRefused,
+    check_access,
     enter_code,
     owner_decision_docx,
     send_receipt_copy,
@@ -20,6 +21,7 @@ from services.voting import (
 from ui import browser, client, state
 
 VOTER = "voter_owner_id"
+VOTER_CODE = "voter_code_hash"  # the code the ballot was opened with: replaced, it ends this session
 STEP = "voter_step"  # "answer" | "review"
 DRAFT = "voter_answers"  # question id -> answer key
 SESSION_KEY = "voter_session_key"  # a random id of this browser session, to throttle by
@@ -47,7 +49,7 @@ def client_keys() -> list[str]:
 
 
 def sign_out() -> None:
-    for key in (VOTER, STEP, DRAFT, RESULT):
+    for key in (VOTER, VOTER_CODE, STEP, DRAFT, RESULT):
         st.session_state.pop(key, None)
     browser.forget()
 
@@ -56,10 +58,19 @@ owner_id = st.session_state.get(VOTER)
 if owner_id is not None and browser.moved():
     sign_out()  # the session's id came from another browser: the ballot stays with the one that entered the code
     owner_id = None
+notice = None
+if owner_id is not None:
+    try:
+        check_access(sf, owner_id=owner_id, code_hash=st.session_state.get(VOTER_CODE))
+    except CodeRefused as exc:
+        sign_out()
+        owner_id, notice = None, exc.message
 if owner_id is not None:
     browser.keep()
 if owner_id is None:
     st.title("Голосование собственников")
+    if notice:
+        st.warning(notice)
     st.write("Введите персональный код доступа из уведомления о собрании. Код состоит из 12 букв и цифр, "
              "например «7KQ3-M9XD-2PWA»; можно вводить строчными буквами, с дефисами или без.")
     with st.form("code_form"):
@@ -71,6 +82,7 @@ if owner_id is None:
                 st.error(exc.message)
             else:
                 st.session_state[VOTER] = access.owner_id
+                st.session_state[VOTER_CODE] = access.code_hash
                 st.session_state[STEP] = "answer"
                 st.session_state[DRAFT] = {}
                 st.rerun()
@@ -151,7 +163,8 @@ draft: dict[int, str] = st.session_state.setdefault(DRAFT, {})
 def submit() -> None:
     try:
         stored = submit_online_decision(sf, secret_key=rt.secret_key, owner_id=owner_id,
-                                        answers=st.session_state[DRAFT])
+                                        answers=st.session_state[DRAFT],
+                                        code_hash=st.session_state.get(VOTER_CODE))
     except AlreadyDecided:
         st.session_state[RESULT] = ("info", "Ваше решение уже было принято раньше.")
         return

@@ -179,6 +179,22 @@ JOBS = {
 }
 
 
+_peak_lock = threading.Lock()
+_peak_rss = 0
+
+
+def _note_peak(rss: int) -> None:
+    global _peak_rss
+    with _peak_lock:
+        _peak_rss = max(_peak_rss, rss)
+
+
+def reader_peak_rss() -> int:
+    """The largest resident memory, in bytes, any reading process of this process has reached:
+    bounded by WORKBOOK_MEMORY_LIMIT, which is what the tests check."""
+    return _peak_rss
+
+
 class WorkbookReader:
     """A workbook read by calamine in a child process (see WORKBOOK_MEMORY_LIMIT), its rows
     arriving sheet by sheet, chunk by chunk, while the child is still sending the rest.
@@ -253,7 +269,11 @@ class WorkbookReader:
 
     def _stop_for_time(self) -> None:
         self._timed_out = True
-        self.proc.kill()
+        if self.proc.returncode is None:  # not Popen.kill: its poll() would reap the child unseen by _reap
+            try:
+                os.kill(self.proc.pid, 9)
+            except ProcessLookupError:
+                pass
 
     def __enter__(self) -> "WorkbookReader":
         return self
@@ -263,18 +283,32 @@ class WorkbookReader:
 
     def close(self) -> None:
         self._timer.cancel()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        self._reap(kill=True)
         self.proc.stdout.close()
         self._stderr.close()
+
+    def _reap(self, kill: bool) -> int:
+        """Stop the child (if `kill`) and wait for it, noting its peak resident memory (see
+        reader_peak_rss). Popen.poll/kill would reap it without the usage, so os.wait4 does it."""
+        if self.proc.returncode is None:
+            if kill:
+                try:  # an ended but unreaped child keeps its pid: this cannot hit another process
+                    os.kill(self.proc.pid, 9)
+                except ProcessLookupError:
+                    pass
+            try:
+                _pid, status, usage = os.wait4(self.proc.pid, 0)
+            except ChildProcessError:  # reaped elsewhere
+                self.proc.wait()
+            else:
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                _note_peak(usage.ru_maxrss * 1024)  # kilobytes on Linux
+        return self.proc.returncode
 
     def _failure(self) -> TableFileError:
         """Why the child gave no proper answer, for the user; the details go to the log."""
         self._timer.cancel()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        code = self.proc.wait()
+        code = self._reap(kill=True)
         fmt, filename = self.fmt.upper(), self.filename
         if self._timed_out:
             log.warning("reading %s took over %s s; stopped", self.fmt, WORKBOOK_TIME_LIMIT)

@@ -98,6 +98,7 @@ class AlreadyDecided(DomainError):
 class VoterAccess:
     owner_id: int
     meeting_id: int
+    code_hash: str  # the code this access was opened with: replacing it ends the access (code_in_force)
 
 
 def attempt_delay(failures: int) -> dt.timedelta:
@@ -148,19 +149,37 @@ def enter_code(session_factory: sessionmaker[Session], *, secret_key: str, code:
     found = None
     if raw is not None:
         with session_factory() as s:
-            found = s.execute(select(AccessCode.owner_id, AccessCode.meeting_id).where(
+            found = s.execute(select(AccessCode.owner_id, AccessCode.meeting_id, AccessCode.code_hash).where(
                 AccessCode.code_hash == hash_code(secret_key, raw))).first()
     if found is None:
         client = [attempt.failures[b.key] for b in buckets if b.policy.locks]
         log.warning("wrong access code (failures in a row from this client: %s)", max(client, default=0))
         raise CodeRefused(WRONG_CODE)
-    owner_id, meeting_id = found
+    owner_id, meeting_id, code_hash = found
     with session_factory.begin() as s:
         s.execute(update(AccessCode).where(AccessCode.owner_id == owner_id, AccessCode.first_used_at.is_(None))
                   .values(first_used_at=now))
         s.execute(update(AccessCode).where(AccessCode.owner_id == owner_id).values(last_used_at=now))
         release(s, attempt)  # only this attempt: the failures before it stay with the client
-    return VoterAccess(owner_id, meeting_id)
+    return VoterAccess(owner_id, meeting_id, code_hash)
+
+
+REPLACED_CODE = "Ваш код доступа заменён новым. Войдите с новым кодом из последнего уведомления."
+
+
+def code_in_force(s: Session, *, owner_id: int, code_hash: str) -> bool:
+    """Whether the code an owner's session was opened with is still that owner's code: a code
+    replaced (a new notice, a code reissued) or withdrawn ends every session it opened (issue 14)."""
+    return s.scalar(select(AccessCode.id).where(AccessCode.owner_id == owner_id,
+                                                AccessCode.code_hash == code_hash)) is not None
+
+
+def check_access(session_factory: sessionmaker[Session], *, owner_id: int, code_hash: str | None) -> None:
+    """CodeRefused(REPLACED_CODE) unless the code the owner's page was opened with is still in
+    force; the page calls it on every run."""
+    with session_factory() as s:
+        if code_hash is None or not code_in_force(s, owner_id=owner_id, code_hash=code_hash):
+            raise CodeRefused(REPLACED_CODE)
 
 
 # ---------- what the owner sees ----------
@@ -443,12 +462,16 @@ def _store_counted_or_second(session_factory, *, slot: int, owner_id: int, meeti
 
 def submit_online_decision(session_factory: sessionmaker[Session], *, secret_key: str, owner_id: int,
                            answers: dict[int, str], now: dt.datetime | None = None,
-                           today: dt.date | None = None) -> StoredDecision:
+                           today: dt.date | None = None, code_hash: str | None = None) -> StoredDecision:
     """The owner's answers given with the code: sealed; counted only where the meeting counts
-    code-signed decisions (then final: a second submission is refused by the database)."""
+    code-signed decisions (then final: a second submission is refused by the database).
+    `code_hash`: the code the owner's page was opened with (VoterAccess); a replaced one is refused
+    with CodeRefused. Staff tools entering answers for an owner pass none."""
     now = now or utcnow()
     today = today or dt.date.today()
     with session_factory() as s:
+        if code_hash is not None and not code_in_force(s, owner_id=owner_id, code_hash=code_hash):
+            raise CodeRefused(REPLACED_CODE)
         found = s.execute(select(Meeting.id, Meeting.start_date, Meeting.end_date, Meeting.electronic_decisions_count)
                           .join(OwnerRecord, OwnerRecord.meeting_id == Meeting.id)
                           .where(OwnerRecord.id == owner_id)).first()

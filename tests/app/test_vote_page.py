@@ -221,6 +221,24 @@ def test_leaving_returns_to_the_code_form(app, voter):
     assert voter.name not in all_text(at)
 
 
+def test_a_replaced_code_ends_the_page_it_opened(app, session_factory, voter):
+    """Issue 14, item 14: the code reissued while the owner's page is open signs that page out on its
+    next run — the answers already chosen go nowhere — and the old code opens nothing."""
+    at = type_code(open_vote(app), voter.code)
+    at.radio[0].set_value("За").run()
+    issue_codes(session_factory, meeting_id=voter.meeting_id, owner_ids=[voter.owner_id], secret_key=SECRET)
+    at.run()
+    assert_ran_cleanly(at)
+    assert "voter_owner_id" not in at.session_state
+    assert [w.message if hasattr(w, "message") else w.value for w in at.warning] == [
+        "Ваш код доступа заменён новым. Войдите с новым кодом из последнего уведомления."]
+    assert [w.label for w in at.text_input] == [CODE_LABEL] and voter.name not in all_text(at)
+    type_code(at, voter.code)
+    assert texts(at.error) == [WRONG_CODE]
+    with session_factory() as s:
+        assert s.scalar(select(Decision).where(Decision.owner_id == voter.owner_id)) is None
+
+
 # ---------- answering ----------
 
 def test_the_review_step_refuses_unanswered_questions_by_number(app, voter):

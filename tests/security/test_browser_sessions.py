@@ -64,7 +64,9 @@ def _run_as(url: str, session_id: str) -> bytes:
             received += raw
             msg = ForwardMsg()
             msg.ParseFromString(raw)
-            if msg.WhichOneof("type") == "script_finished":
+            # a run stopped for a rerun (the page's own st.rerun) is not the end: the next run is
+            if msg.WhichOneof("type") == "script_finished" and \
+                    msg.script_finished != ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN:
                 return received
     raise AssertionError(hang.message("the second websocket's run", hang.PAGE_RUN))
 
