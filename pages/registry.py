@@ -8,21 +8,22 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
-from services.figures import format_area, format_votes
+from services.figures import format_area, format_count, format_votes
 from services.meetings import get_meeting
 from services.registry import (
     COL_STATUS,
     EDITABLE_COLUMNS,
+    REGISTRY_PAGE_ROWS,
     OwnerInput,
     apply_registry_changes,
     check_registry,
     delete_all_owners,
-    registry_frame,
+    registry_page,
     registry_summary,
     registry_xlsx,
     rejected_rows_xlsx,
-    store_registry,
 )
+from services.registry_job import store_checked_registry
 from services.registry_parse import FIELD_LABELS, release_memory
 from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from ui import state
@@ -33,6 +34,7 @@ EDITOR_V = "registry_editor_v"  # bumping it resets the table editor after edits
 EDITOR_IDS = "registry_editor_ids"  # owner ids of the rows shown, in order: positions -> ids
 EDITOR_ROWS = "registry_editor_rows"
 ERRORS = "registry_edit_errors"
+PAGE_NO = "registry_page_no"  # the table's page (registry_page): a large registry is shown a page at a time
 
 state.require_permission("view_personal")
 sf = state.session_factory()
@@ -59,14 +61,18 @@ def do_import() -> None:
     preview = st.session_state.get(PREVIEW)
     if not preview:
         return  # a second click after the import already ran: nothing to do
-    _digest, replace, report = preview
+    digest, replace, report = preview
+    upload = st.session_state.get(f"registry_upload_{st.session_state[UPLOAD_V]}")
+    data = upload.getvalue() if upload is not None else b""
+    if hashlib.sha256(data).hexdigest() != digest:
+        return  # the file was taken away or changed meanwhile: this run checks what is there now
     try:
-        result = store_registry(sf, meeting_id=meeting_id, report=report, replace=replace)
+        result = store_checked_registry(sf, meeting_id=meeting_id, report=report, data=data, replace=replace)
     except DomainError as exc:
         state.flash("error", exc.message)
         return
     st.session_state[PREVIEW] = None
-    del report, preview
+    del report, preview, data
     release_memory()  # the checked rows of a large file are hundreds of megabytes
     st.session_state[UPLOAD_V] += 1
     st.session_state[EDITOR_V] += 1
@@ -205,7 +211,19 @@ def apply_edits() -> None:
 
 
 search = st.text_input("Поиск", placeholder="Введите ФИО или номер помещения собственника", key="registry_search")
-frame = registry_frame(sf, meeting_id=meeting_id, search=search)
+if st.session_state.get("registry_search_seen") != search:  # a new search starts on its first page
+    st.session_state["registry_search_seen"] = search
+    st.session_state[PAGE_NO] = 1
+shown = registry_page(sf, meeting_id=meeting_id, search=search, page=st.session_state.get(PAGE_NO, 1))
+st.session_state[PAGE_NO] = shown.page  # clamped: the registry may have shrunk since the last run
+frame = shown.frame
+if shown.pages > 1:
+    first = (shown.page - 1) * REGISTRY_PAGE_ROWS + 1
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    left.number_input(f"Страница (всего {format_count(shown.pages)})", min_value=1, max_value=shown.pages, step=1,
+                      key=PAGE_NO)
+    right.caption(f"Показаны строки {format_count(first)}–{format_count(first + len(frame) - 1)} "
+                  f"из {format_count(shown.total)}. Найти собственника быстрее поиском по ФИО или номеру помещения.")
 st.session_state[EDITOR_IDS] = list(frame.index)
 # the shown rows by id, for the edits: the frame itself (a dict a row would be hundreds of
 # megabytes of a 200 000-owner registry, held for the whole session)

@@ -22,6 +22,7 @@ HUNDREDTH = Decimal("0.01")
 # cost of applying it, and a registry table formats an area per row.
 TWO_PLACES = parse_pattern("#,##0.00")  # thousands grouped, exactly two decimals
 AREA_PLACES = parse_pattern("#,##0.00##")  # an area as stored: two decimals at least, up to 1/10000 m²
+WHOLE = parse_pattern("#,##0")  # a count: «199 000»
 PERCENT_SIGN = "\u00a0%"  # a no-break space holds the sign to its number
 SQUARE_METRES = "\u00a0м²"
 
@@ -48,6 +49,11 @@ def percent2(share: Number) -> Decimal:
 def ru_number(value: Number) -> str:
     """«2 236,50»: rounded by `round2`, with a decimal comma and no-break spaces between thousands."""
     return TWO_PLACES.apply(round2(value), LOCALE)
+
+
+def format_count(value: int) -> str:
+    """A count for people: «199 000» (no-break spaces between thousands)."""
+    return WHOLE.apply(int(value), LOCALE)
 
 
 def format_votes(value: Number) -> str:

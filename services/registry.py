@@ -270,35 +270,78 @@ def registry_summary(session_factory: sessionmaker[Session], *, meeting_id: int)
     return RegistrySummary(owners or 0, premises or 0, Decimal(int(area_units)) / 10_000, votes)
 
 
-def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, search: str = "") -> pd.DataFrame:
-    """The registry table in the seed's columns, indexed by owner record id, sorted naturally."""
-    stmt = (
-        select(
-            OwnerRecord.id, Premise.number, Premise.area, OwnerRecord.name, OwnerRecord.share_num,
-            OwnerRecord.share_den, OwnerRecord.doc_number, OwnerRecord.doc_date, OwnerRecord.emails,
-            OwnerRecord.phones, OwnerRecord.joint_group,
-        )
+REGISTRY_PAGE_ROWS = 100  # rows of the registry table a page shows: the table of 200 000 owners is paged
+
+
+@dataclass
+class RegistryPage:
+    frame: pd.DataFrame  # the page's rows (registry_frame's columns), indexed by owner record id
+    total: int  # owners matching the search, on all pages
+    page: int  # 1-based, clamped to 1..pages
+    pages: int
+
+
+def _ordered_ids(s: Session, meeting_id: int, search: str) -> list[int]:
+    """Every owner record id of the meeting matching `search`, in the table's order: premise
+    numbers naturally, then names. Only ids, numbers and names are read for the whole registry."""
+    rows = s.execute(
+        select(OwnerRecord.id, Premise.number, OwnerRecord.name)
         .join(Premise, OwnerRecord.premise_id == Premise.id)
         .where(OwnerRecord.meeting_id == meeting_id)
-    )
-    with session_factory() as s:
-        rows = s.execute(stmt).all()
-        status = owner_status_marks(s, meeting_id)
+        .order_by(OwnerRecord.id)
+    ).all()
     needle = f.name_key(search) if search.strip() else ""
+    if needle:
+        rows = [r for r in rows if needle in f.name_key(r[2]) or needle == f.text_key(r[1])]
+    keys: dict[str, tuple] = {}  # one natural key per premise number: two owners a flat share it
+    for _rid, number, _name in rows:
+        if number not in keys:
+            keys[number] = natural_key(number)
+    rows.sort(key=lambda r: (keys[r[1]], r[2]))
+    return [r[0] for r in rows]
+
+
+def _frame_of(s: Session, meeting_id: int, ids: list[int]) -> pd.DataFrame:
+    """The table's rows of these owner records, in the order of `ids`."""
+    details: dict[int, tuple] = {}
+    for start in range(0, len(ids), 10_000):  # within every database's limit of bound parameters
+        chunk = ids[start:start + 10_000]
+        for row in s.execute(
+            select(
+                OwnerRecord.id, Premise.number, Premise.area, OwnerRecord.name, OwnerRecord.share_num,
+                OwnerRecord.share_den, OwnerRecord.doc_number, OwnerRecord.doc_date, OwnerRecord.emails,
+                OwnerRecord.phones, OwnerRecord.joint_group,
+            )
+            .join(Premise, OwnerRecord.premise_id == Premise.id)
+            .where(OwnerRecord.meeting_id == meeting_id, OwnerRecord.id.in_(chunk))
+        ):
+            details[row[0]] = tuple(row)
+    status = owner_status_marks(s, meeting_id, ids if len(ids) <= 10_000 else None)
     records = []
-    for rid, number, area, name, num, den, doc, ddate, emails, phones, group in rows:
-        if needle and needle not in f.name_key(name) and needle != f.text_key(number):
-            continue
+    for rid in ids:
+        _rid, number, area, name, num, den, doc, ddate, emails, phones, group = details[rid]
         records.append((
             rid, number, f.format_area(area), name, format_holding_share(Fraction(num, den), group), doc,
-            f.format_date(ddate),
-            f.format_contacts(emails or [], phones or []), status.get(rid, ""), natural_key(number),
+            f.format_date(ddate), f.format_contacts(emails or [], phones or []), status.get(rid, ""),
         ))
-    df = pd.DataFrame.from_records(
-        records, columns=["id", *REGISTRY_COLUMNS, "_sort"]
-    )
-    df = df.sort_values(["_sort", COL_NAME], kind="stable").drop(columns="_sort").set_index("id")
-    return df
+    return pd.DataFrame.from_records(records, columns=["id", *REGISTRY_COLUMNS]).set_index("id")
+
+
+def registry_page(session_factory: sessionmaker[Session], *, meeting_id: int, search: str = "", page: int = 1,
+                  rows: int = REGISTRY_PAGE_ROWS) -> RegistryPage:
+    """One page of the registry table: only its rows are read in full and formatted, so a
+    200 000-owner registry costs its page, not the whole table, on every run of the page."""
+    with session_factory() as s:
+        ids = _ordered_ids(s, meeting_id, search)
+        pages = max(1, -(-len(ids) // rows))
+        page = min(max(1, int(page)), pages)
+        return RegistryPage(_frame_of(s, meeting_id, ids[(page - 1) * rows:page * rows]), len(ids), page, pages)
+
+
+def registry_frame(session_factory: sessionmaker[Session], *, meeting_id: int, search: str = "") -> pd.DataFrame:
+    """The whole registry table in the seed's columns, indexed by owner record id, sorted naturally."""
+    with session_factory() as s:
+        return _frame_of(s, meeting_id, _ordered_ids(s, meeting_id, search))
 
 
 def format_holding_share(share: Fraction, joint_group: int | None) -> str:
@@ -318,15 +361,19 @@ def status_mark(last_notice: dt.datetime | None, code_used: bool) -> str:
     return " · ".join(parts)
 
 
-def owner_status_marks(s: Session, meeting_id: int) -> dict[int, str]:
+def owner_status_marks(s: Session, meeting_id: int, owner_ids: list[int] | None = None) -> dict[int, str]:
+    """«Статус» of the meeting's owners (of `owner_ids` only, when given)."""
     from services.models import AccessCode, Delivery
 
-    sent = dict(s.execute(
-        select(Delivery.owner_id, func.max(Delivery.sent_at))
-        .where(Delivery.meeting_id == meeting_id, Delivery.status == "sent").group_by(Delivery.owner_id)
-    ).all())
-    used = set(s.scalars(select(AccessCode.owner_id).where(
-        AccessCode.meeting_id == meeting_id, AccessCode.first_used_at.is_not(None))))
+    sent_q = (select(Delivery.owner_id, func.max(Delivery.sent_at))
+              .where(Delivery.meeting_id == meeting_id, Delivery.status == "sent").group_by(Delivery.owner_id))
+    used_q = select(AccessCode.owner_id).where(AccessCode.meeting_id == meeting_id,
+                                               AccessCode.first_used_at.is_not(None))
+    if owner_ids is not None:
+        sent_q = sent_q.where(Delivery.owner_id.in_(owner_ids))
+        used_q = used_q.where(AccessCode.owner_id.in_(owner_ids))
+    sent = dict(s.execute(sent_q).all())
+    used = set(s.scalars(used_q))
     return {oid: status_mark(sent.get(oid), oid in used) for oid in set(sent) | used}
 
 

@@ -166,6 +166,55 @@ def test_search_narrows_the_table(loaded_page):
     assert texts(at.info) == ["Никто не найден."]
 
 
+def big_csv(owners: int) -> bytes:
+    lines = ["Номер помещения;Общая площадь;ФИО/Наименование собственника;Доля собственника"]
+    lines += [f"{(i + 1) // 2};{40 + (i + 1) // 2 % 9},5;Собственник {i:04d};1/2" for i in range(1, owners + 1)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_a_large_file_is_imported_by_a_process_of_its_own(registry_page, session_factory, monkeypatch):
+    """Issue 14, item 3: a large registry is stored by a lower-priority import process; the page
+    says the same as for an in-process import (the threshold is lowered to take that road here)."""
+    from services import registry_job
+
+    started = []
+    real_run = registry_job.subprocess.run
+    monkeypatch.setattr(registry_job, "CHILD_IMPORT_OWNERS", 10)
+    monkeypatch.setattr(registry_job.subprocess, "run", lambda *a, **k: started.append(a[0]) or real_run(*a, **k))
+    at = upload(registry_page, big_csv(30), name="большой.csv", mime="text/csv")
+    at = button(at, "Импортировать").click().run()
+    assert_ran_cleanly(at)
+    assert texts(at.success) == ["Реестр заменён: импортировано 30 собственников, 15 помещений."]
+    assert owners_in_db(session_factory) == 30 and len(started) == 1
+    at = at.run()  # a rerun after the import imports nothing again
+    assert owners_in_db(session_factory) == 30 and len(started) == 1
+
+
+def test_a_large_registry_is_shown_a_page_at_a_time(open_page, session_factory, meeting_id):
+    from services.registry import REGISTRY_PAGE_ROWS
+
+    n = REGISTRY_PAGE_ROWS + 30
+    import_registry(session_factory, meeting_id=meeting_id, data=big_csv(n), filename="r.csv", replace=True)
+    at = open_page(PAGE_REGISTRY, meeting_id)
+    assert_ran_cleanly(at)
+    assert len(at.data_editor[0].value) == REGISTRY_PAGE_ROWS
+    assert f"Показаны строки 1–{REGISTRY_PAGE_ROWS} из {n}." in " ".join(texts(at.caption))
+    at.number_input(key="registry_page_no").set_value(2).run()
+    assert_ran_cleanly(at)
+    frame = at.data_editor[0].value
+    assert len(frame) == 30 and f"Показаны строки {REGISTRY_PAGE_ROWS + 1}–{n} из {n}." in " ".join(texts(at.caption))
+    # an edit's row positions map to this page's owners (AppTest cannot type into cells: the edit
+    # itself is tests/e2e/test_registry_flow.py's)
+    from services.registry import registry_page
+
+    assert at.session_state["registry_editor_ids"] == list(
+        registry_page(session_factory, meeting_id=meeting_id, page=2).frame.index)
+    # a search starts again on page 1
+    at.text_input(key="registry_search").input("Собственник 01").run()  # 0100..0130: 31 owners, one page
+    assert at.session_state["registry_page_no"] == 1 and len(at.data_editor[0].value) == 31
+    assert not [w for w in at.number_input if w.key == "registry_page_no"]
+
+
 def open_dialog(at, opener: str):
     """Press the page's button `opener` and return (the app, the one dialog it opened)."""
     outer = [b for b in at.button if b.label == opener]
