@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from services.db import DIR_MODE, FILE_MODE, restrict, secure_sqlite_file, sqlite_path
@@ -87,7 +88,31 @@ def start(settings: Settings | None = None) -> Runtime:
     settings = settings or load_settings()
     rt = runtime(settings)
     ensure_sender(settings)
+    _start_trimmer()
     return rt
+
+
+TRIM_SECONDS = 60
+_trimmer: threading.Thread | None = None
+
+
+def _start_trimmer() -> None:
+    """Once a minute, give freed memory back to the system (glibc keeps it for reuse otherwise):
+    a closed browser's session — a 200 000-row preview in it — is dropped by Streamlit two minutes
+    after the browser left, and the server's size should fall back then, not stay at its peak."""
+    global _trimmer
+    with _lock:
+        if _trimmer is not None:
+            return
+        from services.registry_parse import release_memory
+
+        def trim() -> None:
+            while True:
+                time.sleep(TRIM_SECONDS)
+                release_memory(collect=False)
+
+        _trimmer = threading.Thread(target=trim, name="kvorum-memory-trim", daemon=True)
+        _trimmer.start()
 
 
 def started() -> tuple[Runtime | None, object | None]:

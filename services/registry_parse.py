@@ -739,10 +739,12 @@ def validate_rows(sheet: Sheet, header: HeaderMatch, report: RegistryReport, exi
     checker.finish()
 
 
-def release_memory() -> None:
-    """Give the memory of a dropped preview back to the system: a collection, then glibc's
-    malloc_trim (freed blocks otherwise stay in the process, counted in its size, for reuse)."""
-    gc.collect()
+def release_memory(collect: bool = True) -> None:
+    """Give the memory of a dropped preview back to the system: a collection (unless `collect` is
+    False), then glibc's malloc_trim (freed blocks otherwise stay in the process, counted in its
+    size, for reuse)."""
+    if collect:
+        gc.collect()
     try:
         import ctypes
 

@@ -33,6 +33,7 @@ MAX_ROWS = 200_000
 # #714), or a few kilobytes of .xlsx/.ods whose cells sit far apart (A1 and XFD199000, or one cell
 # «number-columns-repeated» 300 times in 199 000 rows) make it allocate the dense range at once,
 # tens of gigabytes. In the app server such an abort would end every user's session.
+READER_NICENESS = 10  # the reading process's priority below the app server's
 WORKBOOK_MEMORY_LIMIT = 1024**3  # bytes of address space of the reading process
 WORKBOOK_TIME_LIMIT = 60  # seconds
 CSV_DELIMITERS = (";", ",", "\t")
@@ -384,6 +385,7 @@ def _child_main() -> None:
     _root, fmt, filename, memory, seconds, prepare_name, job_name = sys.argv[1:8]
     resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds) + 1))
+    os.nice(READER_NICENESS)  # the app server's sessions get the processor first (issue 14, item 3)
     data = sys.stdin.buffer.read()
     job = args = None
     if job_name:
