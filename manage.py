@@ -241,28 +241,22 @@ def cmd_verify_decisions(args) -> int:
     from services.voting import verify_decisions
 
     rt = _runtime()
-    report = verify_decisions(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting)
-    if report.ok:
-        print(f"Проверено решений: {report.decisions} (собраний: {report.meetings}). Все печати верны.")
-        return 0
-    print(f"Найдены изменения в базе данных ({len(report.problems)}):")
+    return _print_check(verify_decisions(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting))
+
+
+def _print_check(report) -> int:
+    """A seal check's verdict and problems (VerifyReport, JournalReport); 1 when something changed."""
+    print(report.verdict)
     for p in report.problems:
         print(f"  {p}")
-    return 1
+    return 0 if report.ok else 1
 
 
 def cmd_verify_journal(args) -> int:
     from services.audit import verify_journal
 
     rt = _runtime()
-    report = verify_journal(rt.session_factory, secret_key=rt.secret_key)
-    if report.ok:
-        print(f"Проверено записей журнала: {report.events}. Журнал цел: ничего не изменено, не удалено и не вставлено.")
-        return 0
-    print(f"Журнал изменён в базе данных ({len(report.problems)}):")
-    for p in report.problems:
-        print(f"  {p}")
-    return 1
+    return _print_check(verify_journal(rt.session_factory, secret_key=rt.secret_key))
 
 
 def cmd_rebuild_totals(args) -> int:

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdb import OUT, BenchDatabase, report  # noqa: E402
-from browserflows import CHROMIUM, CHROMIUM_ARGS, _wait_idle  # noqa: E402
+from browserflows import CHROMIUM, CHROMIUM_ARGS, _wait_idle, staff_desk  # noqa: E402
 from voting_load import LOGIN, PASSWORD, start_server  # noqa: E402
 
 ROWS = int(os.environ.get("KVORUM_BENCH_ROWS", 199_000))  # fewer only to try the script out
@@ -76,18 +76,8 @@ async def vote_load(context, url: str) -> float:
 
 
 async def registry_desk(browser, url: str):
-    context = await browser.new_context(viewport={"width": 1440, "height": 1000}, locale="ru-RU")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = await context.new_page()
-    await page.goto(url)
-    await page.get_by_label("Имя пользователя").fill(LOGIN)
-    await page.get_by_label("Пароль", exact=True).fill(PASSWORD)
-    await page.get_by_role("button", name="Войти").click()
-    await page.get_by_role("heading", name="Собрания собственников").wait_for()
-    await page.get_by_role("button", name="Этапы ОСС").first.click()
-    await _wait_idle(page)
-    await page.get_by_test_id("stSidebarNav").get_by_role("link", name="Реестр собственников").click()
-    await page.get_by_role("heading", name="Реестр собственников").wait_for()
+    context, page = await staff_desk(browser, url, "Реестр собственников", login=LOGIN, password=PASSWORD,
+                                     timeout_ms=TIMEOUT_MS)
     await _wait_idle(page)
     return context, page
 

@@ -16,13 +16,7 @@ st.caption("Журнал только пополняется: записи не�
 if st.button("Проверить журнал", icon=":material/verified:",
              help="Каждая запись запечатана вместе с предыдущей: изменение, удаление или вставка записи в базе "
                   "данных видны даже без защиты самой базы"):
-    report = verify_journal(sf, secret_key=state.runtime().secret_key)
-    if report.ok:
-        st.success(f"Проверено записей: {report.events}. Журнал цел: ничего не изменено, не удалено и не вставлено.")
-    else:
-        st.error(f"Журнал изменён в базе данных ({len(report.problems)}):")
-        for problem in report.problems:
-            st.write("— " + problem)
+    state.show_check(verify_journal(sf, secret_key=state.runtime().secret_key))
 a, b, c, d = st.columns([1, 1, 1, 2])
 since = a.date_input("С", value=dt.date.today() - dt.timedelta(days=30), format="DD.MM.YYYY")
 until = b.date_input("По", value=dt.date.today(), format="DD.MM.YYYY")

@@ -129,6 +129,13 @@ class JournalReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def verdict(self) -> str:
+        """The check's outcome in one line (the problems are listed under it), for the page and the CLI."""
+        if self.ok:
+            return f"Проверено записей журнала: {self.events}. Журнал цел: ничего не изменено, не удалено и не вставлено."
+        return f"Журнал изменён в базе данных ({len(self.problems)}):"
+
 
 def _legacy_digest(events) -> str:
     h = hashlib.sha256()

@@ -677,6 +677,14 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def verdict(self) -> str:
+        """The check's outcome in one line (the problems are listed under it), for the page and the CLI."""
+        if self.ok:
+            return (f"Проверено решений: {self.decisions} (собраний: {self.meetings}). Все печати верны, ничего не "
+                    "изменено и не удалено.")
+        return f"Найдены изменения в базе данных ({len(self.problems)}):"
+
 
 def _recompute_canonical(d: Decision, numbers: dict[int, int]) -> str:
     """The sealed content rebuilt from the decision's rows as they are now. The owner's and the

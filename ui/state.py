@@ -144,13 +144,14 @@ def seal_check_button(meeting_id: int) -> None:
     from services.voting import verify_decisions
 
     if st.button("Проверить печати решений", icon=":material/verified:"):
-        report = verify_decisions(session_factory(), secret_key=runtime().secret_key, meeting_id=meeting_id)
-        if report.ok:
-            st.success(f"Проверено решений: {report.decisions}. Все печати верны, ничего не изменено и не удалено.")
-        else:
-            st.error(f"Найдены изменения в базе данных ({len(report.problems)}):")
-            for problem in report.problems:
-                st.write("— " + problem)
+        show_check(verify_decisions(session_factory(), secret_key=runtime().secret_key, meeting_id=meeting_id))
+
+
+def show_check(report) -> None:
+    """A seal check's verdict (VerifyReport, JournalReport) and what changed, as plain text."""
+    (st.success if report.ok else st.error)(report.verdict)
+    for problem in report.problems:
+        st.text("— " + problem)
 
 
 LAST_SEEN = "last_seen"  # monotonic time of the last full run of a staff session: the idle timeout

@@ -192,10 +192,10 @@ def test_the_seal_check_verifies_the_decisions_with_the_instance_key(open_page, 
     at = button(open_page(PAGE_RESULTS, m), "Проверить печати решений").click().run()
     assert_ran_cleanly(at)
     if sealed_with_the_app_key:
-        assert texts(at.success) == ["Проверено решений: 4. Все печати верны, ничего не изменено и не удалено."] and not at.error
+        assert texts(at.success) == ["Проверено решений: 4 (собраний: 1). Все печати верны, ничего не изменено и не удалено."] and not at.error
     else:
         assert not at.success
         # each decision's content seal and state seal fail, and the registry sealed with the other key
         assert len(texts(at.error)) == 1 and texts(at.error)[0].startswith("Найдены изменения в базе данных (")
-        assert sum("печать не соответствует содержанию" in line for line in texts(at.markdown)) == 4
-        assert sum("печать статуса не соответствует" in line for line in texts(at.markdown)) == 4
+        assert sum("печать не соответствует содержанию" in line for line in texts(at.text)) == 4
+        assert sum("печать статуса не соответствует" in line for line in texts(at.text)) == 4

@@ -549,7 +549,7 @@ def test_the_table_shows_online_code_signed_and_paper_decisions_with_their_statu
     assert metrics(at)["Заполнено онлайн"] == "0"  # A's online answers are now covered by the paper decision
 
     at = button(at, "Проверить печати решений").click().run()
-    assert any(t.startswith("Проверено решений: 3. Все печати верны") for t in texts(at.success))
+    assert any(t.startswith("Проверено решений: 3 (собраний: 1). Все печати верны") for t in texts(at.success))
 
 
 def test_a_paper_decision_received_after_the_end_is_kept_but_not_counted(open_page, session_factory, secret_env):
