@@ -87,12 +87,29 @@ def store_registry(
 
     if not report.owners:
         raise ValidationError("В файле нет ни одной принятой строки — импортировать нечего.")
+    owners = report.owners
+    with session_factory() as s:  # no query: the instance key the sessions carry
+        key = seals.instance_key(s, secret_key)
+    tag_key = seals._subkey(key) if key else None
+    # The rows' seals are made before the transaction (half of a large import's work): SQLite has
+    # one writer, and everyone else's writes wait while this transaction holds it.
+    premise_seals: dict[str, str] = {}
+    owner_seals: list[str] = []
+    if tag_key:
+        with gc_paused():
+            for o in owners:
+                if o.premise_key not in premise_seals:
+                    premise_seals[o.premise_key] = seals.premise_seal(
+                        tag_key, meeting_id=meeting_id, number_key=o.premise_key, number=o.premise, kind=o.kind,
+                        area=o.area)
+            owner_seals = [seals.owner_seal(tag_key, meeting_id=meeting_id, premise_key=o.premise_key,
+                                            name_key=o.name_key, name=o.name, legal=o.is_legal_entity,
+                                            share_num=o.share.numerator, share_den=o.share.denominator,
+                                            joint_group=o.joint_group) for o in owners]
     try:
         with gc_paused(), session_factory.begin() as s:
             _require_meeting(s, meeting_id)
             seals.lock_meeting(s, meeting_id)
-            key = seals.instance_key(s, secret_key)
-            tag_key = seals._subkey(key) if key else None
             conn = s.connection()
             if replace:
                 _refuse_losing_history(s, meeting_id, None)
@@ -103,7 +120,6 @@ def store_registry(
                 known = dict(conn.execute(
                     select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
                 ).all())
-            owners = report.owners
             new_premises: dict[str, ParsedOwner] = {}  # premise key -> its first owner's row
             for o in owners:
                 if o.premise_key not in known and o.premise_key not in new_premises:
@@ -114,9 +130,7 @@ def store_registry(
                     "meeting_id": [meeting_id] * len(firsts), "number": [o.premise for o in firsts],
                     "number_key": [o.premise_key for o in firsts], "kind": [o.kind for o in firsts],
                     "area": [o.area for o in firsts],
-                    **({"seal": [seals.premise_seal(tag_key, meeting_id=meeting_id, number_key=o.premise_key,
-                                                    number=o.premise, kind=o.kind, area=o.area) for o in firsts]}
-                       if tag_key else {}),
+                    **({"seal": [premise_seals[o.premise_key] for o in firsts]} if tag_key else {}),
                 })
                 known = dict(conn.execute(
                     select(Premise.number_key, Premise.id).where(Premise.meeting_id == meeting_id)
@@ -132,10 +146,7 @@ def store_registry(
                 "snils": [o.snils for o in owners], "emails": [o.emails for o in owners],
                 "phones": [o.phones for o in owners], "source_row": [o.row for o in owners], "created_at": [now] * n,
                 "joint_group": [o.joint_group for o in owners],
-                **({"seal": [seals.owner_seal(tag_key, meeting_id=meeting_id, premise_key=o.premise_key,
-                                              name_key=o.name_key, name=o.name, legal=o.is_legal_entity,
-                                              share_num=o.share.numerator, share_den=o.share.denominator,
-                                              joint_group=o.joint_group) for o in owners]} if tag_key else {}),
+                **({"seal": owner_seals} if tag_key else {}),
             })
             if key:  # the new rows carry their tags; the meeting's seal (and any row never sealed) now
                 seals.after_registry_write(s, meeting_id, secret_key=key, premise_ids=(), owner_ids=())

@@ -33,6 +33,9 @@ log = logging.getLogger("kvorum.registry_job")
 
 CHILD_IMPORT_OWNERS = 20_000  # accepted rows from which a registry is stored by a process of its own
 IMPORT_NICENESS = 10
+LOCKED_RETRIES = 10  # tries of a store that finds the SQLite database busy for its whole 30 s wait
+BUSY = ("Реестр не импортирован: база данных несколько минут была занята другой записью (например, импортом "
+        "другого реестра). Ничего не сохранено; повторите импорт.")
 CHANGED = ("Файл не импортирован: после проверки изменился реестр собрания, и строки файла читаются иначе. "
            "Загрузите файл снова и проверьте предпросмотр.")
 FAILED = "Реестр не импортирован: процесс импорта завершился с ошибкой. Ничего не сохранено; повторите импорт."
@@ -81,6 +84,22 @@ def store_checked_registry(session_factory: sessionmaker[Session], *, meeting_id
     raise DomainError(FAILED)
 
 
+def _store_waiting_for_the_writer(session_factory, job: dict, report: RegistryReport) -> ImportResult:
+    """store_registry, tried again while SQLite's one writer is busy past its 30 s wait (another
+    analyst's large import, a backup): the store is all or nothing, so trying again is safe."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, LOCKED_RETRIES + 1):
+        try:
+            return store_registry(session_factory, meeting_id=job["meeting_id"], report=report,
+                                  replace=job["replace"])
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig):
+                raise
+            log.warning("the database was busy with another writer (try %s of %s)", attempt, LOCKED_RETRIES)
+    raise DomainError(BUSY)
+
+
 def _child_main() -> None:
     """The import process: a job pickle (8 bytes of length first) and the file on stdin; one pickle
     on stdout: ("ok", ImportResult fields) or ("error", kind, message, details)."""
@@ -100,7 +119,7 @@ def _child_main() -> None:
                                 replace=job["replace"])
         if _fingerprint(report) != tuple(job["expected"]):
             raise ValidationError(CHANGED)
-        result = store_registry(session_factory, meeting_id=job["meeting_id"], report=report, replace=job["replace"])
+        result = _store_waiting_for_the_writer(session_factory, job, report)
         answer = ("ok", asdict(result))
     except DomainError as exc:
         answer = ("error", type(exc).__name__, exc.message, list(exc.details))
