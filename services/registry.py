@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import threading
+from array import array
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -263,19 +267,25 @@ def registry_summary(session_factory: sessionmaker[Session], *, meeting_id: int)
                 Premise.meeting_id == meeting_id
             )
         ).one()
-        shares = s.execute(
-            select(type_coerce(Premise.area, BigInteger), OwnerRecord.share_num, OwnerRecord.share_den,
-                   OwnerRecord.premise_id, OwnerRecord.joint_group)
+        area = type_coerce(Premise.area, BigInteger)
+        # sole and shared holdings summed by the database, per share denominator (exact integers);
+        # a joint holding's votes count once, so its rows come here
+        by_den: dict[int, int] = {int(den): int(units) for den, units in s.execute(
+            select(OwnerRecord.share_den, func.sum(area * OwnerRecord.share_num))
             .join(Premise, OwnerRecord.premise_id == Premise.id)
-            .where(OwnerRecord.meeting_id == meeting_id)
+            .where(OwnerRecord.meeting_id == meeting_id, OwnerRecord.joint_group.is_(None))
+            .group_by(OwnerRecord.share_den))}
+        joint = s.execute(
+            select(area, OwnerRecord.share_num, OwnerRecord.share_den, OwnerRecord.premise_id, OwnerRecord.joint_group)
+            .join(Premise, OwnerRecord.premise_id == Premise.id)
+            .where(OwnerRecord.meeting_id == meeting_id, OwnerRecord.joint_group.is_not(None))
+            .order_by(OwnerRecord.id)
         )
-        by_den: dict[int, int] = {}
         seen_joint: set[tuple[int, int]] = set()
-        for area_units_row, num, den, premise_id, group in shares:
-            if group is not None:  # a joint holding's votes count once
-                if (premise_id, group) in seen_joint:
-                    continue
-                seen_joint.add((premise_id, group))
+        for area_units_row, num, den, premise_id, group in joint:
+            if (premise_id, group) in seen_joint:
+                continue
+            seen_joint.add((premise_id, group))
             by_den[den] = by_den.get(den, 0) + int(area_units_row) * num
         votes = sum((Fraction(v, d * 10_000) for d, v in by_den.items()), Fraction(0))
     return RegistrySummary(owners or 0, premises or 0, Decimal(int(area_units)) / 10_000, votes)
@@ -292,9 +302,28 @@ class RegistryPage:
     pages: int
 
 
+_ORDER_CACHE: OrderedDict[tuple, array] = OrderedDict()  # 8 bytes an owner, not a list's 36
+_ORDER_CACHE_SIZE = 16  # (meeting, registry state, search) orders kept: a few analysts paging a few searches
+_order_lock = threading.Lock()
+
+
 def _ordered_ids(s: Session, meeting_id: int, search: str) -> list[int]:
     """Every owner record id of the meeting matching `search`, in the table's order: premise
-    numbers naturally, then names. Only ids, numbers and names are read for the whole registry."""
+    numbers naturally, then names. Only ids, numbers and names are read for the whole registry.
+
+    Kept per registry state: every registry write re-seals the meeting in its transaction, which
+    sets the meeting's seal and its time of change (models.Meeting.updated_at), and the count and
+    the largest id are checked too. Paging through 200 000 owners then costs a page, not a sort,
+    per click; a registry without a seal (written without the instance key) is never kept."""
+    seal, changed = s.execute(select(Meeting.registry_seal, Meeting.updated_at).where(Meeting.id == meeting_id)).one()
+    count, last = s.execute(select(func.count(), func.max(OwnerRecord.id))
+                            .where(OwnerRecord.meeting_id == meeting_id)).one()
+    key = (s.get_bind().url.render_as_string(), meeting_id, seal, changed, count, last, search.strip())
+    if seal is not None:
+        with _order_lock:
+            if key in _ORDER_CACHE:
+                _ORDER_CACHE.move_to_end(key)
+                return _ORDER_CACHE[key].tolist()
     rows = s.execute(
         select(OwnerRecord.id, Premise.number, OwnerRecord.name)
         .join(Premise, OwnerRecord.premise_id == Premise.id)
@@ -309,7 +338,13 @@ def _ordered_ids(s: Session, meeting_id: int, search: str) -> list[int]:
         if number not in keys:
             keys[number] = natural_key(number)
     rows.sort(key=lambda r: (keys[r[1]], r[2]))
-    return [r[0] for r in rows]
+    ids = [r[0] for r in rows]
+    if seal is not None:
+        with _order_lock:
+            _ORDER_CACHE[key] = array("q", ids)
+            while len(_ORDER_CACHE) > _ORDER_CACHE_SIZE:
+                _ORDER_CACHE.popitem(last=False)
+    return ids
 
 
 def _frame_of(s: Session, meeting_id: int, ids: list[int]) -> pd.DataFrame:
@@ -330,6 +365,8 @@ def _frame_of(s: Session, meeting_id: int, ids: list[int]) -> pd.DataFrame:
     status = owner_status_marks(s, meeting_id, ids if len(ids) <= 10_000 else None)
     records = []
     for rid in ids:
+        if rid not in details:  # deleted since the order was read
+            continue
         _rid, number, area, name, num, den, doc, ddate, emails, phones, group = details[rid]
         records.append((
             rid, number, f.format_area(area), name, format_holding_share(Fraction(num, den), group), doc,
@@ -388,14 +425,15 @@ def owner_status_marks(s: Session, meeting_id: int, owner_ids: list[int] | None 
     return {oid: status_mark(sent.get(oid), oid in used) for oid in set(sent) | used}
 
 
+_DIGITS = re.compile(r"(\d+)")
+_NONRESIDENTIAL = re.compile(r"^(н|нп|нж)\b|^н[\s\-.]*\d")
+
+
 def natural_key(number: str) -> tuple:
     """2 < 10 < 12а < Н-1: numbers by value, then letters; non-residential «Н…» after flats."""
-    import re
-
     text = number.lower().replace("ё", "е")
-    parts = re.split(r"(\d+)", text)
-    nonres = 1 if re.match(r"^(н|нп|нж)\b|^н[\s\-.]*\d", text) else 0
-    return (nonres, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != ""))
+    nonres = 1 if _NONRESIDENTIAL.match(text) else 0
+    return (nonres, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(text) if p))
 
 
 # ---------- editing ----------

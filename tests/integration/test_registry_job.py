@@ -115,3 +115,34 @@ def test_the_registry_table_is_read_a_page_at_a_time(keyed):
     found = registry_page(keyed, meeting_id=meeting, search="Собственник 00007")
     assert (found.total, found.pages, list(found.frame["ФИО/Наименование собственника"])) == \
         (1, 1, ["Собственник 00007"])
+
+
+def test_the_kept_order_follows_every_change_of_the_registry(keyed):
+    """The table's order is kept per registry state: the same file stored again (new ids), a renamed
+    owner and a deleted one each show at once."""
+    from services.registry import OwnerInput, apply_registry_changes
+
+    meeting = _meeting(keyed)
+    data = csv_of(6)
+
+    def store_again():
+        store_registry(keyed, meeting_id=meeting, replace=True,
+                       report=check_registry(keyed, data=data, filename="r.csv", meeting_id=meeting, replace=True))
+
+    store_again()
+    first = registry_page(keyed, meeting_id=meeting).frame
+    data = csv_of(6).replace(b"\n", b"\r\n")  # the same owners in another order: the same seal
+    lines = data.split(b"\r\n")
+    data = b"\r\n".join([lines[0], *reversed(lines[1:-1]), b""])
+    store_again()  # SQLite gives the new rows the old ids: only the kept order's key can tell
+    second = registry_page(keyed, meeting_id=meeting).frame
+    assert list(first.iloc[:, 2]) == list(second.iloc[:, 2])  # the same table, in the same order
+    assert list(first.index) != list(second.index)  # of other rows
+    rid = second.index[0]
+    row = second.loc[rid]
+    apply_registry_changes(keyed, meeting_id=meeting, added=[], deleted=[second.index[1]], edited={rid: OwnerInput(
+        premise=row.iloc[0], area=row.iloc[1].replace("\u00a0м²", ""), name="Яковлев Яков", share=row.iloc[3])})
+    third = registry_page(keyed, meeting_id=meeting).frame
+    assert second.index[1] not in third.index and len(third) == 5
+    names = list(third.iloc[:, 2])
+    assert "Яковлев Яков" in names and second.iloc[0, 2] not in names
