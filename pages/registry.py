@@ -23,7 +23,7 @@ from services.registry import (
     registry_xlsx,
     rejected_rows_xlsx,
 )
-from services.registry_job import store_checked_registry
+from services.registry_job import for_preview, store_checked_registry
 from services.registry_parse import FIELD_LABELS, release_memory
 from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from ui import state
@@ -132,7 +132,11 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                 st.error(str(exc))
                 report = None
             else:
-                st.session_state[PREVIEW] = (digest, replace, report)
+                kept = for_preview(report)
+                st.session_state[PREVIEW] = (digest, replace, kept)
+                if kept is not report:  # a large file's checked rows: the import process reads them again
+                    del report
+                    release_memory()
         preview = st.session_state.get(PREVIEW)
         if preview and preview[0] == digest:
             report = preview[2]
@@ -171,7 +175,7 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                                  columns=["Строка", "Помещение", "Предупреждение"]),
                     hide_index=True, width="stretch",
                 )
-            if report.owners:
+            if report.owner_count:
                 label = "Импортировать" + (" (заменить реестр)" if replace and summary.owners else "")
                 st.button(label, type="primary", on_click=do_import, icon=":material/database_upload:")
             else:

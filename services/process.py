@@ -97,7 +97,7 @@ _trimmer: threading.Thread | None = None
 
 
 def _start_trimmer() -> None:
-    """Once a minute, give freed memory back to the system (glibc keeps it for reuse otherwise):
+    """Once a minute, collect and give freed memory back to the system (glibc keeps it otherwise):
     a closed browser's session — a 200 000-row preview in it — is dropped by Streamlit two minutes
     after the browser left, and the server's size should fall back then, not stay at its peak."""
     global _trimmer
@@ -109,7 +109,7 @@ def _start_trimmer() -> None:
         def trim() -> None:
             while True:
                 time.sleep(TRIM_SECONDS)
-                release_memory(collect=False)
+                release_memory()  # a collection first: a dropped session is a cycle (its script's namespace)
 
         _trimmer = threading.Thread(target=trim, name="kvorum-memory-trim", daemon=True)
         _trimmer.start()

@@ -45,14 +45,20 @@ _CHILD_CODE = "import sys; sys.path.insert(0, sys.argv[1]); from services.regist
 
 def _fingerprint(report: RegistryReport) -> tuple:
     """What the preview showed, to compare the import process's own reading with."""
-    return (len(report.owners), report.premises, len(report.rejected_rows), str(report.total_area), str(report.votes))
+    return (report.owner_count, report.premises, len(report.rejected_rows), str(report.total_area), str(report.votes))
+
+
+def for_preview(report: RegistryReport) -> RegistryReport:
+    """What the app server keeps of a checked file until the import: a large file's report
+    compacted (its rows go to the import process again, from the file), a small one whole."""
+    return report.compact() if report.owner_count >= CHILD_IMPORT_OWNERS else report
 
 
 def store_checked_registry(session_factory: sessionmaker[Session], *, meeting_id: int, report: RegistryReport,
                            data: bytes, replace: bool) -> ImportResult:
     """Store a checked file's accepted rows (all or nothing): in this process for a small registry,
     by a lower-priority process of its own for a large one. `data` is the file `report` was read from."""
-    if len(report.owners) < CHILD_IMPORT_OWNERS:
+    if report.figures is None and report.owner_count < CHILD_IMPORT_OWNERS:
         return store_registry(session_factory, meeting_id=meeting_id, report=report, replace=replace)
     engine = session_factory.kw["bind"]
     job = {

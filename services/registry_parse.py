@@ -6,6 +6,8 @@ rows with row/column/reason, the warnings, and the summary. Nothing here touches
 """
 from __future__ import annotations
 
+import dataclasses
+
 import gc
 import re
 from contextlib import contextmanager
@@ -213,13 +215,31 @@ class RegistryReport:
     warnings: list[Note] = field(default_factory=list)
     rejected_rows: list[tuple[int, list, str]] = field(default_factory=list)  # row, cells, reasons
     header_cells: list = field(default_factory=list)
+    # (owners, premises, total area, votes) of a compact report (compact()): its rows are not kept
+    figures: tuple[int, int, Decimal, Fraction] | None = None
+
+    def compact(self) -> "RegistryReport":
+        """The report without its accepted rows, its figures kept: a large file's preview, whose
+        rows the import process reads again from the file (services/registry_job.py). 200 000
+        checked rows are several hundred megabytes the app server need not hold while the analyst
+        looks at the preview."""
+        figures = (self.owner_count, self.premises, self.total_area, self.votes)
+        return dataclasses.replace(self, owners=[], figures=figures)
+
+    @property
+    def owner_count(self) -> int:
+        return self.figures[0] if self.figures else len(self.owners)
 
     @property
     def premises(self) -> int:
+        if self.figures:
+            return self.figures[1]
         return len({o.premise_key for o in self.owners})
 
     @property
     def total_area(self) -> Decimal:
+        if self.figures:
+            return self.figures[2]
         seen: dict[str, Decimal] = {}
         for o in self.owners:
             seen.setdefault(o.premise_key, o.area)
@@ -229,6 +249,8 @@ class RegistryReport:
     def votes(self) -> Fraction:
         # Σ area × share, exact, in integers grouped by denominator: one Fraction per distinct
         # denominator instead of 100 000 Fraction products and sums.
+        if self.figures:
+            return self.figures[3]
         by_den: dict[int, int] = {}
         seen_joint: set[tuple[str, int]] = set()
         for o in self.owners:
@@ -245,7 +267,7 @@ class RegistryReport:
     def summary(self) -> dict:
         """The report of `manage.py check-registry --json`."""
         return {
-            "owners": len(self.owners),
+            "owners": self.owner_count,
             "premises": self.premises,
             "total_area": round(float(self.total_area), 2),
             "votes": round(float(self.votes), 2),

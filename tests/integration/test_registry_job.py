@@ -146,3 +146,21 @@ def test_the_kept_order_follows_every_change_of_the_registry(keyed):
     assert second.index[1] not in third.index and len(third) == 5
     names = list(third.iloc[:, 2])
     assert "Яковлев Яков" in names and second.iloc[0, 2] not in names
+
+
+def test_a_large_files_preview_keeps_its_figures_not_its_rows(keyed, monkeypatch):
+    """The app server keeps a large file's preview compact; the import process reads the rows again
+    from the file and stores them all."""
+    monkeypatch.setattr(registry_job, "CHILD_IMPORT_OWNERS", 50)
+    meeting = _meeting(keyed)
+    data = csv_of(120)
+    full = check_registry(keyed, data=data, filename="r.csv", meeting_id=meeting, replace=True)
+    kept = registry_job.for_preview(full)
+    assert kept.owners == [] and kept.figures is not None
+    assert (kept.owner_count, kept.premises, kept.total_area, kept.votes) == \
+        (120, full.premises, full.total_area, full.votes)
+    assert kept.summary()["owners"] == 120
+    assert registry_job.for_preview(check_registry(keyed, data=csv_of(10), filename="s.csv", meeting_id=meeting,
+                                                   replace=True)).owners  # a small file is kept whole
+    result = store_checked_registry(keyed, meeting_id=meeting, report=kept, data=data, replace=True)
+    assert result.owners == 120 and registry_summary(keyed, meeting_id=meeting).owners == 120
