@@ -23,7 +23,7 @@ from services.registry import (
     registry_xlsx,
     rejected_rows_xlsx,
 )
-from services.registry_job import for_preview, store_checked_registry
+from services.registry_job import CHILD_IMPORT_OWNERS, for_preview, store_checked_registry
 from services.registry_parse import FIELD_LABELS, release_memory
 from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from ui import state
@@ -177,7 +177,17 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                 )
             if report.owner_count:
                 label = "Импортировать" + (" (заменить реестр)" if replace and summary.owners else "")
-                st.button(label, type="primary", on_click=do_import, icon=":material/database_upload:")
+                if st.button(label, type="primary", icon=":material/database_upload:"):
+                    # in the page, not a callback, so the status shows where the analyst clicked; a
+                    # second click finds the preview gone (do_import) and imports nothing
+                    with st.status(f"Импортирую «{state.md(report.filename)}»: {format_count(report.owner_count)} "
+                                   "собственников…", expanded=True) as status:
+                        if report.owner_count >= CHILD_IMPORT_OWNERS:
+                            st.write("Большой реестр записывает отдельный процесс: файл читается ещё раз и "
+                                     "сверяется с предпросмотром. Это займёт около минуты на каждые 100 000 строк.")
+                        do_import()
+                        status.update(label="Импорт завершён", state="complete", expanded=False)
+                    st.rerun()
             else:
                 st.error("В файле нет ни одной строки, которую можно импортировать.")
 
