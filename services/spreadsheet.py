@@ -191,9 +191,22 @@ def _note_peak(rss: int) -> None:
 
 
 def reader_peak_rss() -> int:
-    """The largest resident memory, in bytes, any reading process of this process has reached:
-    bounded by WORKBOOK_MEMORY_LIMIT, which is what the tests check."""
+    """The largest resident memory, in bytes, any reading process of this process has reported
+    (its VmHWM since exec, sent before its end): bounded by WORKBOOK_MEMORY_LIMIT, which is what the
+    tests check. (The kernel's ru_maxrss of a child would count the app server's own size at the
+    fork as well.)"""
     return _peak_rss
+
+
+def _own_peak_rss() -> int:
+    """This process's peak resident memory since its exec, in bytes (0 where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 class WorkbookReader:
@@ -270,7 +283,7 @@ class WorkbookReader:
 
     def _stop_for_time(self) -> None:
         self._timed_out = True
-        if self.proc.returncode is None:  # not Popen.kill: its poll() would reap the child unseen by _reap
+        if self.proc.returncode is None:  # an ended but unreaped child keeps its pid: no other process is hit
             try:
                 os.kill(self.proc.pid, 9)
             except ProcessLookupError:
@@ -289,21 +302,15 @@ class WorkbookReader:
         self._stderr.close()
 
     def _reap(self, kill: bool) -> int:
-        """Stop the child (if `kill`) and wait for it, noting its peak resident memory (see
-        reader_peak_rss). Popen.poll/kill would reap it without the usage, so os.wait4 does it."""
+        """Stop the child (if `kill`) and wait for it. Not Popen.kill: its poll() may reap the
+        child behind the timer thread's back."""
         if self.proc.returncode is None:
             if kill:
                 try:  # an ended but unreaped child keeps its pid: this cannot hit another process
                     os.kill(self.proc.pid, 9)
                 except ProcessLookupError:
                     pass
-            try:
-                _pid, status, usage = os.wait4(self.proc.pid, 0)
-            except ChildProcessError:  # reaped elsewhere
-                self.proc.wait()
-            else:
-                self.proc.returncode = os.waitstatus_to_exitcode(status)
-                _note_peak(usage.ru_maxrss * 1024)  # kilobytes on Linux
+            self.proc.wait()
         return self.proc.returncode
 
     def _failure(self) -> TableFileError:
@@ -347,6 +354,8 @@ class WorkbookReader:
                 yield frame
             elif kind == "job" and len(frame) == 2 and self.job is not None:
                 yield frame
+            elif kind == "peak" and len(frame) == 2 and isinstance(frame[1], int):
+                _note_peak(frame[1])
             elif kind == "end" and len(frame) == 1 and not in_sheet:
                 return
             elif kind == "error" and len(frame) == 2:
@@ -446,6 +455,7 @@ def _child_main() -> None:
                 written = threading.Event()
                 frames.put(written)
                 written.wait()
+        send(("peak", _own_peak_rss()))
         send(("end",))
     except TableFileError as exc:
         send(("error", str(exc)))
