@@ -31,7 +31,7 @@ def login_page() -> None:
         st.info("Создать администратора может только тот, кто запустил сервер: введите код первого запуска "
                 "из журнала сервера (он же — в файле first-admin-code.txt в папке данных). Или создайте "
                 "администратора командой `python manage.py create-user --role admin`.")
-        with st.form("first_admin"):
+        with st.form("first_admin", enter_to_submit=False):
             setup_code = st.text_input("Код первого запуска", max_chars=40, autocomplete="off")
             username = st.text_input("Имя пользователя (логин)")
             full_name = st.text_input("ФИО сотрудника")
@@ -53,7 +53,7 @@ def login_page() -> None:
                         st.rerun()
         return
     st.subheader("Вход для сотрудников")
-    with st.form("login"):
+    with st.form("login", enter_to_submit=False):
         username = st.text_input("Имя пользователя")
         password = st.text_input("Пароль", type="password")
         if st.form_submit_button("Войти", type="primary"):

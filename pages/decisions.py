@@ -92,7 +92,7 @@ questions = voter_page(sf, owner_id=next(iter(options))).questions if options el
 if not options:
     st.info("В реестре нет собственников.")
 else:
-    with st.form(f"paper_{st.session_state[FORM_V]}", clear_on_submit=False):
+    with st.form(f"paper_{st.session_state[FORM_V]}", clear_on_submit=False, enter_to_submit=False):
         a, b = st.columns([3, 1])
         owner = a.selectbox("Собственник (начните вводить номер помещения или ФИО)", list(options),
                             format_func=options.get, index=None, placeholder="пом. 12 — Иванов …")

@@ -270,7 +270,7 @@ with st.expander("Бумажные уведомления: печать, вру�
                                sf, meeting_id=meeting_id, owner_ids=sorted(selected))),
                            file_name=f"лист_вручения_ОСС_{meeting_id}.docx", icon=":material/signature:",
                            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-        with st.form("paper_delivery"):
+        with st.form("paper_delivery", enter_to_submit=False):
             channel = st.radio("Как вручено", ("Вручено под роспись", "Заказное письмо"), horizontal=True)
             on_date = st.date_input("Дата вручения (отправки)", value=dt.date.today(), format="DD.MM.YYYY")
             postal = st.text_input("Почтовый идентификатор (для заказного письма)")
@@ -293,7 +293,7 @@ with st.expander("Бумажные уведомления: печать, вру�
 
 # ---------- the meeting's notice settings ----------
 with st.expander("Решение ОСС об эл. почте и размещение в ГИС ЖКХ", icon=":material/gavel:"):
-    with st.form("notice_settings"):
+    with st.form("notice_settings", enter_to_submit=False):
         a, b = st.columns(2)
         decision_date = a.date_input("Дата протокола ОСС, решившего уведомлять по эл. почте",
                                      value=meeting.email_notice_decision_date, format="DD.MM.YYYY")

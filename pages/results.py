@@ -92,7 +92,7 @@ with st.expander("Общая площадь помещений по технич
 
 st.subheader("Протокол")
 pd_ = protocol_data(sf, meeting_id=meeting_id)
-with st.form("protocol"):
+with st.form("protocol", enter_to_submit=False):
     x, y = st.columns(2)
     chair = x.text_input("Председатель общего собрания (ФИО)", value=pd_.chair)
     secretary = y.text_input("Секретарь общего собрания (ФИО)", value=pd_.secretary)

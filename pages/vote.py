@@ -73,7 +73,7 @@ if owner_id is None:
         st.warning(notice)
     st.write("Введите персональный код доступа из уведомления о собрании. Код состоит из 12 букв и цифр, "
              "например «7KQ3-M9XD-2PWA»; можно вводить строчными буквами, с дефисами или без.")
-    with st.form("code_form"):
+    with st.form("code_form", enter_to_submit=False):
         code = st.text_input("Персональный код", max_chars=64, placeholder="XXXX-XXXX-XXXX", autocomplete="off")
         if st.form_submit_button("Войти", type="primary", width="stretch"):
             try:
