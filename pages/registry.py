@@ -16,14 +16,13 @@ from services.registry import (
     REGISTRY_PAGE_ROWS,
     OwnerInput,
     apply_registry_changes,
-    check_registry,
     delete_all_owners,
     registry_page,
     registry_summary,
     registry_xlsx,
     rejected_rows_xlsx,
 )
-from services.registry_job import CHILD_IMPORT_OWNERS, for_preview, store_checked_registry
+from services.registry_job import CHILD_IMPORT_OWNERS, check_for_preview, for_preview, store_checked_registry
 from services.registry_parse import FIELD_LABELS, release_memory
 from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from ui import state
@@ -121,8 +120,8 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                                      text=f"Проверено строк: {done:,} из {total:,}".replace(",", " "))
 
                     try:
-                        report = check_registry(sf, data=data, filename=upload.name, meeting_id=meeting_id,
-                                                replace=replace, progress=show_progress)
+                        report = check_for_preview(sf, data=data, filename=upload.name, meeting_id=meeting_id,
+                                                   replace=replace, progress=show_progress)
                     finally:
                         bar.empty()
                     status.update(label=f"Файл «{upload.name}» проверен", state="complete", expanded=False)

@@ -60,14 +60,15 @@ def existing_registry(session_factory: sessionmaker[Session], *, meeting_id: int
 
 def check_registry(
     session_factory: sessionmaker[Session] | None, *, data: bytes, filename: str,
-    meeting_id: int | None = None, replace: bool = True, progress=None,
+    meeting_id: int | None = None, replace: bool = True, progress=None, compact_from: int | None = None,
 ) -> RegistryReport:
     """Read and validate a file without storing anything (the preview, `check-registry`);
-    `progress(done, total)` hears of the rows checked so far."""
+    `progress(done, total)` hears of the rows checked so far. A file of `compact_from` accepted
+    rows or more comes back without its rows (RegistryReport.compact: a preview's figures)."""
     existing = None
     if session_factory is not None and meeting_id is not None and not replace:
         existing = existing_registry(session_factory, meeting_id=meeting_id)
-    return parse_registry(data, filename, existing, progress)
+    return parse_registry(data, filename, existing, progress, compact_from)
 
 
 @dataclass

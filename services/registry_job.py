@@ -51,7 +51,18 @@ def _fingerprint(report: RegistryReport) -> tuple:
 def for_preview(report: RegistryReport) -> RegistryReport:
     """What the app server keeps of a checked file until the import: a large file's report
     compacted (its rows go to the import process again, from the file), a small one whole."""
-    return report.compact() if report.owner_count >= CHILD_IMPORT_OWNERS else report
+    if report.figures is not None or report.owner_count < CHILD_IMPORT_OWNERS:
+        return report
+    return report.compact()
+
+
+def check_for_preview(session_factory: sessionmaker[Session], *, data: bytes, filename: str, meeting_id: int,
+                      replace: bool, progress=None) -> RegistryReport:
+    """check_registry for the page's preview: a large CSV file's rows stay in the reading process,
+    which sends only their figures (the import process reads them again), and a large workbook's
+    are dropped once counted."""
+    return check_registry(session_factory, data=data, filename=filename, meeting_id=meeting_id, replace=replace,
+                          progress=progress, compact_from=CHILD_IMPORT_OWNERS)
 
 
 def store_checked_registry(session_factory: sessionmaker[Session], *, meeting_id: int, report: RegistryReport,

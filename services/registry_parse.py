@@ -793,17 +793,21 @@ def gc_paused():
 
 
 def parse_registry(data: bytes, filename: str, existing: ExistingRegistry | None = None,
-                   progress=None) -> RegistryReport:
+                   progress=None, compact_from: int | None = None) -> RegistryReport:
     """Read and validate a registry file; raise TableFileError when it cannot be read at all.
 
     `progress(done, total)`, if given, is called as the rows of the chosen sheet are checked.
+    A file with `compact_from` accepted rows or more comes back compact (RegistryReport.compact).
     """
     with gc_paused():
         fmt = table_format(data, filename)
         if fmt == "csv":
-            return _parse_csv_in_worker(data, filename, existing, progress)
+            return _parse_csv_in_worker(data, filename, existing, progress, compact_from)
         with WorkbookReader(data, filename, fmt, prepare="registry") as reader:
-            return _parse_workbook(reader, filename, fmt, existing, progress)
+            report = _parse_workbook(reader, filename, fmt, existing, progress)
+    if compact_from is not None and report.owner_count >= compact_from:
+        return report.compact()
+    return report
 
 
 def _no_header(filename: str, best: HeaderMatch | None) -> TableFileError:
@@ -873,15 +877,22 @@ def registry_csv_job(data: bytes, filename: str, args, send) -> None:
     """spreadsheet.JOBS["registry csv"], in the reading process: the whole check of a CSV registry,
     sent as plain values — ("progress", done, total) while checking, then ("report", header
     fields), ("owners", [...]), ("errors", [...]), ("warnings", [...]), ("rejected", [...])."""
+    known, compact_from = args
     existing = None
-    if args is not None:
-        existing = ExistingRegistry({key: (number, Decimal(area), set(keys)) for key, (number, area, keys) in args.items()})
+    if known is not None:
+        existing = ExistingRegistry({key: (number, Decimal(area), set(keys)) for key, (number, area, keys) in known.items()})
     with gc_paused():
         report = _parse_csv_text(csv_text(data, filename), filename, existing,
                                  lambda done, total: send(("progress", done, total)))
     send(("report", {"sheet": report.sheet, "header_row": report.header_row, "columns": report.columns,
                      "ignored_columns": report.ignored_columns, "header_cells": report.header_cells}))
     owners = report.owners
+    if compact_from is not None and len(owners) >= compact_from:
+        # Only the figures: rebuilding 200 000 owners from frames costs the app server a second of
+        # its processor per file, which every other session waited for (issue 14, item 3).
+        count, premises, area, votes = report.compact().figures
+        send(("figures", count, premises, str(area), votes.numerator, votes.denominator))
+        owners = []
     for start in range(0, len(owners), CHUNK_ROWS):
         send(("owners", [(o.row, o.premise, o.premise_key, o.kind, str(o.area), o.name, o.name_key, o.is_legal_entity,
                           o.share.numerator, o.share.denominator, o.doc_number, o.doc_date, o.snils, o.emails,
@@ -894,12 +905,15 @@ def registry_csv_job(data: bytes, filename: str, args, send) -> None:
         send(("rejected", report.rejected_rows[start:start + CHUNK_ROWS]))
 
 
-def _parse_csv_in_worker(data: bytes, filename: str, existing: ExistingRegistry | None, progress) -> RegistryReport:
+def _parse_csv_in_worker(data: bytes, filename: str, existing: ExistingRegistry | None, progress,
+                         compact_from: int | None = None) -> RegistryReport:
     """A CSV registry checked by a reading process with the workbooks' limits (registry_csv_job):
-    the app server gets only the report, built here from plain values."""
-    args = None
+    the app server gets only the report, built here from plain values; from `compact_from`
+    accepted rows on, a compact one (RegistryReport.compact) without the rows."""
+    known = None
     if existing is not None:
-        args = {key: (number, str(area), sorted(keys)) for key, (number, area, keys) in existing.premises.items()}
+        known = {key: (number, str(area), sorted(keys)) for key, (number, area, keys) in existing.premises.items()}
+    args = (known, compact_from)
     report: RegistryReport | None = None
     shares: dict[tuple[int, int], Fraction] = {}  # one Fraction per distinct share
     with WorkbookReader(data, filename, "csv", job="registry csv", args=args) as reader:
@@ -928,6 +942,11 @@ def _parse_csv_in_worker(data: bytes, filename: str, existing: ExistingRegistry 
                         append(ParsedOwner(t[0], t[1], t[2], t[3], Decimal(t[4]), t[5], t[6], t[7] is True, share,
                                            t[10], t[11], t[12], list(t[13]), list(t[14]), t[15] is True,
                                            t[16] is True, t[17]))
+                elif kind == "figures":
+                    count, premises, area, num, den = payload[1:]
+                    if not all(x.__class__ is int for x in (count, premises, num, den)) or area.__class__ is not str:
+                        raise TypeError("figures")
+                    report.figures = (count, premises, Decimal(area), Fraction(num, den))
                 elif kind == "errors":
                     report.errors.extend(Issue(r, c, str(m)) for r, c, m in payload[1])
                 elif kind == "warnings":

@@ -164,3 +164,38 @@ def test_a_large_files_preview_keeps_its_figures_not_its_rows(keyed, monkeypatch
                                                    replace=True)).owners  # a small file is kept whole
     result = store_checked_registry(keyed, meeting_id=meeting, report=kept, data=data, replace=True)
     assert result.owners == 120 and registry_summary(keyed, meeting_id=meeting).owners == 120
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_preview_check_sends_only_figures_from_the_threshold(keyed, monkeypatch, fmt):
+    """check_for_preview: a large file's rows stay in the reading process (CSV) or are dropped once
+    counted (workbooks); the figures are exactly those of the full check, joint holdings counted once,
+    also when the file is added to a registry already there; a small file comes back whole."""
+    from tests.filemakers import make_table
+
+    monkeypatch.setattr(registry_job, "CHILD_IMPORT_OWNERS", 30)
+    meeting = _meeting(keyed)
+    store_registry(keyed, meeting_id=meeting, replace=True,
+                   report=check_registry(keyed, data=csv_of(6, offset=5000), filename="a.csv",
+                                         meeting_id=meeting, replace=True))
+    rows = [["Номер помещения", "Общая площадь", "ФИО/Наименование собственника", "Доля собственника"]]
+    for i in range(1, 41):
+        flat = (i + 1) // 2
+        share = "совместная" if flat % 3 == 0 else "1/2"
+        rows.append([str(flat), f"{40 + flat},3", f"Собственник {i:03d}", share])
+    rows.append(["", "50", "Без номера", "1"])  # a rejected row travels as before
+    data = make_table(rows, fmt)
+    for replace in (True, False):
+        full = check_registry(keyed, data=data, filename=f"r.{fmt}", meeting_id=meeting, replace=replace)
+        kept = registry_job.check_for_preview(keyed, data=data, filename=f"r.{fmt}", meeting_id=meeting,
+                                              replace=replace)
+        assert full.owners and full.figures is None
+        assert kept.owners == [] and kept.figures is not None
+        assert (kept.owner_count, kept.premises, kept.total_area, kept.votes) == \
+            (40, full.premises, full.total_area, full.votes) == (40, 20, full.total_area, full.votes)
+        assert full.votes < sum((o.votes for o in full.owners), 0)  # joint rows counted once, not per row
+        assert [r[0] for r in kept.rejected_rows] == [r[0] for r in full.rejected_rows] and kept.rejected_rows
+        assert kept.summary() == full.summary()
+    small = registry_job.check_for_preview(keyed, data=make_table(rows[:21], fmt), filename=f"s.{fmt}",
+                                           meeting_id=meeting, replace=True)
+    assert len(small.owners) == 20 and small.figures is None
