@@ -8,11 +8,20 @@ from services.demo import create_demo_meeting
 from services.auth import can
 from services.errors import DomainError
 from services.law import AGENDA_TEMPLATES, LAW_EDITION, MAJORITY_KINDS, majority_label
-from services.meetings import FORMS, MeetingData, QuestionData, create_meeting, get_meeting, list_meetings, update_meeting
+from services.meetings import (
+    FORMS,
+    SPEAKER_MAX,
+    MeetingData,
+    QuestionData,
+    create_meeting,
+    get_meeting,
+    list_meetings,
+    update_meeting,
+)
 from ui import state
 
 EDITING = "meetings_editing"  # None, "new" or a meeting id
-DRAFT = "meetings_draft"  # list of {"id", "text", "majority"} while editing
+DRAFT = "meetings_draft"  # list of _question dicts while editing
 
 state.require_staff()
 sf = state.session_factory()
@@ -28,14 +37,22 @@ def open_stages(meeting_id: int) -> None:
     st.session_state[state.MEETING_ID] = meeting_id
 
 
+def _question(qid: int, text: str = "", majority: str = "simple", *, proposal: str = "", speaker: str = "",
+              materials: str = "") -> dict:
+    """One agenda question of the draft being edited."""
+    return {"id": qid, "text": text, "majority": majority, "proposal": proposal, "speaker": speaker,
+            "materials": materials}
+
+
 def start_edit(target) -> None:
     st.session_state[EDITING] = target
     if target == "new":
-        st.session_state[DRAFT] = [{"id": 1, "text": "", "majority": "simple"}]
+        st.session_state[DRAFT] = [_question(1)]
     else:
         m = get_meeting(sf, target)
         st.session_state[DRAFT] = [
-            {"id": i, "text": q.text, "majority": q.majority} for i, q in enumerate(m.questions, start=1)
+            _question(i, q.text, q.majority, proposal=q.proposal, speaker=q.speaker, materials=q.materials)
+            for i, q in enumerate(m.questions, start=1)
         ]
     for key in [k for k in st.session_state if str(k).startswith("mf_")]:
         del st.session_state[key]
@@ -131,6 +148,13 @@ for i, q in enumerate(draft, start=1):
                                     format_func=majority_label)
         kind = MAJORITY_KINDS[q["majority"]]
         b.caption(f"{kind.rule}. Применяется: {kind.points}.")
+        q["proposal"] = a.text_area(
+            "Предлагаемое решение (ПРЕДЛОЖЕНО)", value=q["proposal"], key=f"mf_q_prop_{q['id']}", height=80,
+            help="Формулировка решения, за которое голосуют собственники. Если решение принято, протокол повторит "
+                 "её в «РЕШИЛИ (ПОСТАНОВИЛИ)». Места «____» в типовом вопросе заполните.")
+        q["speaker"] = a.text_input(
+            "Докладчик (СЛУШАЛИ), необязательно", value=q["speaker"], key=f"mf_q_speaker_{q['id']}",
+            max_chars=SPEAKER_MAX, placeholder="Например: Смирнова Е. В., представитель управляющей организации")
         if c.button("✕", key=f"mf_q_del_{q['id']}", help="Удалить вопрос"):
             st.session_state[DRAFT] = [x for x in draft if x["id"] != q["id"]]
             st.rerun()
@@ -144,17 +168,18 @@ if chosen:
     a.caption(f"Основание: {tpl.basis} (редакция на {tpl.edition}).")
 if b.button("Добавить типовой", disabled=not chosen):
     tpl = next(t for t in AGENDA_TEMPLATES if t.title == chosen)
-    draft.append({"id": _new_id(), "text": tpl.text, "majority": tpl.majority})
+    draft.append(_question(_new_id(), tpl.text, tpl.majority, proposal=tpl.proposal))
     st.rerun()
 if b.button("Добавить вопрос"):
-    draft.append({"id": _new_id(), "text": "", "majority": "simple"})
+    draft.append(_question(_new_id()))
     st.rerun()
 
 data = MeetingData(
     address=address, initiator=initiator, start_date=start, end_date=end, form=form,
     initiator_details=initiator_details, decisions_place=decisions_place, materials_place=materials_place,
     gis_id=gis_id, gis_posted_on=gis_posted,
-    questions=[QuestionData(q["text"], q["majority"]) for q in draft],
+    questions=[QuestionData(q["text"], q["majority"], q["materials"], proposal=q["proposal"], speaker=q["speaker"])
+               for q in draft],
 )
 c1, c2, _ = st.columns([1, 1, 4])
 if c1.button("Сохранить", type="primary"):

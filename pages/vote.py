@@ -196,6 +196,8 @@ else:
     for q in page.questions:
         with st.container(border=True):
             st.markdown(f"**{q.number}. {state.md(q.text)}**")
+            if q.proposal:
+                st.markdown(f"Предлагается: {state.md(q.proposal)}")
             if q.materials:
                 st.caption(state.md(q.materials))
             current = draft.get(q.id)

@@ -152,7 +152,7 @@ def _ballot_context(ballot: Ballot, questions: tuple) -> dict:
     rows = []
     for q in questions:
         a = ballot.answers.get(q.id)
-        rows.append({"number": q.number, "text": q.text,
+        rows.append({"number": q.number, "text": q.text, "proposal": getattr(q, "proposal", ""),
                      "for_box": BOX_ON if a == "for" else BOX_OFF,
                      "against_box": BOX_ON if a == "against" else BOX_OFF,
                      "abstain_box": BOX_ON if a == "abstain" else BOX_OFF})

@@ -14,6 +14,7 @@ from services.law import MAJORITY_KINDS
 from services.models import AgendaQuestion, Building, Meeting, OwnerRecord, Premise
 
 FORMS = ("заочное", "очно-заочное")
+SPEAKER_MAX = 300  # AgendaQuestion.speaker
 
 
 @dataclass
@@ -22,6 +23,8 @@ class QuestionData:
     majority: str = "simple"
     materials: str = ""
     number: int | None = None
+    proposal: str = ""  # «ПРЕДЛОЖЕНО»: the wording of the decision put to the vote
+    speaker: str = ""  # «СЛУШАЛИ»: who reports on the question (optional)
 
 
 @dataclass
@@ -66,6 +69,8 @@ def validate_meeting(data: MeetingData) -> None:
             problems.append(
                 f"Вопрос {i}: неизвестный вид большинства «{q.majority}» (возможны: {', '.join(MAJORITY_KINDS)})."
             )
+        if len(" ".join(q.speaker.split())) > SPEAKER_MAX:
+            problems.append(f"Вопрос {i}: докладчик (СЛУШАЛИ) длиннее {SPEAKER_MAX} символов.")
     if problems:
         raise ValidationError(problems[0] if len(problems) == 1 else "Собрание не сохранено.", problems)
 
@@ -112,6 +117,8 @@ def _apply(s: Session, meeting: Meeting, data: MeetingData) -> None:
         row.text = q.text.strip()
         row.majority = q.majority
         row.materials = q.materials.strip()
+        row.proposal = q.proposal.strip()
+        row.speaker = " ".join(q.speaker.split())
 
 
 def create_meeting(session_factory: sessionmaker[Session], *, data: MeetingData) -> int:
@@ -155,7 +162,8 @@ def get_meeting(session_factory: sessionmaker[Session], meeting_id: int) -> Meet
             gis_posted_on=m.gis_posted_on, email_notice_decision_date=m.email_notice_decision_date,
             email_notice_decision_number=m.email_notice_decision_number,
             electronic_decisions_count=m.electronic_decisions_count,
-            questions=[QuestionData(q.text, q.majority, q.materials, q.number) for q in m.questions],
+            questions=[QuestionData(q.text, q.majority, q.materials, q.number, q.proposal, q.speaker)
+                       for q in m.questions],
         )
 
 
@@ -287,7 +295,8 @@ def meeting_from_json(path: Path | str | None = None, *, text: str | None = None
             q = {"text": q}
         if not isinstance(q, dict) or not str(q.get("text", "")).strip():
             raise ValidationError(f"Вопрос {i}: нет текста (поле text).")
-        questions.append(QuestionData(str(q["text"]), str(q.get("majority", "simple")), str(q.get("materials", ""))))
+        questions.append(QuestionData(str(q["text"]), str(q.get("majority", "simple")), str(q.get("materials", "")),
+                                      proposal=str(q.get("proposal", "")), speaker=str(q.get("speaker", ""))))
     return MeetingData(
         address=str(raw["address"]), initiator=str(raw["initiator"]), form=str(raw.get("form", "заочное")),
         start_date=date("start"), end_date=date("end"), questions=questions,

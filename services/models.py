@@ -148,6 +148,10 @@ class AgendaQuestion(Base):
     text: Mapped[str] = mapped_column(Text)
     majority: Mapped[str] = mapped_column(String(20), default="simple")
     materials: Mapped[str] = mapped_column(Text, default="")
+    # The protocol's «ПРЕДЛОЖЕНО» (the wording put to the vote; «РЕШИЛИ» repeats it when adopted)
+    # and «СЛУШАЛИ» (who reported on the question): Приказ Минстроя № 44/пр п. 20, kept by 266/пр.
+    proposal: Mapped[str] = mapped_column(Text, default="", server_default="")
+    speaker: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     meeting: Mapped[Meeting] = relationship(back_populates="questions")
 

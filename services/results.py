@@ -213,7 +213,34 @@ def protocol_warnings(session_factory: sessionmaker[Session], *, meeting_id: int
                             f"{last:%d.%m.%Y}, Приказ Минстроя России № 266/пр).")
         if not m.gis_id:
             warnings.append("Не указан идентификатор собрания в ГИС ЖКХ: он служит номером протокола.")
+        for q in sorted(m.questions, key=lambda x: x.number):
+            if not q.proposal.strip():
+                warnings.append(f"Вопрос {q.number}: не указана формулировка предложения — в протоколе "
+                                "«ПРЕДЛОЖЕНО» повторит текст вопроса. Укажите её в карточке собрания.")
+            elif GAP in q.proposal:
+                warnings.append(f"Вопрос {q.number}: в формулировке предложения остались незаполненные места "
+                                f"«{GAP}». Заполните их в карточке собрания.")
     return warnings
+
+
+GAP = "____"  # a blank of an agenda template's proposal the analyst has not filled in
+
+
+def resolution(q, *, proposal: str, quorum: bool) -> str:
+    """«РЕШИЛИ (ПОСТАНОВИЛИ)» of one question (Приказ Минстроя № 44/пр п. 20, kept by 266/пр): the
+    proposal's wording when adopted; otherwise that it was not, with the majority it needed and the
+    «за» it got, so the protocol shows why. `q` is a tally.QuestionResult."""
+    if q.adopted:
+        return proposal or q.text
+    if not quorum:
+        return "Решение не принято: кворум отсутствует (ЖК РФ ст. 45 ч. 3)."
+    kind = MAJORITY_KINDS[q.majority]
+    if q.majority == "simple":
+        got = f"{format_percent(q.share_of_participants('for'))} от числа голосов участников"
+    else:
+        got = f"{format_percent(q.share_of_all('for'))} от общего числа голосов"
+    return (f"Решение не принято: требуется {kind.rule} ({kind.source}); голосов «за»: "
+            f"{_fmt(q.votes['for'])} ({got}).")
 
 
 def _fmt(v: Fraction) -> str:
@@ -230,8 +257,12 @@ def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int,
     with session_factory() as s:
         m = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions), selectinload(Meeting.building)])
         view = meeting_view(s, meeting_id)
+    asked = {q.number: q for q in m.questions}
     questions = []
     for q in tally.questions:
+        row = asked.get(q.number)
+        proposal = (row.proposal if row is not None else "") or q.text
+
         def part(key):
             return {"votes": _fmt(q.votes[key]), "of_participants": _pct(q.share_of_participants(key)),
                     "of_all": _pct(q.share_of_all(key))}
@@ -240,6 +271,8 @@ def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int,
             "majority_rule": MAJORITY_KINDS[q.majority].rule, "for": part("for"), "against": part("against"),
             "abstain": part("abstain"), "invalid": _fmt(q.votes["invalid"]),
             "decision": "Решение принято" if q.adopted else "Решение не принято",
+            "speaker": row.speaker if row is not None else "", "proposal": proposal,
+            "resolution": resolution(q, proposal=proposal, quorum=tally.quorum),
         })
     counters = [c for c in m.protocol_counters.splitlines() if c.strip()]
     return {

@@ -191,6 +191,7 @@ class QuestionItem:
     text: str
     materials: str
     majority: str
+    proposal: str = ""  # «ПРЕДЛОЖЕНО»: the wording the owner votes on
 
 
 @dataclass
@@ -275,7 +276,8 @@ def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> Vote
             doc_number=owner.doc_number,
             doc_date=f.format_date(owner.doc_date), snils=f.format_snils(owner.snils) if owner.snils else "",
             is_legal_entity=owner.is_legal_entity,
-            questions=[QuestionItem(q.id, q.number, q.text, q.materials, q.majority) for q in m.questions],
+            questions=[QuestionItem(q.id, q.number, q.text, q.materials, q.majority, q.proposal)
+                       for q in m.questions],
             online=online, paper=[_decision_view(d) for d in decisions if d.kind == "paper"],
         )
 
@@ -860,7 +862,7 @@ def _agenda(s: Session, meeting_id: int):
     from services.sender import meeting_view
 
     view = meeting_view(s, meeting_id)
-    questions = tuple(QuestionItem(q.id, q.number, q.text, q.materials, q.majority) for q in
+    questions = tuple(QuestionItem(q.id, q.number, q.text, q.materials, q.majority, q.proposal) for q in
                       s.scalars(select(AgendaQuestion).where(AgendaQuestion.meeting_id == meeting_id)
                                 .order_by(AgendaQuestion.number)))
     return view, questions

@@ -103,6 +103,9 @@ def decision() -> None:
     for cell, text in zip(table.rows[2].cells, ("{{ q.number }}", "{{ q.text }}", "{{ q.for_box }}",
                                                 "{{ q.against_box }}", "{{ q.abstain_box }}")):
         cell.text = text
+    # the wording voted on, under the question (Приказ № 44/пр: the decision form gives each proposal)
+    for line in ("{%p if q.proposal %}", "Предложено: {{ q.proposal }}", "{%p endif %}"):
+        table.rows[2].cells[1].add_paragraph(line)
     table.rows[3].cells[0].text = "{%tr endfor %}"
     table.autofit = False
     for column, width in zip(table.columns, (Mm(10), Mm(92), Mm(20), Mm(22), Mm(26))):
@@ -173,13 +176,23 @@ def protocol() -> None:
     doc.add_paragraph().add_run("Результаты голосования по вопросам повестки дня:").bold = True
     doc.add_paragraph("{%p for q in questions %}")
     doc.add_paragraph().add_run("По вопросу № {{ q.number }}: {{ q.text }}").bold = True
-    doc.add_paragraph("Предложено: {{ q.text }}")
+    doc.add_paragraph("{%p if q.speaker %}")  # «СЛУШАЛИ» only when someone reported
+    heard = doc.add_paragraph()
+    heard.add_run("СЛУШАЛИ: ").bold = True
+    heard.add_run("{{ q.speaker }}{% if not q.speaker.endswith('.') %}.{% endif %}")
+    doc.add_paragraph("{%p endif %}")
+    proposed = doc.add_paragraph()
+    proposed.add_run("ПРЕДЛОЖЕНО: ").bold = True
+    proposed.add_run("{{ q.proposal }}")
     doc.add_paragraph("Проголосовали: «за» — {{ q.for.votes }} голосов ({{ q.for.of_participants }} % от числа "
                       "проголосовавших, {{ q.for.of_all }} % от общего числа голосов); «против» — "
                       "{{ q.against.votes }} ({{ q.against.of_participants }} %, {{ q.against.of_all }} %); "
                       "«воздержались» — {{ q.abstain.votes }} ({{ q.abstain.of_participants }} %, "
                       "{{ q.abstain.of_all }} %); недействительные — {{ q.invalid }}.")
     doc.add_paragraph("Необходимое большинство: {{ q.majority }} ({{ q.majority_rule }}). {{ q.decision }}.")
+    decided = doc.add_paragraph()
+    decided.add_run("РЕШИЛИ (ПОСТАНОВИЛИ): ").bold = True
+    decided.add_run("{{ q.resolution }}")
     doc.add_paragraph("{%p endfor %}")
     doc.add_paragraph().add_run("Сводная таблица результатов").bold = True
     table = doc.add_table(rows=4, cols=6)

@@ -140,3 +140,45 @@ def test_demo_meeting_comes_with_a_registry(staff_app, session_factory):
     assert row.owners > 0
     assert at.session_state["meeting_id"] == row.id
     assert texts(at.success) == [f"Создано демонстрационное собрание № {row.id} с реестром собственников."]
+
+
+def test_a_question_carries_its_proposal_and_speaker_and_a_template_fills_the_proposal(staff_app, session_factory):
+    """Issue 15, item 1: «ПРЕДЛОЖЕНО» and «СЛУШАЛИ» per question; a typical question brings its wording."""
+    from services.law import AGENDA_TEMPLATES
+
+    at = button(staff_app, "Создать собрание").click().run()
+    start, end = dt.date.today() + dt.timedelta(days=20), dt.date.today() + dt.timedelta(days=50)
+    at = fill_meeting(at, address="г. Казань, ул. Баумана, д. 3", initiator="ТСЖ «Баумана 3»", start=start, end=end,
+                      questions=[("Избрание председателя собрания", "simple")])
+    at.text_area(key="mf_q_prop_1").input("Избрать председателем собрания Галиева Р. Р. (кв. 12).")
+    at.text_input(key="mf_q_speaker_1").input("  Галиев   Р. Р., кв. 12 ")
+    council = next(t for t in AGENDA_TEMPLATES if t.title == "Совет дома и его председатель")
+    [box] = [s for s in at.selectbox if s.label == "Типовой вопрос"]
+    at = button(box.set_value(council.title).run(), "Добавить типовой").click().run()
+    [added] = [w for w in at.text_area if w.key and w.key.startswith("mf_q_prop_") and w.key != "mf_q_prop_1"]
+    assert added.value == council.proposal and "____" in added.value
+    added.input(council.proposal.replace("____________", "Сидоров С. С.", 1))
+    at = button(at, "Сохранить").click().run()
+    assert_ran_cleanly(at)
+    [row] = list_meetings(session_factory)
+    m = get_meeting(session_factory, row.id)
+    assert [(q.proposal, q.speaker) for q in m.questions] == [
+        ("Избрать председателем собрания Галиева Р. Р. (кв. 12).", "Галиев Р. Р., кв. 12"),
+        (council.proposal.replace("____________", "Сидоров С. С.", 1), ""),
+    ]
+
+
+def test_editing_keeps_each_questions_proposal_speaker_and_materials(staff_app, session_factory):
+    meeting = create_meeting(session_factory, data=meeting_data(questions=[QuestionData(
+        "Выбор совета дома", "simple", "Список кандидатов — в офисе УК", proposal="Избрать совет дома в составе: А, Б.",
+        speaker="Иванова И. И.")]))
+    at = staff_app.run()
+    at = [b for b in at.button if b.key == f"edit_{meeting}"][0].click().run()
+    [proposal] = [w for w in at.text_area if w.key and w.key.startswith("mf_q_prop_")]
+    assert proposal.value == "Избрать совет дома в составе: А, Б."
+    proposal.input("Избрать совет дома в составе: А, Б, В.")
+    at = button(at, "Сохранить").click().run()
+    assert_ran_cleanly(at)
+    [q] = get_meeting(session_factory, meeting).questions
+    assert (q.proposal, q.speaker, q.materials) == ("Избрать совет дома в составе: А, Б, В.", "Иванова И. И.",
+                                                    "Список кандидатов — в офисе УК")

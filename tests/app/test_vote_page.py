@@ -241,6 +241,19 @@ def test_a_replaced_code_ends_the_page_it_opened(app, session_factory, voter):
 
 # ---------- answering ----------
 
+def test_each_question_shows_the_proposal_the_owner_votes_on(app, session_factory, voter):
+    """Issue 15, item 1: the owner sees the wording put to the vote («ПРЕДЛОЖЕНО»), not only the item."""
+    from services.meetings import get_meeting
+
+    at = type_code(open_vote(app), voter.code)
+    questions = get_meeting(session_factory, voter.meeting_id).questions
+    assert all(q.proposal for q in questions)
+    shown = markdown(at)
+    for q in questions:
+        assert f"Предлагается: {md(q.proposal)}" in shown, q.number
+
+
+
 def test_the_review_step_refuses_unanswered_questions_by_number(app, voter):
     at = type_code(open_vote(app), voter.code)
     at.radio[0].set_value("За")

@@ -53,8 +53,9 @@ def test_the_protocol_holds_the_required_parts_and_the_pages_figures(session_fac
     # the percent sign is held to its number by a no-break space
     assert f"«за» — {format_votes(q2.votes['for'])} голосов ({format_percent(q2.share_of_participants('for'))}" in text
     assert "«за» — 60,00 голосов (50,00\u00a0% от числа проголосовавших" in text
-    # Q1 and Q3 adopted, Q2 not: each once in the body and once in the table
-    assert text.count("Решение принято") == 4 and text.count("Решение не принято") == 2
+    # Q1 and Q3 adopted, Q2 not: each once in the body and once in the table, Q2 also in its «РЕШИЛИ»
+    assert text.count("Решение принято") == 4 and text.count("Решение не принято") == 3
+    assert "РЕШИЛИ (ПОСТАНОВИЛИ): Решение не принято: требуется «за» — более 50 % голосов" in text
 
 
 def test_the_package_holds_the_protocol_and_every_attachment(session_factory, example_a):
