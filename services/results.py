@@ -198,6 +198,9 @@ def save_protocol_data(session_factory: sessionmaker[Session], *, meeting_id: in
         m.protocol_place = " ".join(data.place.split())[:300]
 
 
+GAP = "____"  # a blank of an agenda template's proposal the analyst has not filled in
+
+
 def protocol_warnings(session_factory: sessionmaker[Session], *, meeting_id: int,
                       today: dt.date | None = None) -> list[str]:
     today = today or dt.date.today()
@@ -221,9 +224,6 @@ def protocol_warnings(session_factory: sessionmaker[Session], *, meeting_id: int
                 warnings.append(f"Вопрос {q.number}: в формулировке предложения остались незаполненные места "
                                 f"«{GAP}». Заполните их в карточке собрания.")
     return warnings
-
-
-GAP = "____"  # a blank of an agenda template's proposal the analyst has not filled in
 
 
 def resolution(q, *, proposal: str, quorum: bool) -> str:
