@@ -22,7 +22,7 @@ from services.registry import (
     registry_xlsx,
     rejected_rows_xlsx,
 )
-from services.registry_job import CHILD_IMPORT_OWNERS, check_for_preview, for_preview, store_checked_registry
+from services.registry_job import CHILD_IMPORT_OWNERS, check_for_preview, store_checked_registry
 from services.registry_parse import FIELD_LABELS, release_memory
 from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from ui import state
@@ -131,10 +131,8 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                 st.error(str(exc))
                 report = None
             else:
-                kept = for_preview(report)
-                st.session_state[PREVIEW] = (digest, replace, kept)
-                if kept is not report:  # a large file's checked rows: the import process reads them again
-                    del report
+                st.session_state[PREVIEW] = (digest, replace, report)
+                if report.figures is not None:  # a large file: its checked rows were dropped, give the memory back
                     release_memory()
         preview = st.session_state.get(PREVIEW)
         if preview and preview[0] == digest:

@@ -48,19 +48,12 @@ def _fingerprint(report: RegistryReport) -> tuple:
     return (report.owner_count, report.premises, len(report.rejected_rows), str(report.total_area), str(report.votes))
 
 
-def for_preview(report: RegistryReport) -> RegistryReport:
-    """What the app server keeps of a checked file until the import: a large file's report
-    compacted (its rows go to the import process again, from the file), a small one whole."""
-    if report.figures is not None or report.owner_count < CHILD_IMPORT_OWNERS:
-        return report
-    return report.compact()
-
-
 def check_for_preview(session_factory: sessionmaker[Session], *, data: bytes, filename: str, meeting_id: int,
                       replace: bool, progress=None) -> RegistryReport:
-    """check_registry for the page's preview: a large CSV file's rows stay in the reading process,
-    which sends only their figures (the import process reads them again), and a large workbook's
-    are dropped once counted."""
+    """check_registry for the page's preview, what the app server keeps until the import: a large
+    file's report compact (RegistryReport.compact; the import process reads its rows again from
+    the file) — a CSV file's rows stay in the reading process, which sends only their figures, and
+    a workbook's are dropped once counted; a small file's report whole."""
     return check_registry(session_factory, data=data, filename=filename, meeting_id=meeting_id, replace=replace,
                           progress=progress, compact_from=CHILD_IMPORT_OWNERS)
 

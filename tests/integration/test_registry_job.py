@@ -155,13 +155,13 @@ def test_a_large_files_preview_keeps_its_figures_not_its_rows(keyed, monkeypatch
     meeting = _meeting(keyed)
     data = csv_of(120)
     full = check_registry(keyed, data=data, filename="r.csv", meeting_id=meeting, replace=True)
-    kept = registry_job.for_preview(full)
+    kept = registry_job.check_for_preview(keyed, data=data, filename="r.csv", meeting_id=meeting, replace=True)
     assert kept.owners == [] and kept.figures is not None
     assert (kept.owner_count, kept.premises, kept.total_area, kept.votes) == \
         (120, full.premises, full.total_area, full.votes)
     assert kept.summary()["owners"] == 120
-    assert registry_job.for_preview(check_registry(keyed, data=csv_of(10), filename="s.csv", meeting_id=meeting,
-                                                   replace=True)).owners  # a small file is kept whole
+    assert registry_job.check_for_preview(keyed, data=csv_of(10), filename="s.csv", meeting_id=meeting,
+                                          replace=True).owners  # a small file is kept whole
     result = store_checked_registry(keyed, meeting_id=meeting, report=kept, data=data, replace=True)
     assert result.owners == 120 and registry_summary(keyed, meeting_id=meeting).owners == 120
 
