@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -127,6 +128,29 @@ class Meeting(Base):
     protocol_counters: Mapped[str] = mapped_column(Text, default="")
     protocol_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     protocol_place: Mapped[str] = mapped_column(String(300), default="")
+    # Details the protocol names (Приказ № 266/пр; DOMAIN.md rule 13), services/meeting_details.py.
+    kind: Mapped[str] = mapped_column(String(20), default="внеочередное")  # годовое | внеочередное
+    initiator_kind: Mapped[str] = mapped_column(String(20), default="organisation")  # | owner | group
+    initiator_ogrn: Mapped[str] = mapped_column(String(20), default="")
+    initiator_address: Mapped[str] = mapped_column(Text, default="")
+    initiator_passport: Mapped[str] = mapped_column(Text, default="")
+    initiator_ownership_doc: Mapped[str] = mapped_column(Text, default="")
+    initiator_group: Mapped[str] = mapped_column(Text, default="")  # a group of owners: one per line
+    invited: Mapped[str] = mapped_column(Text, default="")  # «кто; кого представляет; цель» per line
+    archive_place: Mapped[str] = mapped_column(Text, default="")  # where the protocol and decisions are kept
+    # Очно-заочное: the in-person discussion (ЖК ст. 45 ч. 5), local time of the company.
+    in_person_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    in_person_place: Mapped[str] = mapped_column(Text, default="")
+    # Заочное: the earlier meeting without quorum it repeats (ЖК ст. 47 ч. 1), or a described one.
+    ground_meeting_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ground_text: Mapped[str] = mapped_column(Text, default="")
+    no_ground_confirmed_by: Mapped[str] = mapped_column(String(100), default="")
+    # «Закрыть подсчёт»: the figures are fixed, the protocol gets its number, decisions are locked.
+    count_closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    count_closed_by: Mapped[str] = mapped_column(String(100), default="")
+    protocol_number: Mapped[str] = mapped_column(String(100), default="")
+    protocol_year: Mapped[int | None] = mapped_column(Integer, nullable=True)  # company sequence: year
+    protocol_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)  # and number in it
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -199,6 +223,7 @@ class OwnerRecord(Base):
     share_den: Mapped[int] = mapped_column(BigInteger, default=1)
     doc_number: Mapped[str] = mapped_column(String(200), default="")
     doc_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    ogrn: Mapped[str] = mapped_column(String(20), default="")  # a legal entity's ОГРН (decision form)
     snils: Mapped[str] = mapped_column(String(14), default="")
     emails: Mapped[list] = mapped_column(JSON, default=list)
     phones: Mapped[list] = mapped_column(JSON, default=list)
@@ -256,6 +281,8 @@ class Delivery(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("owner_records.id", ondelete="CASCADE"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("send_jobs.id", ondelete="CASCADE"), nullable=True)
     channel: Mapped[str] = mapped_column(String(20))  # email | registered_mail | hand
+    # notice: the meeting's notice (ЖК ст. 45 ч. 4); results: the results notice (ст. 46 ч. 3)
+    purpose: Mapped[str] = mapped_column(String(20), default="notice")
     lawful: Mapped[bool] = mapped_column(Boolean, default=True)  # False: an additional e-mail notice
     address: Mapped[str] = mapped_column(String(500), default="")  # e-mail, or the postal number
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|sending|sent|failed|skipped
@@ -418,3 +445,40 @@ class IntegrityState(Base):
     legacy_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     legacy_seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
     upgrade_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class ProtocolVersion(Base):
+    """A closed count: the figures and the protocol as they were fixed. A reopened count closed
+    again makes the next version; the earlier ones are kept."""
+
+    __tablename__ = "protocol_versions"
+    __table_args__ = (UniqueConstraint("meeting_id", "version", name="uq_protocol_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(100))
+    drawn_up_on: Mapped[dt.date] = mapped_column(Date)
+    closed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    closed_by: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # why the count was reopened (version > 1)
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    reopened_by: Mapped[str] = mapped_column(String(100), default="")
+    figures: Mapped[str] = mapped_column(Text, default="")  # JSON: the counted figures
+    docx: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Attendance(Base):
+    """Лист регистрации очной части: an owner (or representative) present at the in-person
+    discussion of an очно-заочное meeting."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("meeting_id", "owner_id", name="uq_attendance_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owner_records.id", ondelete="CASCADE"))
+    representative: Mapped[str] = mapped_column(String(500), default="")  # and the power of attorney
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(100), default="")
+
