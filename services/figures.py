@@ -56,6 +56,18 @@ def format_count(value: int) -> str:
     return WHOLE.apply(int(value), LOCALE)
 
 
+def plural(value: int, one: str, few: str, many: str) -> str:
+    """The word that goes with a count, by CLDR's Russian plural rules (Babel): 1 собственник,
+    2 собственника, 5 собственников, 21 собственник."""
+    form = LOCALE.plural_form(abs(int(value)))
+    return one if form == "one" else few if form == "few" else many
+
+
+def count_of(value: int, one: str, few: str, many: str) -> str:
+    """«48 собственников», «1 помещение», «1 234 решения»: the count and its word."""
+    return f"{format_count(value)} {plural(value, one, few, many)}"
+
+
 def format_votes(value: Number) -> str:
     """Votes for people: «5,01», «2 236,50»."""
     return ru_number(value)
