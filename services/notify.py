@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,11 @@ SORT_DATE, SORT_PREMISE, SORT_NAME = "По дате уведомления", "П
 SORTS = (SORT_DATE, SORT_PREMISE, SORT_NAME)
 DESC, ASC = "По убыванию", "По возрастанию"
 SHOW_UNNOTIFIED, SHOW_ALL = "Показать неуведомлённых", "Показать всех"
+# What proves the meeting's notice (ЖК ст. 45 ч. 4): the results notice (purpose «results»,
+# services/results_notice.py) is sent by the same queue but is no notice of the meeting, so every
+# count, status and register of notices here reads only these deliveries.
+NOTICE = "notice"
+IS_NOTICE = Delivery.purpose == NOTICE
 
 
 class LateNoticeError(ValidationError):
@@ -88,11 +94,13 @@ def owner_status_index(session_factory: sessionmaker[Session], *, meeting_id: in
         ).all()
         sent = dict(s.execute(
             select(Delivery.owner_id, func.max(Delivery.sent_at))
-            .where(Delivery.meeting_id == meeting_id, Delivery.status == "sent", Delivery.sent_at.is_not(None))
+            .where(Delivery.meeting_id == meeting_id, IS_NOTICE, Delivery.status == "sent",
+                   Delivery.sent_at.is_not(None))
             .group_by(Delivery.owner_id)
         ).all())
         latest_ids = (
-            select(func.max(Delivery.id)).where(Delivery.meeting_id == meeting_id).group_by(Delivery.owner_id)
+            select(func.max(Delivery.id)).where(Delivery.meeting_id == meeting_id, IS_NOTICE)
+            .group_by(Delivery.owner_id)
         )
         latest = {oid: (st, err, ch) for oid, st, err, ch in s.execute(
             select(Delivery.owner_id, Delivery.status, Delivery.error, Delivery.channel)
@@ -136,7 +144,7 @@ def status_version(session_factory: sessionmaker[Session], *, meeting_id: int) -
                            .where(OwnerRecord.meeting_id == meeting_id)).one()
         deliveries = s.execute(select(func.count(), func.max(Delivery.id), func.max(Delivery.sent_at),
                                       func.count(Delivery.sent_at), func.sum(Delivery.attempts))
-                               .where(Delivery.meeting_id == meeting_id)).one()
+                               .where(Delivery.meeting_id == meeting_id, IS_NOTICE)).one()
         codes = s.execute(select(func.count(AccessCode.first_used_at), func.max(AccessCode.issued_at))
                           .where(AccessCode.meeting_id == meeting_id)).one()
     return (*owners, *deliveries, *codes)
@@ -191,41 +199,35 @@ def queue_notices(session_factory: sessionmaker[Session], *, meeting_id: int, ow
     owner_ids = sorted(set(int(i) for i in owner_ids))
     if not owner_ids:
         raise ValidationError("Не выбран ни один собственник.")
+
+    def queue(s: Session) -> QueueResult:
+        meeting = _meeting(s, meeting_id)
+        deadline = notice_deadline(meeting.start_date, today)
+        if deadline.passed and not confirm_late:
+            raise LateNoticeError(deadline.text + " Подтвердите отправку после срока.")
+        owners = s.execute(
+            select(OwnerRecord.id, OwnerRecord.emails).where(
+                OwnerRecord.meeting_id == meeting_id, OwnerRecord.id.in_(owner_ids))
+        ).all()
+        if len(owners) != len(owner_ids):
+            raise ValidationError("Часть выбранных собственников не найдена в реестре — обновите страницу.")
+        return add_send_job(s, meeting_id=meeting_id, request_key=request_key, user=user, owners=owners,
+                            lawful=meeting.email_notice_decision_date is not None, late=deadline.passed)
+
+    return once_per_key(session_factory, request_key=request_key, queue=queue)
+
+
+def once_per_key(session_factory: sessionmaker[Session], *, request_key: str,
+                 queue: Callable[[Session], QueueResult]) -> QueueResult:
+    """Run `queue` in one transaction, once per `request_key`: a job the key already created is
+    returned instead, so a double click or a rerun never queues twice."""
     with session_factory() as s:
         existing = s.scalar(select(SendJob).where(SendJob.request_key == request_key))
         if existing is not None:
             return _result_of(s, existing)
     try:
         with session_factory.begin() as s:
-            meeting = _meeting(s, meeting_id)
-            deadline = notice_deadline(meeting.start_date, today)
-            if deadline.passed and not confirm_late:
-                raise LateNoticeError(deadline.text + " Подтвердите отправку после срока.")
-            lawful = meeting.email_notice_decision_date is not None
-            owners = s.execute(
-                select(OwnerRecord.id, OwnerRecord.emails).where(
-                    OwnerRecord.meeting_id == meeting_id, OwnerRecord.id.in_(owner_ids))
-            ).all()
-            if len(owners) != len(owner_ids):
-                raise ValidationError("Часть выбранных собственников не найдена в реестре — обновите страницу.")
-            job = SendJob(meeting_id=meeting_id, request_key=request_key, created_by=user, total=len(owners),
-                          late=deadline.passed)
-            s.add(job)
-            s.flush()
-            now = utcnow()
-            rows = []
-            for oid, emails in owners:
-                emails = [e for e in (emails or []) if e]
-                rows.append({
-                    "meeting_id": meeting_id, "owner_id": oid, "job_id": job.id, "channel": "email",
-                    "lawful": lawful, "address": ", ".join(emails), "status": "queued" if emails else "skipped",
-                    "late": deadline.passed, "attempts": 0, "error": "" if emails else NO_EMAIL,
-                    "created_at": now, "next_attempt_at": now, "claimed_by": "", "message_id": "",
-                    "created_by": user,
-                })
-            s.execute(Delivery.__table__.insert(), rows)
-            queued = sum(1 for r in rows if r["status"] == "queued")
-            return QueueResult(job.id, queued, len(rows) - queued, deadline.passed)
+            return queue(s)
     except IntegrityError:
         # the same confirmation arrived twice at once: the other request created the job
         with session_factory() as s:
@@ -235,10 +237,36 @@ def queue_notices(session_factory: sessionmaker[Session], *, meeting_id: int, ow
             return _result_of(s, existing)
 
 
+def add_send_job(s: Session, *, meeting_id: int, request_key: str, user: str, owners, lawful: bool, late: bool,
+                 purpose: str = NOTICE, total: int | None = None) -> QueueResult:
+    """A SendJob and one e-mail delivery per owner of `owners` ((id, e-mails) pairs): queued, or
+    «skipped» without an address. `total` (the owners the job concerns) may exceed `owners` when
+    owners without an address get no delivery row; they count as skipped."""
+    job = SendJob(meeting_id=meeting_id, request_key=request_key, created_by=user,
+                  total=len(owners) if total is None else total, late=late)
+    s.add(job)
+    s.flush()
+    now = utcnow()
+    rows = []
+    for oid, emails in owners:
+        emails = [e for e in (emails or []) if e]
+        rows.append({
+            "meeting_id": meeting_id, "owner_id": oid, "job_id": job.id, "channel": "email", "purpose": purpose,
+            "lawful": lawful, "address": ", ".join(emails), "status": "queued" if emails else "skipped",
+            "late": late, "attempts": 0, "error": "" if emails else NO_EMAIL,
+            "created_at": now, "next_attempt_at": now, "claimed_by": "", "message_id": "",
+            "created_by": user,
+        })
+    if rows:
+        s.execute(Delivery.__table__.insert(), rows)
+    queued = sum(1 for r in rows if r["status"] == "queued")
+    return QueueResult(job.id, queued, job.total - queued, late)
+
+
 def _result_of(s: Session, job: SendJob) -> QueueResult:
-    skipped = s.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.job_id == job.id, Delivery.status == "skipped")) or 0
-    return QueueResult(job.id, job.total - skipped, skipped, job.late, existed=True)
+    queued = s.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.job_id == job.id, Delivery.status != "skipped")) or 0
+    return QueueResult(job.id, queued, job.total - queued, job.late, existed=True)
 
 
 def failed_owner_ids(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[int]:
@@ -292,7 +320,7 @@ def active_job_id(session_factory: sessionmaker[Session], *, meeting_id: int) ->
     with session_factory() as s:
         return s.scalar(
             select(func.max(Delivery.job_id)).where(
-                Delivery.meeting_id == meeting_id, Delivery.status.in_(("queued", "sending")))
+                Delivery.meeting_id == meeting_id, IS_NOTICE, Delivery.status.in_(("queued", "sending")))
         )
 
 
@@ -332,7 +360,8 @@ def record_paper_delivery(session_factory: sessionmaker[Session], *, meeting_id:
         late = on_date > notice_deadline(meeting.start_date).last_day
         at = dt.datetime.combine(on_date, dt.time(12, 0))
         s.execute(Delivery.__table__.insert(), [{
-            "meeting_id": meeting_id, "owner_id": oid, "job_id": None, "channel": channel, "lawful": True,
+            "meeting_id": meeting_id, "owner_id": oid, "job_id": None, "channel": channel, "purpose": NOTICE,
+            "lawful": True,
             "address": postal_number, "status": "sent", "late": late, "attempts": 1, "error": "",
             "created_at": utcnow(), "next_attempt_at": utcnow(), "claimed_by": "", "sent_at": at,
             "delivered_on": on_date, "message_id": "", "created_by": user,
@@ -358,7 +387,7 @@ def update_notice_settings(session_factory: sessionmaker[Session], *, meeting_id
         # E-mail notices count as lawful only with that decision: keep the register consistent.
         s.execute(
             Delivery.__table__.update()
-            .where(Delivery.meeting_id == meeting_id, Delivery.channel == "email")
+            .where(Delivery.meeting_id == meeting_id, Delivery.channel == "email", IS_NOTICE)
             .values(lawful=email_decision_date is not None)
         )
 
@@ -380,7 +409,7 @@ def notify_summary(session_factory: sessionmaker[Session], *, meeting_id: int) -
     with session_factory() as s:
         rows = s.execute(
             select(Delivery.owner_id, Delivery.lawful, Delivery.late).where(
-                Delivery.meeting_id == meeting_id, Delivery.status == "sent")
+                Delivery.meeting_id == meeting_id, IS_NOTICE, Delivery.status == "sent")
         ).all()
     lawful, in_time, any_sent = set(), set(), set()
     for oid, is_lawful, late in rows:
@@ -401,7 +430,7 @@ def delivery_register_rows(session_factory: sessionmaker[Session], *, meeting_id
             select(Delivery, OwnerRecord.name, Premise.number)
             .join(OwnerRecord, Delivery.owner_id == OwnerRecord.id)
             .join(Premise, OwnerRecord.premise_id == Premise.id)
-            .where(Delivery.meeting_id == meeting_id)
+            .where(Delivery.meeting_id == meeting_id, IS_NOTICE)
         ).all()
     rows.sort(key=lambda r: (natural_key(r[2]), r[1], r[0].id))
     header = ["Номер помещения", "ФИО/Наименование собственника", "Способ", "Вид уведомления",

@@ -414,8 +414,10 @@ def owner_status_marks(s: Session, meeting_id: int, owner_ids: list[int] | None 
     """«Статус» of the meeting's owners (of `owner_ids` only, when given)."""
     from services.models import AccessCode, Delivery
 
+    # the notice's mark: a results notice (purpose «results») carries no code and notifies of nothing
     sent_q = (select(Delivery.owner_id, func.max(Delivery.sent_at))
-              .where(Delivery.meeting_id == meeting_id, Delivery.status == "sent").group_by(Delivery.owner_id))
+              .where(Delivery.meeting_id == meeting_id, Delivery.purpose == "notice", Delivery.status == "sent")
+              .group_by(Delivery.owner_id))
     used_q = select(AccessCode.owner_id).where(AccessCode.meeting_id == meeting_id,
                                                AccessCode.first_used_at.is_not(None))
     if owner_ids is not None:

@@ -44,7 +44,7 @@ def activity_version(session_factory: sessionmaker[Session], *, meeting_id: int)
         .where(OwnerRecord.meeting_id == m),
         select(func.count(), func.sum(type_coerce(Premise.area, BigInteger))).where(Premise.meeting_id == m),
         select(func.count(Delivery.sent_at), func.max(Delivery.id), func.max(Delivery.sent_at))
-        .where(Delivery.meeting_id == m),
+        .where(Delivery.meeting_id == m, Delivery.purpose == "notice"),
         select(func.count(AccessCode.first_used_at), func.max(AccessCode.first_used_at))
         .where(AccessCode.meeting_id == m),
         select(Meeting.seal_count).where(Meeting.id == m),
@@ -81,7 +81,9 @@ def activity_figures(session_factory: sessionmaker[Session], *, meeting_id: int)
     again for the GROUP BY: 4× faster on PostgreSQL for 100 000 owners (bench/tally.py). The
     slots hold the owner id, so the decisions' unique (meeting_id, *_slot) indexes answer them."""
     m = meeting_id
-    notified = OwnerRecord.id.in_(select(Delivery.owner_id).where(Delivery.meeting_id == m, Delivery.status == "sent"))
+    # «Уведомлены»: by the meeting's notice only, not by the results notice (purpose «results»)
+    notified = OwnerRecord.id.in_(select(Delivery.owner_id).where(Delivery.meeting_id == m, Delivery.purpose == "notice",
+                                                                  Delivery.status == "sent"))
     entered = OwnerRecord.id.in_(select(AccessCode.owner_id).where(AccessCode.meeting_id == m,
                                                                    AccessCode.first_used_at.is_not(None)))
     online = OwnerRecord.id.in_(select(Decision.online_slot).where(Decision.meeting_id == m,

@@ -7,6 +7,9 @@ process that dies mid-batch leaves leases that expire, and the rows are taken ag
 survives a closed tab and a restart. The personal code is drawn at the moment of sending, put in
 the message, and its HMAC becomes the owner's active code in the same transaction that marks the
 delivery sent: a code that never left is never valid, and the previous code stops working.
+A results notice (purpose «results», services/results_notice.py) goes the same way, with the same
+headers, but carries no code and touches no owner's code; its text is rendered once per meeting
+per batch.
 
 Server-level failures (down, login refused) put the batch back with a growing delay, so a server
 that comes back gets every message exactly once; a refused address fails that delivery only,
@@ -37,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.codes import generate_code, hash_code
+from services.errors import DomainError
 from services.mailer import MailError, Mailer
 from services.models import AccessCode, Delivery, Meeting, OwnerRecord, Premise, utcnow
 from services.notice import (
@@ -44,12 +48,15 @@ from services.notice import (
     NoticeError,
     NoticeRenderer,
     QuestionView,
+    RenderedNotice,
     build_message,
     owner_view,
     sender_address,
 )
 
 log = logging.getLogger("kvorum.sender")
+
+RESULTS = "results"  # Delivery.purpose of a results notice (services/results_notice.py)
 
 LEASE = dt.timedelta(seconds=60)  # a killed sender's claims are free again this long after its death
 BATCH = 200
@@ -151,9 +158,11 @@ _REPLACE_CODE = (
 _ADD_CODE = insert(AccessCode.__table__)
 
 
-def _finish_sent(s: Session, d: Delivery, *, code_hash: str, message_id: str, now: dt.datetime) -> None:
+def _finish_sent(s: Session, d: Delivery, *, code_hash: str | None, message_id: str, now: dt.datetime) -> None:
     conn = s.connection()
     conn.execute(_MARK_SENT, {"b_id": d.id, "b_now": now, "b_message_id": message_id})
+    if code_hash is None:  # a results notice: no code left with it, the owner's code stays as it was
+        return
     changed = conn.execute(_REPLACE_CODE, {"b_owner_id": d.owner_id, "b_hash": code_hash, "b_now": now,
                                            "b_delivery": d.id}).rowcount
     if not changed:
@@ -179,18 +188,34 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
                     sender = str(exc)  # every message of this meeting fails with the reason, below
                 meetings[d.meeting_id] = (view, counts_electronic(s, d.meeting_id), sender)
         s.expunge_all()
+    # One results text per meeting, not per owner: it holds no personal data.
+    results: dict[int, RenderedNotice | str] = {}
+    wanted = sorted({r[0].meeting_id for r in rows if r[0].purpose == RESULTS})
+    if wanted:
+        from services.results_notice import compose as compose_results
+    for meeting_id in wanted:
+        try:
+            results[meeting_id] = compose_results(session_factory, meeting_id=meeting_id).rendered()
+        except DomainError as exc:  # e.g. the count was reopened: every such message fails with the reason
+            results[meeting_id] = exc.message
     pending = [r[0].id for r in rows]
 
     def prepare(row):
         """Code, rendered notice and serialized bytes of one delivery (or the reason it cannot go)."""
         d, name, num, den, number, area = row
         meeting, electronic, sender = meetings[d.meeting_id]
-        code = generate_code()
+        code = None
         try:
-            rendered = renderer.render(
-                meeting=meeting, owner=owner_view(name=name, premise=number, area=area, share=Fraction(num, den)),
-                code=code, public_url=config.public_url, counted_electronic=electronic,
-            )
+            if d.purpose == RESULTS:
+                rendered = results[d.meeting_id]
+                if isinstance(rendered, str):
+                    raise NoticeError(rendered)
+            else:
+                code = generate_code()
+                rendered = renderer.render(
+                    meeting=meeting, owner=owner_view(name=name, premise=number, area=area, share=Fraction(num, den)),
+                    code=code, public_url=config.public_url, counted_electronic=electronic,
+                )
             if isinstance(sender, str):
                 raise NoticeError(sender)
             message = build_message(rendered=rendered, to=[a.strip() for a in d.address.split(",") if a.strip()],
@@ -263,7 +288,7 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
         for attempt in range(5):
             try:
                 with session_factory.begin() as s:
-                    _finish_sent(s, d, code_hash=hash_code(config.secret_key, code),
+                    _finish_sent(s, d, code_hash=None if code is None else hash_code(config.secret_key, code),
                                  message_id=str(message["Message-ID"]), now=now)
                 break
             except IntegrityError:
