@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
-from services.figures import format_area, format_count, format_votes
+from services.figures import format_area, format_count, format_votes, plural
 from services.meetings import get_meeting
 from services.registry import (
     COL_STATUS,
@@ -21,6 +21,7 @@ from services.registry import (
     registry_summary,
     registry_xlsx,
     rejected_rows_xlsx,
+    snils_missing,
 )
 from services.registry_job import CHILD_IMPORT_OWNERS, check_for_preview, store_checked_registry
 from services.registry_parse import FIELD_LABELS, release_memory
@@ -53,6 +54,12 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Общая площадь помещений", format_area(summary.total_area))
 c2.metric("Голосов у собственников в реестре", format_votes(summary.votes))
 c3.metric("Помещений", summary.premises)
+no_snils = snils_missing(sf, meeting_id=meeting_id) if summary.owners else 0
+if no_snils:
+    who = plural(no_snils, "собственника — физического лица", "собственников — физических лиц",
+                 "собственников — физических лиц")
+    st.warning(f"У {format_count(no_snils)} {who} нет СНИЛС или он неверен: с 01.09.2025 СНИЛС указывается в "
+               "решении (ЖК РФ ст. 48 ч. 5.1).", icon=":material/badge:")
 
 
 # ---------- upload ----------
@@ -93,7 +100,7 @@ with st.expander("Загрузить реестр из файла", expanded=sum
         f"табуляция), до {MAX_FILE_BYTES // 1024 // 1024} МБ. Строка заголовков может быть в любой из первых 30 "
         "строк; столбцы узнаются по названиям: «Номер помещения», «Общая площадь», «ФИО/Наименование "
         "собственника», «Доля собственника», «Номер документа», «Дата документа», «Адрес эл. почты и номер "
-        "телефона», «СНИЛС»."
+        "телефона», «СНИЛС», «ОГРН»."
     )
     mode = st.radio("Что сделать с файлом", ["Заменить реестр", "Добавить к реестру"], horizontal=True,
                     disabled=summary.owners == 0, key="registry_mode")

@@ -125,7 +125,7 @@ BOX_ON, BOX_OFF = "☒", "☐"
 @dataclass
 class BallotOwner:
     name: str
-    snils: str
+    snils: str  # a person's СНИЛС when it passes its check digits, else '' (a line to fill in)
     premise: str
     area: str
     share: str
@@ -136,6 +136,20 @@ class BallotOwner:
     # the holding, ГК РФ ст. 253 ч. 2; each gets a line)
     signers: list[str] = field(default_factory=list)
     joint: bool = False
+    legal_entity: bool = False
+    ogrn: str = ""  # a legal entity's ОГРН (ОГРНИП) when it passes its check digit, else ''
+
+
+@dataclass
+class BallotRepresentative:
+    """Who signs for the owner, as far as known (ЖК РФ ст. 48 ч. 2; ГК РФ ст. 185.1): empty texts
+    leave the form's lines blank to fill in by hand."""
+
+    name: str = ""  # by a power of attorney
+    poa_number: str = ""
+    poa_date: str = ""
+    poa_certified_by: str = ""
+    in_person: str = ""  # a legal entity's «в лице (должность, ФИО)»
 
 
 @dataclass
@@ -146,6 +160,7 @@ class Ballot:
     answers: dict[int, str]
     fingerprint: str = ""
     submitted: str = ""
+    representative: BallotRepresentative = field(default_factory=BallotRepresentative)
 
 
 def _ballot_context(ballot: Ballot, questions: tuple) -> dict:
@@ -157,7 +172,7 @@ def _ballot_context(ballot: Ballot, questions: tuple) -> dict:
                      "against_box": BOX_ON if a == "against" else BOX_OFF,
                      "abstain_box": BOX_ON if a == "abstain" else BOX_OFF})
     return {"owner": dataclasses.asdict(ballot.owner), "questions": rows, "fingerprint": ballot.fingerprint,
-            "submitted": ballot.submitted}
+            "submitted": ballot.submitted, "representative": dataclasses.asdict(ballot.representative)}
 
 
 _LISTING_CHARS = ("\t", "\n", "\a", "\f")

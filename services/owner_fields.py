@@ -305,6 +305,45 @@ def format_snils(digits: str) -> str:
     return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
 
 
+def valid_snils(stored: str) -> str:
+    """A stored СНИЛС as the decision form prints it («112-233-445 95»), or '' when it is missing
+    or fails its check digits: the form then leaves a line to fill in by hand."""
+    digits = _NON_DIGITS.sub("", stored or "")
+    return format_snils(digits) if len(digits) == 11 and snils_checksum_ok(digits) else ""
+
+
+# ---------- ОГРН ----------
+
+def ogrn_checksum_ok(digits: str) -> bool:
+    """ОГРН: 13 digits, the 13th = (the first 12 as a number mod 11) mod 10; ОГРНИП: 15 digits,
+    the 15th = (the first 14 mod 13) mod 10."""
+    if len(digits) == 13:
+        return int(digits[:12]) % 11 % 10 == int(digits[12])
+    if len(digits) == 15:
+        return int(digits[:14]) % 13 % 10 == int(digits[14])
+    return False
+
+
+def parse_ogrn(value) -> str:
+    """ОГРН or ОГРНИП of an owner, as its digits; '' for a blank cell."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a spreadsheet keeps a long number as a float; 13–15 digits fit exactly
+    digits = _NON_DIGITS.sub("", str(value))
+    if len(digits) not in (13, 15):
+        raise FieldError(f"ОГРН «{clean_text(value)[:30]}» должен содержать 13 цифр (ОГРНИП — 15)")
+    if not ogrn_checksum_ok(digits):
+        raise FieldError(f"ОГРН {digits}: неверное контрольное число")
+    return digits
+
+
+def valid_ogrn(stored: str) -> str:
+    """A stored ОГРН/ОГРНИП for the decision form, or '' when missing or failing its check digit."""
+    digits = _NON_DIGITS.sub("", stored or "")
+    return digits if ogrn_checksum_ok(digits) else ""
+
+
 # ---------- contacts ----------
 
 _EMAIL = re.compile(r"[\w.%+'\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}", re.UNICODE)

@@ -148,7 +148,8 @@ def store_registry(
                 "is_legal_entity": [o.is_legal_entity for o in owners],
                 "share_num": [o.share.numerator for o in owners], "share_den": [o.share.denominator for o in owners],
                 "doc_number": [o.doc_number for o in owners], "doc_date": [o.doc_date for o in owners],
-                "snils": [o.snils for o in owners], "emails": [o.emails for o in owners],
+                "snils": [o.snils for o in owners], "ogrn": [o.ogrn for o in owners],
+                "emails": [o.emails for o in owners],
                 "phones": [o.phones for o in owners], "source_row": [o.row for o in owners], "created_at": [now] * n,
                 "joint_group": [o.joint_group for o in owners],
                 **({"seal": owner_seals} if tag_key else {}),
@@ -290,6 +291,17 @@ def registry_summary(session_factory: sessionmaker[Session], *, meeting_id: int)
             by_den[den] = by_den.get(den, 0) + int(area_units_row) * num
         votes = sum((Fraction(v, d * 10_000) for d, v in by_den.items()), Fraction(0))
     return RegistrySummary(owners or 0, premises or 0, Decimal(int(area_units)) / 10_000, votes)
+
+
+def snils_missing(session_factory: sessionmaker[Session], *, meeting_id: int) -> int:
+    """How many owner records of persons (not legal entities) have no СНИЛС or one failing its check
+    digits: since 01.09.2025 a person's written decision carries the СНИЛС (ЖК РФ ст. 48 ч. 5.1),
+    and their forms are printed with a blank line for it."""
+    persons = (OwnerRecord.meeting_id == meeting_id, OwnerRecord.is_legal_entity.is_(False))
+    with session_factory() as s:
+        empty = s.scalar(select(func.count()).select_from(OwnerRecord).where(*persons, OwnerRecord.snils == ""))
+        given = s.scalars(select(OwnerRecord.snils).where(*persons, OwnerRecord.snils != ""))
+        return (empty or 0) + sum(1 for snils in given if not f.valid_snils(snils))
 
 
 REGISTRY_PAGE_ROWS = 100  # rows of the registry table a page shows: the table of 200 000 owners is paged
@@ -681,13 +693,13 @@ def registry_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) ->
     rows.sort(key=lambda r: (natural_key(r[0]), r[3].name))
     header = [
         COL_PREMISE, "Вид помещения", "Общая площадь, м²", COL_NAME, "Юридическое лицо", COL_SHARE,
-        "Количество голосов", COL_DOC, COL_DATE, "СНИЛС", "Адрес эл. почты", "Телефон",
+        "Количество голосов", COL_DOC, COL_DATE, "СНИЛС", "ОГРН", "Адрес эл. почты", "Телефон",
     ]
     data = [
         [
             number, "нежилое" if kind == "non_residential" else "жилое", area, rec.name, rec.is_legal_entity,
             f.format_share(rec.share), round2(record_votes(area, rec.share)), rec.doc_number, rec.doc_date,
-            rec.snils, ", ".join(rec.emails or []), ", ".join(rec.phones or []),
+            rec.snils, rec.ogrn, ", ".join(rec.emails or []), ", ".join(rec.phones or []),
         ]
         for number, kind, area, rec in rows
     ]

@@ -38,6 +38,7 @@ FIELD_LABELS = {
     "doc_number": "Номер документа",
     "doc_date": "Дата документа",
     "snils": "СНИЛС",
+    "ogrn": "ОГРН",
     "contacts": "Адрес эл. почты и номер телефона",
     "kind": "Вид помещения",
     "entity": "Тип собственника",
@@ -72,6 +73,9 @@ def classify_header(value) -> tuple[str, int] | None:
         return ("right", 0)
     if has("снилс", "страхов"):
         return ("snils", 0)
+    # «ОГРН», «ОГРН/ОГРНИП», «ОГРН юр. лица» (before the «юр. лицо» of the owner type); not a date of it
+    if has("огрн") and not has("дата"):
+        return ("ogrn", 0)
     if has("дата"):
         if has("документ", "регистрац", "свидетельств", "выписк", "прав"):
             return ("doc_date", 0)
@@ -196,6 +200,7 @@ class ParsedOwner:
     joint: bool = False  # совместная собственность: one holding with the premise's other joint rows
     share_given: bool = True  # False: the share cell was empty (or «совместная» without a fraction)
     joint_group: int | None = None  # set by RowChecker.finish: the holding within the premise
+    ogrn: str = ""  # ОГРН/ОГРНИП, digits only (owner_fields.parse_ogrn)
 
     @property
     def votes(self) -> Fraction:
@@ -458,6 +463,8 @@ class RowChecker:
         self.control_columns = {c: header.headers.get(c, FIELD_LABELS[k])
                                 for k, c in [*cols.items(), *(("contacts", c) for c in header.contact_columns)]}
         self.areas, self.shares, self.dates = _Memo(f.parse_area), _Memo(f.parse_holding_share), _Memo(f.parse_date)
+        # one organisation owns many premises: its ОГРН is checked once
+        self.ogrns = _Memo(f.parse_ogrn)
 
     def prepared_from(self, extra, start: int, stop: int) -> list[tuple] | None:
         """The part of a reader's prepare_sheet payload for rows[start:stop], if it is for this
@@ -487,10 +494,11 @@ class RowChecker:
         cols, label = header.columns, self.label
         c_premise, c_area, c_owner = cols["premise"], cols["area"], cols["owner"]
         # A column the file lacks is read as an empty cell; so is a cell beyond the end of a short row.
-        c_share, c_date, c_doc, c_kind, c_snils, c_right = (
+        c_share, c_date, c_doc, c_kind, c_snils, c_right, c_ogrn = (
             -1 if c is None else c
-            for c in (cols.get(k) for k in ("share", "doc_date", "doc_number", "kind", "snils", "right"))
+            for c in (cols.get(k) for k in ("share", "doc_date", "doc_number", "kind", "snils", "right", "ogrn"))
         )
+        ogrns, ogrn_hits = self.ogrns, self.ogrns.hits
         is_joint_right = f.is_joint_right
         premises, areas, shares, dates = self.premises, self.areas, self.shares, self.dates
         premise_hits, area_hits, share_hits, date_hits = premises.hits, areas.hits, shares.hits, dates.hits
@@ -600,6 +608,13 @@ class RowChecker:
                     snils = f.parse_snils(cells[c_snils])
                 except FieldError as exc:
                     notes = (notes or []) + [Note(rowno, premise, f"{exc} — сохранено без СНИЛС")]
+            ogrn = ""
+            if c_ogrn != -1 and c_ogrn < width:
+                raw_ogrn = cells[c_ogrn]
+                ogrn, problem = ogrn_hits.get((raw_ogrn.__class__, raw_ogrn)) or ogrns.miss(raw_ogrn)
+                if problem is not None:
+                    ogrn = ""
+                    notes = (notes or []) + [Note(rowno, premise, f"{problem} — сохранено без ОГРН")]
             if contacts is None:
                 emails, phones = [], []  # what parse_contacts gives for blank cells
             else:
@@ -626,7 +641,7 @@ class RowChecker:
                 area, name, owner_key,
                 legal, share,
                 clean_text(cells[c_doc])[:200] if -1 < c_doc < width else "", doc_date, snils, emails, phones,
-                joint, share_given,
+                joint, share_given, None, ogrn,
             ))
 
     def finish(self) -> None:
@@ -870,7 +885,7 @@ def _parse_csv_text(text: str, filename: str, existing: ExistingRegistry | None,
 
 # ParsedOwner's fields in the order the reading process sends them (area as text, share as two integers)
 _OWNER_FIELDS = ("row", "premise", "premise_key", "kind", "area", "name", "name_key", "is_legal_entity", "share",
-                 "doc_number", "doc_date", "snils", "emails", "phones", "joint", "share_given", "joint_group")
+                 "doc_number", "doc_date", "snils", "emails", "phones", "joint", "share_given", "joint_group", "ogrn")
 
 
 def registry_csv_job(data: bytes, filename: str, args, send) -> None:
@@ -896,7 +911,8 @@ def registry_csv_job(data: bytes, filename: str, args, send) -> None:
     for start in range(0, len(owners), CHUNK_ROWS):
         send(("owners", [(o.row, o.premise, o.premise_key, o.kind, str(o.area), o.name, o.name_key, o.is_legal_entity,
                           o.share.numerator, o.share.denominator, o.doc_number, o.doc_date, o.snils, o.emails,
-                          o.phones, o.joint, o.share_given, o.joint_group) for o in owners[start:start + CHUNK_ROWS]]))
+                          o.phones, o.joint, o.share_given, o.joint_group, o.ogrn)
+                         for o in owners[start:start + CHUNK_ROWS]]))
     for kind, items, fields in (("errors", report.errors, ("row", "column", "message")),
                                 ("warnings", report.warnings, ("row", "premise", "message"))):
         for start in range(0, len(items), CHUNK_ROWS):
@@ -937,11 +953,11 @@ def _parse_csv_in_worker(data: bytes, filename: str, existing: ExistingRegistry 
                         share = shares.get((num, den))
                         if share is None:
                             share = shares[(num, den)] = Fraction(num, den)
-                        if not all(t[i].__class__ is str for i in (1, 2, 3, 5, 6, 10, 12)):
+                        if not all(t[i].__class__ is str for i in (1, 2, 3, 5, 6, 10, 12, 18)):
                             raise TypeError("owner text")
                         append(ParsedOwner(t[0], t[1], t[2], t[3], Decimal(t[4]), t[5], t[6], t[7] is True, share,
                                            t[10], t[11], t[12], list(t[13]), list(t[14]), t[15] is True,
-                                           t[16] is True, t[17]))
+                                           t[16] is True, t[17], t[18]))
                 elif kind == "figures":
                     count, premises, area, num, den = payload[1:]
                     if not all(x.__class__ is int for x in (count, premises, num, den)) or area.__class__ is not str:

@@ -274,7 +274,7 @@ def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> Vote
             name=owner.name, premise=owner.premise.number, area=format_area(area, unit=False),
             share=f.format_share(owner.share), votes=format_votes(record_votes(area, owner.share)),
             doc_number=owner.doc_number,
-            doc_date=f.format_date(owner.doc_date), snils=f.format_snils(owner.snils) if owner.snils else "",
+            doc_date=f.format_date(owner.doc_date), snils=f.valid_snils(owner.snils),
             is_legal_entity=owner.is_legal_entity,
             questions=[QuestionItem(q.id, q.number, q.text, q.materials, q.majority, q.proposal)
                        for q in m.questions],
@@ -836,12 +836,41 @@ def _ballot_owner(owner: OwnerRecord, premise: Premise, co_owners: list[str] | N
         joint = len(signers) > 1
     else:
         signers, joint = [owner.name], owner.joint_group is not None
-    return BallotOwner(name=owner.name, snils=f.format_snils(owner.snils) if owner.snils else "",
+    # the СНИЛС of a person and the ОГРН of a legal entity only when they pass their check digits:
+    # a wrong one is no identification, and the form leaves its line to fill in (ЖК ст. 48 ч. 5.1)
+    return BallotOwner(name=owner.name, snils="" if owner.is_legal_entity else f.valid_snils(owner.snils),
                        premise=premise.number, area=format_area(premise.area, unit=False),
                        share=format_holding_share(owner.share, owner.joint_group),
                        votes=format_votes(record_votes(premise.area, owner.share)),
                        doc_number=owner.doc_number, doc_date=f.format_date(owner.doc_date), signers=signers,
-                       joint=joint)
+                       joint=joint, legal_entity=owner.is_legal_entity,
+                       ogrn=f.valid_ogrn(owner.ogrn) if owner.is_legal_entity else "")
+
+
+def _ballot_representative(representative: Representative | None):
+    """The representative's lines of a decision form, prefilled from a decision he signed."""
+    from services.documents import BallotRepresentative
+
+    if representative is None:
+        return BallotRepresentative()
+    if representative.office:  # a legal entity's head acts by office, without a power of attorney
+        in_person = f"{representative.office}, {representative.name}"
+    else:
+        in_person = f"{representative.name}, по доверенности"
+    if not representative.by_power_of_attorney:
+        return BallotRepresentative(in_person=in_person)
+    return BallotRepresentative(name=representative.name, poa_number=representative.poa_number,
+                                poa_date=f.format_date(representative.poa_date),
+                                poa_certified_by=representative.poa_certified_by, in_person=in_person)
+
+
+def _representatives(s: Session, meeting_id: int, owner_ids) -> dict[int, Representative]:
+    """Owner id -> the representative of the owner's latest decision in the meeting signed by one."""
+    found: dict[int, Representative] = {}
+    for d in s.scalars(select(Decision).where(Decision.meeting_id == meeting_id, Decision.owner_id.in_(owner_ids),
+                                              Decision.representative_name != "").order_by(Decision.id)):
+        found[d.owner_id] = of_decision(d)
+    return found
 
 
 def _co_owner_names(s: Session, owners: list[OwnerRecord]) -> dict[int, list[str]]:
@@ -881,10 +910,12 @@ def owner_decision_docx(session_factory: sessionmaker[Session], *, owner_id: int
         if d is None:
             raise ValidationError("Сначала ответьте на вопросы повестки дня.")
         view, questions = _agenda(s, owner.meeting_id)
+        representative = of_decision(d) or _representatives(s, owner.meeting_id, [owner.id]).get(owner.id)
         ballot = Ballot(owner=_ballot_owner(owner, s.get(Premise, owner.premise_id),
                                             _co_owner_names(s, [owner]).get(owner.id)),
                         answers={a.question_id: a.answer for a in d.answers}, fingerprint=fingerprint(d.seal),
-                        submitted=f"{d.submitted_at:%d.%m.%Y %H:%M} UTC")
+                        submitted=f"{d.submitted_at:%d.%m.%Y %H:%M} UTC",
+                        representative=_ballot_representative(representative))
     return decisions_docx(meeting=view, questions=questions, ballots=[ballot])
 
 
@@ -904,7 +935,9 @@ def _ballots(s: Session, meeting_id: int, owner_ids: list[int]):
                      .where(OwnerRecord.meeting_id == meeting_id, OwnerRecord.id.in_(owner_ids))).all()
     rows.sort(key=lambda r: (natural_key(r[1].number), r[0].name))
     co_owners = _co_owner_names(s, [o for o, _p in rows])
-    return [(o.id, Ballot(owner=_ballot_owner(o, p, co_owners.get(o.id)), answers={})) for o, p in rows]
+    representatives = _representatives(s, meeting_id, owner_ids)
+    return [(o.id, Ballot(owner=_ballot_owner(o, p, co_owners.get(o.id)), answers={},
+                          representative=_ballot_representative(representatives.get(o.id)))) for o, p in rows]
 
 
 def ballots_docx(session_factory: sessionmaker[Session], *, meeting_id: int, owner_ids: list[int]) -> bytes:

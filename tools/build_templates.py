@@ -84,7 +84,6 @@ def decision() -> None:
     info.style = "Table Grid"
     for label, value in (
         ("Собственник (ФИО / наименование)", "{{ b.owner.name }}"),
-        ("СНИЛС (для физического лица)", "{{ b.owner.snils }}"),
         ("Помещение №", "{{ b.owner.premise }}"),
         ("Общая площадь помещения, м²", "{{ b.owner.area }}"),
         ("Доля в праве собственности", "{{ b.owner.share }}"),
@@ -93,6 +92,21 @@ def decision() -> None:
     ):
         cells = info.add_row().cells
         cells[0].text, cells[1].text = label, value
+    # The owner's identification (ЖК РФ ст. 48 ч. 5.1: a person's СНИЛС since 01.09.2025; a legal
+    # entity's ОГРН and who acts for it) and the representative (ст. 48 ч. 2): what is known is
+    # printed, the rest is a line to fill in by hand.
+    doc.add_paragraph("{%p if b.owner.legal_entity %}")
+    doc.add_paragraph("ОГРН: {{ b.owner.ogrn or '______________________' }}")
+    doc.add_paragraph("в лице (должность, ФИО): "
+                      "{{ b.representative.in_person or '____________________________________________' }}")
+    doc.add_paragraph("{%p else %}")
+    doc.add_paragraph("СНИЛС: {{ b.owner.snils or '______________________' }}")
+    doc.add_paragraph("{%p endif %}")
+    doc.add_paragraph("Представитель (при голосовании по доверенности): "
+                      "ФИО {{ b.representative.name or '______________________' }}, "
+                      "доверенность № {{ b.representative.poa_number or '__________' }} от "
+                      "{{ b.representative.poa_date or '____________' }}, удостоверена "
+                      "{{ b.representative.poa_certified_by or '______________________' }}")
     doc.add_paragraph("По каждому вопросу отметьте только один вариант: «За», «Против» или «Воздержался». "
                       "Вопрос без отметки или с несколькими отметками не учитывается (ЖК РФ ст. 48 ч. 6).")
     table = doc.add_table(rows=4, cols=5)
