@@ -14,6 +14,8 @@
     python manage.py verify-journal
     python manage.py rebuild-totals --meeting ID --yes
     python manage.py tally --meeting ID [--json]
+    python manage.py protocol --meeting ID --out FILE.docx
+    python manage.py close-count --meeting ID [--date YYYY-MM-DD]
     python manage.py backup
     python manage.py restore FILE
 """
@@ -291,6 +293,40 @@ def cmd_tally(args) -> int:
     return 0
 
 
+def cmd_protocol(args) -> int:
+    """The protocol as the results page offers it: fixed when the count is closed, a draft otherwise."""
+    from services.closing import count_state
+    from services.results import protocol_docx
+
+    sf = _runtime().session_factory
+    data = protocol_docx(sf, meeting_id=args.meeting)
+    out = Path(args.out)
+    out.write_bytes(data)
+    state = count_state(sf, meeting_id=args.meeting)
+    print(f"Протокол № {state.number} записан в {out}" + (f" (редакция {state.version})" if state.version > 1 else "")
+          if state.closed else f"Проект протокола (подсчёт не закрыт) записан в {out}")
+    return 0
+
+
+def cmd_close_count(args) -> int:
+    from services.closing import close_count
+    from services.owner_fields import format_date
+
+    drawn = None
+    if args.date:
+        try:
+            import datetime as dt
+
+            drawn = dt.date.fromisoformat(args.date)
+        except ValueError:
+            print(f"Ошибка: --date ожидает дату в виде ГГГГ-ММ-ДД, указано «{args.date}».", file=sys.stderr)
+            return 2
+    state = close_count(_runtime().session_factory, meeting_id=args.meeting, user="manage.py", drawn_up_on=drawn)
+    print(f"Подсчёт закрыт: протокол № {state.number} от {format_date(state.drawn_up_on)}"
+          + (f", редакция {state.version}" if state.version > 1 else "") + ".")
+    return 0
+
+
 def cmd_backup(args) -> int:
     from services.audit import record
     from services.backup import backup
@@ -386,6 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--meeting", type=int, required=True)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_tally)
+
+    s = sub.add_parser("protocol", help="записать протокол собрания (.docx): итоговый или проект")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("--out", required=True, help="файл .docx")
+    s.set_defaults(func=cmd_protocol)
+
+    s = sub.add_parser("close-count", help="закрыть подсчёт: номер и дата протокола, решения блокируются")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("--date", help="дата протокола ГГГГ-ММ-ДД (по умолчанию — внесённая или сегодняшняя)")
+    s.set_defaults(func=cmd_close_count)
 
     sub.add_parser("backup", help="резервная копия базы данных в data/backups/").set_defaults(func=cmd_backup)
 

@@ -8,6 +8,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
+from services.attendance import attendance, attendance_sheet_docx, record_attendance, remove_attendance
 from services.auth import can
 from services.decision_import import parse_decisions, store_decisions
 from services.errors import DomainError
@@ -84,10 +85,54 @@ with st.expander("Решения, подписанные кодом: " + ("уч�
             state.flash("success", "Решения, подписанные кодом, учитываются. Изменение записано.")
             st.rerun()
 
-# ---------- registering a paper decision by hand ----------
-st.subheader("Внести письменное решение")
 index = owner_status_index(sf, meeting_id=meeting_id).sort_values("premise_rank")
 options = {int(r.id): f"пом. {r.premise} — {r.name}" for r in index.itertuples()}
+
+# ---------- очно-заочное: the in-person discussion's attendance list ----------
+if meeting.form == "очно-заочное":
+    present = attendance(sf, meeting_id=meeting_id)
+    with st.expander(f"Очное обсуждение: лист регистрации (присутствовали: {len(present)})", icon=":material/groups:"):
+        when = meeting.in_person_at
+        st.caption(f"Очное обсуждение: {when:%d.%m.%Y} в {when:%H:%M}, {state.md(meeting.in_person_place)}. "
+                   "Распечатайте лист регистрации, соберите подписи присутствующих и отметьте их здесь. Решения, "
+                   "сданные на обсуждении, внесите ниже как письменные — они учитываются вместе с остальными."
+                   if when else "Дата и место очного обсуждения не указаны в карточке собрания.")
+        st.download_button("Лист регистрации для печати (.docx)", icon=":material/print:",
+                           data=state.audited_export("лист регистрации", meeting_id,
+                                                     lambda: attendance_sheet_docx(sf, meeting_id=meeting_id)),
+                           file_name=f"лист_регистрации_{meeting_id}.docx",
+                           mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        with st.form("attendance", clear_on_submit=True, enter_to_submit=False):
+            chosen = st.multiselect("Присутствовали (начните вводить номер помещения или ФИО)", list(options),
+                                    format_func=options.get, placeholder="пом. 12 — Иванов …")
+            representative = st.text_input("Представитель и доверенность (если за собственника был представитель)")
+            if st.form_submit_button("Отметить присутствующих", disabled=not can(user, "edit")):
+                try:
+                    added = record_attendance(sf, meeting_id=meeting_id, owner_ids=chosen, user=user.username,
+                                              representative=representative)
+                except DomainError as exc:
+                    st.error(exc.message)
+                else:
+                    state.audit("attendance_recorded", meeting_id, added=added)
+                    state.flash("success", f"Отмечено присутствующих: {added}.")
+                    st.rerun()
+        if present:
+            st.dataframe(pd.DataFrame([{"Помещение": x.premise, "Собственник": x.name,
+                                        "Представитель": x.representative} for x in present]),
+                         hide_index=True, width="stretch")
+            drop = st.multiselect("Убрать из листа регистрации", [x.owner_id for x in present],
+                                  format_func=options.get, key="attendance_drop")
+            if st.button("Убрать отмеченных", disabled=not drop or not can(user, "edit")):
+                try:
+                    removed = remove_attendance(sf, meeting_id=meeting_id, owner_ids=drop)
+                except DomainError as exc:
+                    st.error(exc.message)
+                else:
+                    state.audit("attendance_recorded", meeting_id, deleted=removed)
+                    st.rerun()
+
+# ---------- registering a paper decision by hand ----------
+st.subheader("Внести письменное решение")
 questions = voter_page(sf, owner_id=next(iter(options))).questions if options else []
 if not options:
     st.info("В реестре нет собственников.")

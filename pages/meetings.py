@@ -8,6 +8,7 @@ from services.demo import create_demo_meeting
 from services.auth import can
 from services.errors import DomainError
 from services.law import AGENDA_TEMPLATES, LAW_EDITION, MAJORITY_KINDS, majority_label
+from services.meeting_details import INITIATOR_KINDS, KINDS
 from services.meetings import (
     FORMS,
     SPEAKER_MAX,
@@ -87,7 +88,7 @@ if editing is None:
             a, b = st.columns([4, 2])
             a.markdown(f"**№ {m.id}. {state.md(m.address)}**")
             a.caption(
-                f"Заочное голосование {m.start_date:%d.%m.%Y} — {m.end_date:%d.%m.%Y} · инициатор: {state.md(m.initiator)} · "
+                f"{m.form.capitalize()} голосование {m.start_date:%d.%m.%Y} — {m.end_date:%d.%m.%Y} · инициатор: {state.md(m.initiator)} · "
                 f"вопросов: {m.questions} · собственников в реестре: {m.owners}"
             )
             if b.button("Этапы ОСС", key=f"open_{m.id}", on_click=open_stages, args=(m.id,), type="primary"):
@@ -102,15 +103,48 @@ current = None if is_new else get_meeting(sf, editing)
 st.subheader("Новое собрание" if is_new else f"Собрание № {editing}")
 today = dt.date.today()
 
+if current is not None and current.count_closed:
+    st.warning("Подсчёт голосов по этому собранию закрыт: изменения не сохранятся. Чтобы внести изменение, откройте "
+               "подсчёт с указанием причины на странице «Итоги и протокол».", icon=":material/lock:")
 c1, c2 = st.columns(2)
 address = c1.text_input("Адрес дома", value="" if is_new else current.address, key="mf_address",
                         placeholder="г. Москва, ул. Садовая, д. 10")
-form = c2.selectbox("Форма собрания", FORMS, index=0 if is_new else FORMS.index(current.form), key="mf_form")
-initiator = c1.text_input("Инициатор собрания", value="" if is_new else current.initiator, key="mf_initiator",
-                          placeholder="ООО «УК Пример» или ФИО собственника")
-initiator_details = c2.text_input(
-    "Сведения об инициаторе (ОГРН, ИНН, адрес; для собственника — помещение и документ о праве)",
-    value="" if is_new else current.initiator_details, key="mf_initiator_details")
+c2a, c2b = c2.columns(2)
+meeting_kind = c2a.selectbox("Вид собрания", KINDS, index=KINDS.index(current.kind) if current else 0, key="mf_kind")
+form = c2b.selectbox("Форма собрания", FORMS, index=1 if is_new else FORMS.index(current.form), key="mf_form",
+                     help="Очно-заочное: очное обсуждение в назначенные день, время и месте, затем приём решений "
+                          "до даты окончания. Заочное проводится после очного собрания без кворума (ЖК РФ ст. 47 ч. 1).")
+with st.container(border=True):
+    st.markdown("**Инициатор собрания**")
+    i1, i2 = st.columns([1, 2])
+    kinds = list(INITIATOR_KINDS)
+    initiator_kind = i1.radio("Кто созывает собрание", kinds, format_func=INITIATOR_KINDS.get, key="mf_init_kind",
+                              index=kinds.index(current.initiator_kind) if current else 0)
+    initiator = i2.text_input(
+        "Инициатор собрания", value="" if is_new else current.initiator, key="mf_initiator",
+        help={"organisation": "Наименование организации", "owner": "ФИО собственника полностью",
+              "group": "Как группа названа в протоколе"}[initiator_kind],
+        placeholder={"organisation": "ООО «УК Пример»", "owner": "Иванов Иван Иванович",
+                     "group": "Собственники помещений дома (инициативная группа)"}[initiator_kind])
+    ogrn = address_init = passport = ownership = group = ""
+    if initiator_kind == "organisation":
+        ogrn = i2.text_input("ОГРН", value=current.initiator_ogrn if current else "", key="mf_init_ogrn",
+                             max_chars=19, placeholder="13 цифр (ОГРНИП — 15)")
+        address_init = i2.text_input("Адрес организации", value=current.initiator_address if current else "",
+                                     key="mf_init_address")
+    elif initiator_kind == "owner":
+        passport = i2.text_input("Паспортные данные (серия, номер, кем и когда выдан)", key="mf_init_passport",
+                                 value=current.initiator_passport if current else "")
+        ownership = i2.text_input("Документ о праве собственности (вид, номер, дата; помещение)",
+                                  value=current.initiator_ownership_doc if current else "", key="mf_init_doc")
+    else:
+        group = i2.text_area("Собственники — инициаторы (ФИО, как в реестре; по одному в строке)",
+                             value=current.initiator_group if current else "", key="mf_init_group", height=100,
+                             help="Группа должна владеть не менее чем 10 % голосов (ЖК РФ ст. 45 ч. 2): доля "
+                                  "проверяется по реестру при закрытии подсчёта.")
+    initiator_details = i2.text_input("Прочие сведения об инициаторе (необязательно, например ИНН)",
+                                      value="" if is_new else current.initiator_details, key="mf_initiator_details")
+c1, c2 = st.columns(2)
 start = c1.date_input("Начало голосования", value=today + dt.timedelta(days=11) if is_new else current.start_date,
                       format="DD.MM.YYYY", key="mf_start")
 end = c2.date_input("Окончание приёма решений (последний день)",
@@ -119,10 +153,41 @@ end = c2.date_input("Окончание приёма решений (после�
 if isinstance(start, dt.date) and start - dt.timedelta(days=10) < today:
     st.warning(f"Сообщение о собрании нужно направить не позднее чем за 10 дней до начала голосования "
                f"(ЖК РФ ст. 45 ч. 4): для начала {start:%d.%m.%Y} — не позднее {start - dt.timedelta(days=10):%d.%m.%Y}.")
+in_person_at, in_person_place = None, ""
+if form == "очно-заочное":
+    p1, p2, p3 = st.columns([1, 1, 3])
+    default_day = current.in_person_at.date() if current and current.in_person_at else (
+        start if isinstance(start, dt.date) else today)
+    # not keyed: until the analyst picks another day, the discussion follows the start date
+    day = p1.date_input("Очное обсуждение: дата", value=default_day, format="DD.MM.YYYY")
+    hour = p2.time_input("Время", value=current.in_person_at.time() if current and current.in_person_at
+                         else dt.time(19, 0), key="mf_in_person_time", step=dt.timedelta(minutes=15))
+    in_person_place = p3.text_input("Место очного обсуждения", key="mf_in_person_place",
+                                    value=current.in_person_place if current else "",
+                                    placeholder="двор дома, у подъезда 1")
+    if isinstance(day, dt.date) and hour is not None:
+        in_person_at = dt.datetime.combine(day, hour)
+ground_meeting_id, ground_text = (current.ground_meeting_id, current.ground_text) if current else (None, "")
+if form == "заочное":
+    earlier = [m for m in meetings if m.id != (None if is_new else editing)]
+    options = [None, *[m.id for m in earlier]]
+    labels = {m.id: f"№ {m.id}. {m.address}, {m.start_date:%d.%m.%Y} — {m.end_date:%d.%m.%Y}" for m in earlier}
+    g1, g2 = st.columns(2)
+    ground_meeting_id = g1.selectbox(
+        "Основание заочного голосования: собрание без кворума (ЖК РФ ст. 47 ч. 1)", options,
+        index=options.index(ground_meeting_id) if ground_meeting_id in options else 0, key="mf_ground_id",
+        format_func=lambda x: "— не из Kvorum —" if x is None else labels[x])
+    ground_text = g2.text_input("или опишите его (протокол № и дата очного собрания без кворума)",
+                                value=ground_text, key="mf_ground_text")
 decisions_place = st.text_area("Место или адрес приёма письменных решений", key="mf_decisions_place",
                                value="" if is_new else current.decisions_place, height=68)
 materials_place = st.text_area("Где можно ознакомиться с материалами собрания", key="mf_materials_place",
                                value="" if is_new else current.materials_place, height=68)
+archive_place = st.text_area("Место (адрес) хранения протокола и решений собственников", key="mf_archive_place",
+                             value="" if is_new else current.archive_place, height=68,
+                             help="Указывается в протоколе (Приказ Минстроя России № 266/пр).")
+invited = st.text_area("Приглашённые лица: «ФИО, должность; кого представляет; цель участия», по одному в строке",
+                       key="mf_invited", value="" if is_new else current.invited, height=68)
 c1, c2 = st.columns(2)
 gis_id = c1.text_input("Идентификатор собрания в ГИС ЖКХ (номер протокола)", key="mf_gis_id",
                        value="" if is_new else current.gis_id)
@@ -177,7 +242,10 @@ if b.button("Добавить вопрос"):
 data = MeetingData(
     address=address, initiator=initiator, start_date=start, end_date=end, form=form,
     initiator_details=initiator_details, decisions_place=decisions_place, materials_place=materials_place,
-    gis_id=gis_id, gis_posted_on=gis_posted,
+    gis_id=gis_id, gis_posted_on=gis_posted, kind=meeting_kind, initiator_kind=initiator_kind, initiator_ogrn=ogrn,
+    initiator_address=address_init, initiator_passport=passport, initiator_ownership_doc=ownership,
+    initiator_group=group, invited=invited, archive_place=archive_place, in_person_at=in_person_at,
+    in_person_place=in_person_place, ground_meeting_id=ground_meeting_id, ground_text=ground_text,
     questions=[QuestionData(q["text"], q["majority"], q["materials"], proposal=q["proposal"], speaker=q["speaker"])
                for q in draft],
 )

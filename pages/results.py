@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
@@ -27,10 +28,14 @@ from services.results import (
     results_xlsx,
     save_protocol_data,
 )
-from services.figures import format_area, format_percent, format_votes, ru_number
+from services.closing import close_count, closing_problems, count_state, reopen_count, stored_protocol
+from services.figures import format_area, format_local, format_percent, format_votes, ru_number
+from services.owner_fields import format_date
+from services.results_notice import queue_results_notice, results_deadline, results_notice_docx, results_notice_summary
 from services.tally import recount, set_passport_area
 from ui import state
 
+RESULTS_KEY = "results_notice_key"  # one-time key: a double click queues the results notice once
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -91,17 +96,29 @@ with st.expander("Общая площадь помещений по технич
             st.rerun()
 
 st.subheader("Протокол")
+cs = count_state(sf, meeting_id=meeting_id)
+if cs.closed:
+    st.success(f"Подсчёт закрыт {format_date(cs.closed_at.date())}: протокол № {cs.number} от "
+               f"{format_date(cs.drawn_up_on)}" + (f", редакция {cs.version}" if cs.version > 1 else "") +
+               ". Решения, реестр и данные протокола заблокированы.", icon=":material/lock:")
+else:
+    st.info("Протокол — ПРОЕКТ: документы помечены «ПРОЕКТ», пока подсчёт не закрыт. Номер (идентификатор ГИС ЖКХ "
+            "или порядковый номер управляющей организации за год) и дата присваиваются при закрытии.",
+            icon=":material/edit_document:")
 pd_ = protocol_data(sf, meeting_id=meeting_id)
 with st.form("protocol", enter_to_submit=False):
     x, y = st.columns(2)
     chair = x.text_input("Председатель общего собрания (ФИО)", value=pd_.chair)
     secretary = y.text_input("Секретарь общего собрания (ФИО)", value=pd_.secretary)
     counters = st.text_area("Лица, проводившие подсчёт голосов (по одному в строке)", value=pd_.counters)
+    st.caption("Пусто — счётная комиссия не избиралась: подсчёт провёл и протокол подписывает инициатор общего "
+               "собрания.")
     drawn = x.date_input("Дата составления протокола", value=pd_.drawn_up_on or max(dt.date.today(), meeting.end_date),
                          format="DD.MM.YYYY")
     place = y.text_input("Место составления протокола", value=pd_.place or meeting.address)
-    st.caption(f"Номер протокола — идентификатор собрания в ГИС ЖКХ: {meeting.gis_id or 'не указан'}.")
-    if st.form_submit_button("Сохранить данные протокола", type="primary", disabled=not may_edit):
+    st.caption(f"Номер протокола — идентификатор собрания в ГИС ЖКХ: {meeting.gis_id or 'не указан'}"
+               + ("" if meeting.gis_id else " (будет присвоен порядковый номер управляющей организации за год)") + ".")
+    if st.form_submit_button("Сохранить данные протокола", type="primary", disabled=not may_edit or cs.closed):
         try:
             save_protocol_data(sf, meeting_id=meeting_id, data=ProtocolData(chair, secretary, counters, drawn, place))
         except DomainError as exc:
@@ -112,6 +129,52 @@ with st.form("protocol", enter_to_submit=False):
             state.audit("protocol_saved", meeting_id)
             state.flash("success", "Данные протокола сохранены.")
             st.rerun()
+
+if may_edit and not cs.closed:
+    problems = closing_problems(sf, meeting_id=meeting_id, today=dt.date.today())
+    with st.container(border=True):
+        st.markdown("**Закрыть подсчёт**")
+        st.caption("Фиксирует итоги, присваивает протоколу номер и дату и блокирует решения. Изменение после "
+                   "закрытия — только с указанием причины: протокол получает новую редакцию, прежняя сохраняется.")
+        if problems:
+            st.warning("Закрыть подсчёт пока нельзя:\n" + "\n".join(f"- {state.md(x)}" for x in problems),
+                       icon=":material/checklist:")
+        if st.button("Закрыть подсчёт", type="primary", icon=":material/lock:", disabled=bool(problems)):
+            try:
+                done = close_count(sf, meeting_id=meeting_id, user=state.current_user().username)
+            except DomainError as exc:
+                st.error(exc.message)
+                for line in exc.details:
+                    st.write("— " + line)
+            else:
+                state.audit("count_closed", meeting_id, version=done.version)
+                state.flash("success", f"Подсчёт закрыт: протокол № {done.number} от {format_date(done.drawn_up_on)}.")
+                st.rerun()
+elif may_edit:
+    with st.expander("Изменить протокол после закрытия подсчёта", icon=":material/lock_open:"):
+        reason = st.text_area("Причина изменения (сохраняется в истории редакций и в журнале)", key="reopen_reason")
+        if st.button("Открыть подсчёт для изменения"):
+            try:
+                reopen_count(sf, meeting_id=meeting_id, user=state.current_user().username, reason=reason)
+            except DomainError as exc:
+                st.error(exc.message)
+            else:
+                state.audit("count_reopened", meeting_id, version=cs.version)
+                state.flash("warning", "Подсчёт открыт для изменения. Закройте его снова, чтобы получить новую редакцию "
+                                       "протокола; прежняя сохранена.")
+                st.rerun()
+if cs.versions:
+    with st.expander(f"Редакции протокола: {len(cs.versions)}"):
+        for v in cs.versions:
+            line = (f"**Редакция {v.version}** · № {state.md(v.number)} от {format_date(v.drawn_up_on)} · подсчёт закрыт "
+                    f"{format_local(v.closed_at)} ({state.md(v.closed_by)})")
+            if v.reopened_at:
+                line += f" · открыт для изменения {format_local(v.reopened_at)}: {state.md(v.reason)}"
+            st.markdown(line)
+            st.download_button(f"Редакция {v.version} (.docx)", key=f"protocol_version_{v.version}",
+                               data=lambda v=v.version: stored_protocol(sf, meeting_id=meeting_id, version=v),
+                               file_name=f"протокол_{meeting_id}_редакция_{v.version}.docx", mime=DOCX,
+                               icon=":material/download:")
 
 # A document is made when its button is clicked, outside the script run: a failure there would
 # reach the browser only as Streamlit's «Failed to generate file». Its reason is kept here, by the
@@ -133,6 +196,33 @@ def guarded(label: str, make):
 
 for failed, reason in list(failures.items()):
     st.error(f"Не удалось сформировать «{failed}»: {reason}", icon=":material/error:")
+
+if cs.closed:
+    with st.container(border=True):
+        st.markdown("**Сообщение об итогах** (ЖК РФ ст. 46 ч. 3)")
+        due = results_deadline(sf, meeting_id=meeting_id)
+        rs = results_notice_summary(sf, meeting_id=meeting_id)
+        st.caption(f"Итоги доводятся до собственников не позднее {format_date(due)} — в месте, определённом собранием "
+                   f"(разместите сообщение), и, дополнительно, по эл. почте. Отправлено: {rs.sent} из "
+                   f"{rs.owners_with_email} с эл. почтой; в очереди: {rs.queued}; не доставлено: {rs.failed}.")
+        n1, n2 = st.columns(2)
+        n1.download_button("Сообщение об итогах для размещения (.docx)", icon=":material/download:",
+                           data=guarded("Сообщение об итогах", lambda: results_notice_docx(sf, meeting_id=meeting_id)),
+                           file_name=f"сообщение_об_итогах_{meeting_id}.docx", mime=DOCX)
+        st.session_state.setdefault(RESULTS_KEY, uuid.uuid4().hex)
+        if n2.button("Разослать сообщение об итогах по эл. почте", icon=":material/mail:",
+                     disabled=not may_edit or rs.owners_with_email == rs.sent + rs.queued):
+            try:
+                queued = queue_results_notice(sf, meeting_id=meeting_id, request_key=st.session_state[RESULTS_KEY],
+                                              user=state.current_user().username)
+            except DomainError as exc:
+                st.error(exc.message)
+            else:
+                st.session_state.pop(RESULTS_KEY, None)  # the next deliberate click is a new request
+                state.audit("results_notice_queued", meeting_id, queued=queued.queued, skipped=queued.skipped)
+                state.flash("success", f"Сообщение об итогах поставлено в очередь отправки: {queued.queued}; без эл. "
+                                       f"почты: {queued.skipped}.")
+                st.rerun()
 
 downloads = [
     ("Протокол (.docx)", lambda: protocol_docx(sf, meeting_id=meeting_id), f"протокол_{meeting_id}.docx", DOCX),

@@ -44,11 +44,15 @@ ACTIONS = {
     "export": "Выгрузка персональных данных", "backup": "Резервная копия", "restore": "Восстановление",
     "totals_rebuilt": "Текущие итоги пересчитаны заново",
     "seals_established": "Печати поставлены на данные прежней версии",
+    "count_closed": "Подсчёт закрыт", "count_reopened": "Подсчёт открыт для изменения",
+    "meeting_repeated": "Создано повторное собрание", "no_ground_confirmed": "Заочное без основания подтверждено",
+    "attendance_recorded": "Лист регистрации очного обсуждения", "results_notice_queued": "Сообщение об итогах",
 }
 # Keys that may go into `details`: numbers and short labels, never names, addresses or codes.
 ALLOWED_DETAILS = {"count", "owners", "premises", "rejected", "queued", "skipped", "edited", "added", "deleted",
                    "what", "mode", "status", "enabled", "role", "reason", "target_user", "file_rows", "late",
-                   "decision", "set_aside", "differed", "meetings", "events"}
+                   "decision", "set_aside", "differed", "meetings", "events", "version", "number",
+                   "new_meeting"}
 
 
 def database_now(s: Session) -> dt.datetime:

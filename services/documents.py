@@ -82,8 +82,15 @@ def paper_notices_docx(*, meeting: MeetingView, items: list[tuple[OwnerView, str
     return out.getvalue()
 
 
-def signature_sheet_docx(*, meeting: MeetingView, rows: list[tuple[str, str]], title: str) -> bytes:
-    """Лист вручения под роспись: premise, owner, date and signature columns to fill in by hand."""
+SIGNATURE_HEADERS = ("№", "Помещение", "ФИО/Наименование собственника", "Дата вручения", "Подпись")
+SIGNATURE_FOOTER = "Сообщение вручил: ____________________ / ____________________ /   «___» __________ 20___ г."
+
+
+def signature_sheet_docx(*, meeting: MeetingView, rows: list[tuple[str, ...]], title: str,
+                         headers: tuple[str, ...] = SIGNATURE_HEADERS, lines: tuple[str, ...] = (),
+                         footer: str = SIGNATURE_FOOTER) -> bytes:
+    """A list to sign by hand: the numbered rows' cells, then empty columns to the last header —
+    the лист вручения под роспись, or the attendance list of an in-person discussion."""
     from docx import Document
     from docx.shared import Mm, Pt
 
@@ -99,20 +106,24 @@ def signature_sheet_docx(*, meeting: MeetingView, rows: list[tuple[str, str]], t
     doc.add_paragraph(xml_text(f"Многоквартирный дом: {meeting.address}"))
     doc.add_paragraph(xml_text(f"Собрание: {meeting.form} голосование с {ru_date(meeting.start_date)} по "
                                f"{ru_date(meeting.end_date)}; инициатор: {meeting.initiator}"))
-    table = doc.add_table(rows=1, cols=5)
+    for line in lines:
+        doc.add_paragraph(xml_text(line))
+    table = doc.add_table(rows=1, cols=len(headers))
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ("№", "Помещение", "ФИО/Наименование собственника",
-                                                "Дата вручения", "Подпись")):
+    for cell, text in zip(table.rows[0].cells, headers):
         cell.paragraphs[0].add_run(text).bold = True
-    for i, (premise, name) in enumerate(rows, start=1):
+    for i, row in enumerate(rows, start=1):
         cells = table.add_row().cells
-        cells[0].text, cells[1].text, cells[2].text = str(i), xml_text(premise), xml_text(name)
-    widths = (Mm(10), Mm(22), Mm(80), Mm(28), Mm(40))
+        cells[0].text = str(i)
+        for cell, value in zip(cells[1:], row):
+            cell.text = xml_text(value)
+    widths = (Mm(10), Mm(22), Mm(80), Mm(28), Mm(40)) if len(headers) == 5 else \
+        (Mm(10), Mm(20), Mm(62), Mm(48), Mm(40))
     for row in table.rows:
         for cell, width in zip(row.cells, widths):
             cell.width = width
     doc.add_paragraph()
-    doc.add_paragraph("Сообщение вручил: ____________________ / ____________________ /   «___» __________ 20___ г.")
+    doc.add_paragraph(xml_text(footer))
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -90,3 +90,25 @@ def format_area(area: Number, *, unit: bool = True, exact: bool = False) -> str:
     else:
         text = ru_number(area)
     return text + SQUARE_METRES if unit else text
+
+
+def company_zone():
+    """The company's time zone (KVORUM_TIME_ZONE, default Europe/Moscow): times are stored in UTC."""
+    import os
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(os.environ.get("KVORUM_TIME_ZONE", "Europe/Moscow"))
+
+
+def format_local(value) -> str:
+    """A stored UTC time as people read it: «01.12.2026 09:44» in the company's time zone (Babel)."""
+    import datetime as dt
+
+    from babel.dates import format_datetime
+
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return format_datetime(value, "dd.MM.yyyy HH:mm", tzinfo=company_zone(), locale=LOCALE)
+

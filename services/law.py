@@ -227,3 +227,30 @@ VOTE_RULES: dict[str, VoteRule] = {
 #: Words by which a registry cell says the ownership is joint («совместная», «общая совместная»,
 #: «совм.», ЕГРН's «Общая совместная собственность»): the stem each begins with.
 JOINT_RIGHT_STEM = "совм"
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    key: str
+    days: int
+    rule: str
+    source: str
+    edition: str = LAW_EDITION_DATE
+
+
+#: Time limits around a meeting, in calendar days.
+TIME_LIMITS: dict[str, TimeLimit] = {
+    t.key: t
+    for t in (
+        TimeLimit("notice", 10, "сообщение о собрании — не позднее чем за 10 дней до даты его проведения",
+                  "ЖК РФ ст. 45 ч. 4"),
+        TimeLimit("protocol", 10, "протокол оформляется не позднее чем через 10 календарных дней после собрания",
+                  "Приказ Минстроя России от 30.04.2025 № 266/пр", "2025-09-01"),
+        TimeLimit("results_notice", 10, "решения и итоги голосования доводятся до собственников не позднее чем "
+                  "через 10 дней со дня принятия решений, в месте, определённом собранием", "ЖК РФ ст. 46 ч. 3"),
+        TimeLimit("originals_to_manager", 10, "инициатор направляет подлинники решений и протокола в управляющую "
+                  "организацию не позднее чем через 10 дней после собрания", "ЖК РФ ст. 46 ч. 1.1"),
+        TimeLimit("originals_to_inspectorate", 5, "управляющая организация направляет подлинники в орган "
+                  "государственного жилищного надзора в течение 5 дней со дня их получения", "ЖК РФ ст. 46 ч. 1.1"),
+    )
+}

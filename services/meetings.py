@@ -10,10 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from services.errors import NotFound, ValidationError
+from services.meeting_details import validate_details
 from services.law import MAJORITY_KINDS
 from services.models import AgendaQuestion, Building, Meeting, OwnerRecord, Premise
 
 FORMS = ("заочное", "очно-заочное")
+# the details `manage.py create-meeting --from meeting.json` reads as they are
+JSON_DETAILS = ("kind", "initiator_kind", "initiator_ogrn", "initiator_address", "initiator_passport",
+                "initiator_ownership_doc", "initiator_group", "invited", "archive_place", "in_person_place",
+                "ground_text")
 SPEAKER_MAX = 300  # AgendaQuestion.speaker
 
 
@@ -45,8 +50,29 @@ class MeetingData:
     email_notice_decision_date: dt.date | None = None
     email_notice_decision_number: str = ""
     electronic_decisions_count: bool = False
+    # the protocol's details (services/meeting_details.py)
+    kind: str = "внеочередное"
+    initiator_kind: str = "organisation"
+    initiator_ogrn: str = ""
+    initiator_address: str = ""
+    initiator_passport: str = ""
+    initiator_ownership_doc: str = ""
+    initiator_group: str = ""
+    invited: str = ""
+    archive_place: str = ""
+    in_person_at: dt.datetime | None = None
+    in_person_place: str = ""
+    ground_meeting_id: int | None = None
+    ground_text: str = ""
+    no_ground_confirmed_by: str = ""
+    count_closed: bool = False
     id: int | None = None
     building_id: int | None = None
+
+    @property
+    def ground_missing(self) -> bool:
+        """A заочное meeting with no recorded earlier meeting without quorum (ЖК ст. 47 ч. 1)."""
+        return self.form == "заочное" and self.ground_meeting_id is None and not self.ground_text.strip()
 
 
 def validate_meeting(data: MeetingData) -> None:
@@ -71,6 +97,7 @@ def validate_meeting(data: MeetingData) -> None:
             )
         if len(" ".join(q.speaker.split())) > SPEAKER_MAX:
             problems.append(f"Вопрос {i}: докладчик (СЛУШАЛИ) длиннее {SPEAKER_MAX} символов.")
+    problems += validate_details(data)
     if problems:
         raise ValidationError(problems[0] if len(problems) == 1 else "Собрание не сохранено.", problems)
 
@@ -99,6 +126,18 @@ def _apply(s: Session, meeting: Meeting, data: MeetingData) -> None:
     meeting.materials_place = data.materials_place.strip()
     meeting.gis_id = data.gis_id.strip()
     meeting.gis_posted_on = data.gis_posted_on
+    meeting.kind = data.kind
+    meeting.initiator_kind = data.initiator_kind
+    meeting.initiator_ogrn = "".join(ch for ch in data.initiator_ogrn if ch.isdigit())
+    for name in ("initiator_address", "initiator_passport", "initiator_ownership_doc", "in_person_place",
+                 "ground_text"):
+        setattr(meeting, name, " ".join(getattr(data, name).split()))
+    for name in ("initiator_group", "invited", "archive_place"):
+        setattr(meeting, name, "\n".join(" ".join(x.split()) for x in getattr(data, name).splitlines() if x.strip()))
+    meeting.in_person_at = data.in_person_at if data.form == "очно-заочное" else None
+    if data.form != "очно-заочное":
+        meeting.in_person_place = ""
+    meeting.ground_meeting_id = data.ground_meeting_id
     wanted = [q for q in data.questions if q.text.strip()]
     existing = list(meeting.questions)
     # Questions that stay keep their rows (later stages reference them); the rest are removed.
@@ -138,6 +177,9 @@ def update_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, d
         meeting = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions)])
         if meeting is None:
             raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        from services.closing import ensure_open
+
+        ensure_open(s, meeting_id)
         building = meeting.building_id
         _apply(s, meeting, data)
         s.flush()
@@ -162,6 +204,12 @@ def get_meeting(session_factory: sessionmaker[Session], meeting_id: int) -> Meet
             gis_posted_on=m.gis_posted_on, email_notice_decision_date=m.email_notice_decision_date,
             email_notice_decision_number=m.email_notice_decision_number,
             electronic_decisions_count=m.electronic_decisions_count,
+            kind=m.kind, initiator_kind=m.initiator_kind, initiator_ogrn=m.initiator_ogrn,
+            initiator_address=m.initiator_address, initiator_passport=m.initiator_passport,
+            initiator_ownership_doc=m.initiator_ownership_doc, initiator_group=m.initiator_group, invited=m.invited,
+            archive_place=m.archive_place, in_person_at=m.in_person_at, in_person_place=m.in_person_place,
+            ground_meeting_id=m.ground_meeting_id, ground_text=m.ground_text,
+            no_ground_confirmed_by=m.no_ground_confirmed_by, count_closed=m.count_closed_at is not None,
             questions=[QuestionData(q.text, q.majority, q.materials, q.number, q.proposal, q.speaker)
                        for q in m.questions],
         )
@@ -176,6 +224,7 @@ class MeetingRow:
     end_date: dt.date
     questions: int
     owners: int
+    form: str = "заочное"
 
 
 def list_meetings(session_factory: sessionmaker[Session]) -> list[MeetingRow]:
@@ -194,7 +243,7 @@ def list_meetings(session_factory: sessionmaker[Session]) -> list[MeetingRow]:
     )
     with session_factory() as s:
         return [
-            MeetingRow(m.id, addr, m.initiator, m.start_date, m.end_date, nq, no)
+            MeetingRow(m.id, addr, m.initiator, m.start_date, m.end_date, nq, no, m.form)
             for m, addr, nq, no in s.execute(stmt)
         ]
 
@@ -207,6 +256,7 @@ class Stage:
     done: bool
     available: bool
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 STAGE_TITLES = (
@@ -226,7 +276,16 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
         premises = s.scalar(select(func.count()).select_from(Premise).where(Premise.meeting_id == meeting_id)) or 0
     stages = []
     reg_state = f"Сведения о {owners} собственниках / {premises} помещениях" if owners else "Реестр не загружен"
-    stages.append(Stage("registry", "Реестр собственников", reg_state, owners > 0, True))
+    reg_warn = []
+    if owners:
+        from services.figures import count_of
+        from services.registry import snils_missing
+
+        if lacking := snils_missing(session_factory, meeting_id=meeting_id):
+            reg_warn.append(f"Нет СНИЛС или он неверен: {count_of(lacking, 'собственник', 'собственника', 'собственников')}"
+                            " — физических лиц. С 01.09.2025 СНИЛС указывается в письменном решении (ЖК РФ ст. 48 "
+                            "ч. 5.1): в бланках решений для них оставлена строка.")
+    stages.append(Stage("registry", "Реестр собственников", reg_state, owners > 0, True, reg_warn))
     notify_warn = []
     last_notice_day = m.start_date - dt.timedelta(days=10)
     if not m.gis_id or not m.gis_posted_on:
@@ -259,12 +318,94 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
         vote_state += (f". Вошли по коду: {vs.entered}; заполнено онлайн: {vs.online}; "
                        f"учтено решений: {vs.counted} из {vs.owners}")
     stages.append(Stage("voting", "Голосование", vote_state, today > m.end_date, owners > 0))
-    with session_factory() as s:
-        protocol_date = s.get(Meeting, meeting_id).protocol_date
-    results_state = (f"Данные протокола внесены, дата протокола {protocol_date:%d.%m.%Y}" if protocol_date
-                     else f"Протокол составляется в течение 10 дней после {m.end_date:%d.%m.%Y}")
-    stages.append(Stage("results", "Итоги и протокол", results_state, protocol_date is not None, owners > 0))
+    from services.closing import count_state, terms
+    from services.owner_fields import format_date
+
+    cs = count_state(session_factory, meeting_id=meeting_id)
+    if cs.closed:
+        results_state = (f"Подсчёт закрыт {format_date(cs.closed_at.date())}: протокол № {cs.number} от "
+                         f"{format_date(cs.drawn_up_on)}" + (f", версия {cs.version}" if cs.version > 1 else ""))
+    elif cs.versions:
+        results_state = (f"Подсчёт открыт для изменения (причина: {cs.versions[-1].reason}); протокол — проект "
+                         f"версии {cs.version + 1}")
+    else:
+        results_state = "Протокол — проект: подсчёт не закрыт"
+    notes = [f"{t.title}: {'выполнено' if t.done else 'не позднее ' + format_date(t.due)} ({t.source})"
+             for t in terms(session_factory, meeting_id=meeting_id)] if today > m.end_date or cs.closed else []
+    results_warn = [f"Срок истёк {format_date(t.due)}: {t.title.lower()} ({t.source})."
+                    for t in terms(session_factory, meeting_id=meeting_id) if not t.done and today > t.due]
+    stages.append(Stage("results", "Итоги и протокол", results_state, cs.closed, owners > 0, results_warn, notes))
     return stages
+
+
+def ground_warning(m: MeetingData) -> str:
+    """The stages page's warning for a заочное meeting with no recorded ground, until confirmed."""
+    if not m.ground_missing:
+        return ""
+    text = ("Заочное голосование проводится, если очное собрание с той же повесткой не имело кворума (ЖК РФ "
+            "ст. 47 ч. 1). Основание не указано: выберите предыдущее собрание или опишите его в карточке собрания.")
+    if m.no_ground_confirmed_by:
+        return text + f" Проведение без указания основания подтвердил(а) {m.no_ground_confirmed_by}."
+    return text
+
+
+def confirm_without_ground(session_factory: sessionmaker[Session], *, meeting_id: int, user: str) -> None:
+    """The analyst's explicit confirmation that a заочное meeting goes on without a recorded ground."""
+    with session_factory.begin() as s:
+        m = s.get(Meeting, meeting_id)
+        if m is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        if not m.no_ground_confirmed_by:
+            m.no_ground_confirmed_by = user[:100] or "—"
+
+
+def repeat_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, start_date: dt.date,
+                   end_date: dt.date, today: dt.date | None = None, secret_key: str | None = None) -> int:
+    """«Провести повторно»: a meeting that had no quorum is repeated as заочное with the same
+    building, registry, agenda and details; the first is recorded as its ground (ЖК РФ ст. 47 ч. 1)."""
+    from services.seals import after_registry_write
+    from services.tally import recount
+
+    today = today or dt.date.today()
+    source = get_meeting(session_factory, meeting_id)
+    if today <= source.end_date:
+        raise ValidationError(f"Собрание № {meeting_id} ещё идёт (до {source.end_date:%d.%m.%Y}): повторить можно "
+                              "собрание, голосование по которому завершено без кворума.")
+    with session_factory() as s:
+        again = s.scalar(select(Meeting.id).where(Meeting.ground_meeting_id == meeting_id).limit(1))
+    if again is not None:  # a double click, or a second user: one repeat per meeting
+        raise ValidationError(f"Собрание № {meeting_id} уже повторено: собрание № {again}.")
+    if recount(session_factory, meeting_id=meeting_id).quorum:
+        raise ValidationError(f"Собрание № {meeting_id} имело кворум: повторное заочное собрание проводится после "
+                              "собрания без кворума (ЖК РФ ст. 47 ч. 1).")
+    data = MeetingData(**{**source.__dict__, "id": None, "building_id": None, "form": "заочное",
+                          "start_date": start_date, "end_date": end_date, "in_person_at": None,
+                          "in_person_place": "", "ground_meeting_id": meeting_id, "ground_text": "",
+                          "no_ground_confirmed_by": "", "count_closed": False, "gis_id": "", "gis_posted_on": None,
+                          "questions": [QuestionData(q.text, q.majority, q.materials, proposal=q.proposal,
+                                                     speaker=q.speaker) for q in source.questions]})
+    validate_meeting(data)
+    with session_factory.begin() as s:
+        meeting = Meeting(initiator="", start_date=data.start_date, end_date=data.end_date)
+        meeting.building = _building(s, data.address)
+        s.add(meeting)
+        _apply(s, meeting, data)
+        s.flush()
+        premises = {}
+        skip = {"id", "meeting_id", "premise_id", "seal", "created_at"}
+        for p in s.scalars(select(Premise).where(Premise.meeting_id == meeting_id).order_by(Premise.id)):
+            copy = Premise(meeting_id=meeting.id, **{c.key: getattr(p, c.key) for c in Premise.__table__.columns
+                                                     if c.key not in skip})
+            s.add(copy)
+            premises[p.id] = copy
+        s.flush()
+        for o in s.scalars(select(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id).order_by(OwnerRecord.id)):
+            s.add(OwnerRecord(meeting_id=meeting.id, premise_id=premises[o.premise_id].id,
+                              **{c.key: getattr(o, c.key) for c in OwnerRecord.__table__.columns
+                                 if c.key not in skip}))
+        s.flush()
+        after_registry_write(s, meeting.id, secret_key=secret_key)  # sealed as an import would be
+        return meeting.id
 
 
 def meeting_from_json(path: Path | str | None = None, *, text: str | None = None) -> MeetingData:
@@ -287,6 +428,13 @@ def meeting_from_json(path: Path | str | None = None, *, text: str | None = None
         except ValueError:
             raise ValidationError(f"Поле {key}: ожидается дата в виде ГГГГ-ММ-ДД, указано «{raw[key]}».") from None
 
+    in_person = None
+    if raw.get("in_person_at"):
+        try:
+            in_person = dt.datetime.fromisoformat(str(raw["in_person_at"]))
+        except ValueError:
+            raise ValidationError(f"Поле in_person_at: ожидается дата и время в виде ГГГГ-ММ-ДДTЧЧ:ММ, указано "
+                                  f"«{raw['in_person_at']}».") from None
     questions = []
     if not isinstance(raw["questions"], list):
         raise ValidationError("Поле questions должно быть списком вопросов.")
@@ -302,4 +450,5 @@ def meeting_from_json(path: Path | str | None = None, *, text: str | None = None
         start_date=date("start"), end_date=date("end"), questions=questions,
         initiator_details=str(raw.get("initiator_details", "")), decisions_place=str(raw.get("decisions_place", "")),
         materials_place=str(raw.get("materials_place", "")), gis_id=str(raw.get("gis_id", "")),
+        in_person_at=in_person, **{k: str(raw[k]) for k in JSON_DETAILS if k in raw},
     )

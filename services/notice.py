@@ -68,6 +68,8 @@ class MeetingView:
     materials_place: str
     gis_id: str
     questions: tuple[QuestionView, ...] = field(default_factory=tuple)
+    kind: str = "внеочередное"  # годовое | внеочередное
+    in_person: str = ""  # очно-заочное: «15.12.2026 в 19:00, место» (ЖК РФ ст. 45 ч. 5)
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import owner_fields as f
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes
+from services.law import TIME_LIMITS
 from services.models import AccessCode, Delivery, Meeting, OwnerRecord, Premise, SendJob, utcnow
 from services.registry import natural_key
 
-NOTICE_DAYS = 10  # ЖК РФ ст. 45 ч. 4: not later than 10 days before the meeting
+NOTICE_DAYS = TIME_LIMITS["notice"].days  # ЖК РФ ст. 45 ч. 4: not later than 10 days before the meeting
 CHANNELS = {"email": "Эл. почта", "registered_mail": "Заказное письмо", "hand": "Вручено под роспись"}
 STATUS_LABELS = {"queued": "в очереди", "sending": "отправляется", "sent": "отправлено", "failed": "ошибка",
                  "skipped": "нет адреса эл. почты"}

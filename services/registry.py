@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import owner_fields as f
+from services.closing import ensure_open
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes
 from services.figures import record_votes, round2
@@ -115,6 +116,7 @@ def store_registry(
         with gc_paused(), session_factory.begin() as s:
             _require_meeting(s, meeting_id)
             seals.lock_meeting(s, meeting_id)
+            ensure_open(s, meeting_id)  # a closed count fixed the registry too
             conn = s.connection()
             if replace:
                 _refuse_losing_history(s, meeting_id, None)
@@ -535,6 +537,7 @@ def apply_registry_changes(
         with session_factory.begin() as s:
             _require_meeting(s, meeting_id)
             lock_meeting(s, meeting_id)
+            ensure_open(s, meeting_id)  # a closed count fixed the registry too
             touched: set[int] = set()
             check_premise_shares(s, meeting_id, edited=parsed_edits, added=parsed_adds, deleted=deleted)
             if deleted:
@@ -674,6 +677,7 @@ def delete_all_owners(session_factory: sessionmaker[Session], *, meeting_id: int
     with session_factory.begin() as s:
         _require_meeting(s, meeting_id)
         lock_meeting(s, meeting_id)
+        ensure_open(s, meeting_id)  # a closed count fixed the registry too
         _refuse_losing_history(s, meeting_id, None)
         n = s.execute(delete(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id)).rowcount
         s.execute(delete(Premise).where(Premise.meeting_id == meeting_id))

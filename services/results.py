@@ -14,15 +14,14 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from services import owner_fields as f
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes, xml_text
-from services.law import MAJORITY_KINDS
+from services.law import MAJORITY_KINDS, TIME_LIMITS
 from services.models import AccessCode, Decision, Delivery, Meeting, OwnerRecord, Premise
 from services.representatives import of_decision
 from services.figures import format_percent, format_votes, record_votes
 from services.tally import AREA_SCALE, Tally, percent2, recount, votes2
 
-PROTOCOL_DAYS = 10  # Приказ № 266/пр: the protocol is drawn up within 10 days after the meeting
-# only when representatives signed by a power of attorney; the protocol lists it as attachment 7
-POWERS_OF_ATTORNEY_FILE = "Приложение 7. Доверенности представителей.xlsx"
+PROTOCOL_DAYS = TIME_LIMITS["protocol"].days  # Приказ № 266/пр: within 10 days after the meeting
+POWERS_OF_ATTORNEY_FILE = "Доверенности представителей.xlsx"  # «Приложение N. » before it in the package
 STATUS_ORDER = ("Уведомлены", "Не уведомлены", "Вошли по коду", "Заполнили онлайн", "Решение учтено")
 
 
@@ -189,6 +188,9 @@ def save_protocol_data(session_factory: sessionmaker[Session], *, meeting_id: in
     if problems:
         raise ValidationError(problems[0] if len(problems) == 1 else "Данные протокола не сохранены.", problems)
     with session_factory.begin() as s:
+        from services.closing import ensure_open
+
+        ensure_open(s, meeting_id)
         m = s.get(Meeting, meeting_id)
         if data.drawn_up_on < m.end_date:
             raise ValidationError("Протокол составляется после окончания голосования "
@@ -254,11 +256,17 @@ def _pct(share: Fraction) -> str:
 
 
 def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally) -> dict:
+    from services.meeting_details import INITIATOR_KIND_WORDS, in_person_text, invited_list
+    from services.models import ProtocolVersion
     from services.sender import meeting_view
 
     with session_factory() as s:
         m = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions), selectinload(Meeting.building)])
-        view = meeting_view(s, meeting_id)
+        view = meeting_view(s, meeting_id)  # the initiator's details as the notice gave them
+        ground = _ground(s, m)
+        earlier = s.execute(select(ProtocolVersion.version, ProtocolVersion.reason)
+                            .where(ProtocolVersion.meeting_id == meeting_id)
+                            .order_by(ProtocolVersion.version.desc()).limit(1)).first()
     asked = {q.number: q for q in m.questions}
     questions = []
     for q in tally.questions:
@@ -277,14 +285,23 @@ def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int,
             "resolution": resolution(q, proposal=proposal, quorum=tally.quorum),
         })
     counters = [c for c in m.protocol_counters.splitlines() if c.strip()]
+    closed = m.count_closed_at is not None
+    listed = attachments(session_factory, meeting_id=meeting_id)
+    drawn = f.format_date(m.protocol_date) if closed or m.protocol_date else ""
     return {
-        "number": m.gis_id or "—", "date": f.format_date(m.protocol_date) or "«___» ________ 20__ г.",
+        "draft": not closed, "number": m.protocol_number if closed else "", "date": drawn or "«___» ________ 20__ г.",
         "place": m.protocol_place or view.address, "address": view.address, "form": view.form,
         "form_genitive": {"заочное": "заочного", "очно-заочное": "очно-заочного"}.get(view.form, view.form),
-        "initiator": view.initiator, "initiator_details": view.initiator_details,
+        "kind": m.kind, "kind_genitive": {"внеочередное": "внеочередного", "годовое": "годового"}.get(m.kind, m.kind),
+        "initiator": view.initiator, "initiator_kind": INITIATOR_KIND_WORDS.get(m.initiator_kind, ""),
+        # a protocol changed after its count was closed: its edition and why (the earlier ones are kept)
+        "revision": earlier.version + 1 if earlier else 1, "revision_reason": earlier.reason if earlier else "",
+        "initiator_details": view.initiator_details, "in_person": in_person_text(m), "ground": ground,
+        "invited": [i.describe() for i in invited_list(m.invited)], "archive_place": m.archive_place,
         "start_date": f.format_date(view.start_date), "end_date": f.format_date(view.end_date),
         "decisions_place": view.decisions_place, "chair": m.protocol_chair or "____________________",
-        "secretary": m.protocol_secretary or "____________________", "counters": counters or ["____________________"],
+        "secretary": m.protocol_secretary or "____________________", "counters": counters,
+        "initiator_signs": not counters,
         "all_votes": _fmt(tally.all_votes), "registry_area": _fmt(tally.registry_area),
         "passport_area": _fmt(tally.passport_area) if tally.passport_area else "",
         "unregistered_area": _fmt(tally.unregistered_area) if tally.unregistered_area else "",
@@ -293,18 +310,119 @@ def protocol_context(session_factory: sessionmaker[Session], *, meeting_id: int,
         "quorum": "Кворум имеется, общее собрание правомочно." if tally.quorum else
                   "Кворум отсутствует, общее собрание неправомочно; решения не приняты.",
         "questions": questions, "gis_posted_on": f.format_date(m.gis_posted_on),
-        "powers_of_attorney": len(powers_of_attorney(session_factory, meeting_id=meeting_id)),
+        "attachments": [{"number": i, "title": a.title, "pages": a.note} for i, a in enumerate(listed, start=1)],
     }
+
+
+def _ground(s: Session, m: Meeting) -> str:
+    """The ground of a заочное meeting (ЖК РФ ст. 47 ч. 1), as the protocol states it."""
+    if m.form != "заочное":
+        return ""
+    if m.ground_meeting_id is not None:
+        first = s.get(Meeting, m.ground_meeting_id)
+        if first is not None:
+            return (f"Общее собрание проводится в форме заочного голосования, так как собрание с той же повесткой "
+                    f"дня, проведённое в форме {'очно-заочного' if first.form == 'очно-заочное' else first.form + 'го'} "
+                    f"голосования с {f.format_date(first.start_date)} по {f.format_date(first.end_date)}, не имело "
+                    "кворума (ЖК РФ ст. 47 ч. 1).")
+    if m.ground_text.strip():
+        return f"Основание проведения заочного голосования: {m.ground_text.strip()}"
+    return ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    title: str  # as the protocol lists it
+    file: str  # the file in the package, after «Приложение N. »
+    make: object  # () -> bytes
+    note: str = ""
+
+
+def attachments(session_factory: sessionmaker[Session], *, meeting_id: int,
+                public_url: str = "") -> list[Attachment]:
+    """The protocol's attachments in the order of the requirements (Приказ № 266/пр; DOMAIN.md rule
+    13), only those that exist: registry, notice, proof of notice, participants, those present at
+    the in-person part, the invited, the documents considered, powers of attorney, written
+    decisions. The protocol numbers them and the package names its files by the same numbers."""
+    from services.attendance import attendance, attendance_list_docx
+    from services.meeting_details import invited_list
+    from services.notify import delivery_register_xlsx
+    from services.registry import registry_xlsx
+
+    sf, mid = session_factory, meeting_id
+    with sf() as s:
+        m = s.get(Meeting, mid, options=[selectinload(Meeting.questions)])
+        paper = s.scalar(select(func.count()).select_from(Decision).where(
+            Decision.meeting_id == mid, Decision.counted_slot.is_not(None), Decision.kind != "electronic")) or 0
+        electronic = s.scalar(select(func.count()).select_from(Decision).where(
+            Decision.meeting_id == mid, Decision.kind == "electronic")) or 0
+        materials = [q for q in m.questions if q.materials.strip()]
+        invited = invited_list(m.invited)
+        in_person = m.form == "очно-заочное"
+    out = [
+        Attachment("Реестр собственников помещений в многоквартирном доме.", "Реестр собственников.xlsx",
+                   lambda: registry_xlsx(sf, meeting_id=mid)),
+        Attachment("Сообщение о проведении общего собрания.", "Сообщение о проведении собрания.docx",
+                   lambda: notice_docx(sf, meeting_id=mid, public_url=public_url)),
+        Attachment("Документы, подтверждающие направление (вручение) сообщения о проведении собрания (реестр "
+                   "вручения).", "Реестр вручения сообщений.xlsx", lambda: delivery_register_xlsx(sf, meeting_id=mid)),
+        Attachment("Список собственников, принявших участие в собрании, с их идентифицирующими данными.",
+                   "Список участников.xlsx", lambda: participants_xlsx(sf, meeting_id=mid)),
+    ]
+    if in_person and attendance(sf, meeting_id=mid):
+        out.append(Attachment("Список собственников, присутствовавших на очном обсуждении (лист регистрации с "
+                              "подписями).", "Список присутствовавших.docx",
+                              lambda: attendance_list_docx(sf, meeting_id=mid)))
+    if invited:
+        out.append(Attachment("Список лиц, приглашённых для участия в общем собрании.", "Список приглашённых.xlsx",
+                              lambda: invited_xlsx(sf, meeting_id=mid)))
+    if materials:
+        out.append(Attachment("Документы, рассмотренные общим собранием (материалы по вопросам повестки дня).",
+                              "Документы по вопросам повестки дня.xlsx", lambda: materials_xlsx(sf, meeting_id=mid)))
+    if powers_of_attorney(sf, meeting_id=mid):
+        out.append(Attachment("Доверенности представителей собственников (перечень; копии прилагаются).",
+                              "Доверенности представителей.xlsx", lambda: powers_of_attorney_xlsx(sf, meeting_id=mid)))
+    if paper or electronic:
+        out.append(Attachment("Письменные решения собственников (перечень; подлинники прилагаются).",
+                              "Решения собственников (перечень).xlsx", lambda: decisions_list_xlsx(sf, meeting_id=mid)))
+    if electronic:
+        out.append(Attachment("Решения собственников, подписанные персональным кодом, с их печатями.",
+                              "Решения, подписанные кодом.docx", lambda: electronic_decisions_docx(sf, meeting_id=mid)))
+    return out
+
+
+def invited_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
+    from services.meeting_details import invited_list
+
+    with session_factory() as s:
+        text = s.scalar(select(Meeting.invited).where(Meeting.id == meeting_id)) or ""
+    rows = [[i, x.who, x.represents, x.purpose] for i, x in enumerate(invited_list(text), start=1)]
+    return xlsx_bytes([("Приглашённые", ["№", "Кто приглашён (ФИО, должность)", "Кого представляет",
+                                         "Цель участия"], rows)])
+
+
+def materials_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
+    with session_factory() as s:
+        m = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions)])
+        rows = [[q.number, q.text, q.materials] for q in m.questions if q.materials.strip()]
+        place = m.materials_place
+    return xlsx_bytes([("Документы", ["№ вопроса", "Вопрос повестки дня", "Документы (материалы)"],
+                        rows + ([["", "Где ознакомиться с материалами", place]] if place else []))])
 
 
 PROTOCOL_TEMPLATE_NAME = "protocol.docx"
 
 
-def protocol_docx(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally | None = None) -> bytes:
+def protocol_docx(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally | None = None,
+                  stored: bool = True) -> bytes:
+    """The protocol: as the closed count fixed it, or a draft («ПРОЕКТ») of the count as it stands."""
     from docxtpl import DocxTemplate
 
+    from services.closing import stored_protocol
     from services.documents import TEMPLATES_DIR, xml_safe
 
+    if stored and (fixed := stored_protocol(session_factory, meeting_id=meeting_id)) is not None:
+        return fixed
     tally = tally or recount(session_factory, meeting_id=meeting_id)
     tpl = DocxTemplate(str(TEMPLATES_DIR / PROTOCOL_TEMPLATE_NAME))
     tpl.render(xml_safe(protocol_context(session_factory, meeting_id=meeting_id, tally=tally)), autoescape=True)
@@ -341,7 +459,7 @@ def participants_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int
         from services.voting import KINDS, decision_number
 
         representative = of_decision(d)
-        data.append([i, p.number, o.name, f.format_snils(o.snils) if o.snils else "", o.doc_number, o.doc_date,
+        data.append([i, p.number, o.name, o.snils, o.doc_number, o.doc_date,
                      p.area, f.format_share(o.share), votes2(record_votes(p.area, o.share)),
                      decision_number(meeting_id, d.seq), KINDS[d.kind], d.received_on,
                      representative.describe() if representative else ""])
@@ -444,19 +562,9 @@ def protocol_package_zip(session_factory: sessionmaker[Session], *, meeting_id: 
     parts = [
         ("Протокол.docx", protocol_docx(session_factory, meeting_id=meeting_id, tally=tally)),
         ("Итоги голосования.xlsx", results_xlsx(tally)),
-        ("Приложение 1. Реестр собственников.xlsx", registry_xlsx(session_factory, meeting_id=meeting_id)),
-        ("Приложение 2. Сообщение о проведении собрания.docx",
-         notice_docx(session_factory, meeting_id=meeting_id, public_url=public_url)),
-        ("Приложение 3. Реестр вручения сообщений.xlsx", delivery_register_xlsx(session_factory, meeting_id=meeting_id)),
-        ("Приложение 4. Список участников.xlsx", participants_xlsx(session_factory, meeting_id=meeting_id)),
-        ("Приложение 5. Решения собственников (перечень).xlsx",
-         decisions_list_xlsx(session_factory, meeting_id=meeting_id)),
-        ("Приложение 6. Решения, подписанные кодом.docx",
-         electronic_decisions_docx(session_factory, meeting_id=meeting_id)),
     ]
-    if poa_rows := powers_of_attorney(session_factory, meeting_id=meeting_id):
-        parts.append((POWERS_OF_ATTORNEY_FILE, powers_of_attorney_xlsx(session_factory, meeting_id=meeting_id,
-                                                                       rows=poa_rows)))
+    for i, a in enumerate(attachments(session_factory, meeting_id=meeting_id, public_url=public_url), start=1):
+        parts.append((f"Приложение {i}. {a.file}", a.make()))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in parts:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from services import owner_fields as f
+from services.closing import results_notice_due
 from services.errors import NotFound, ValidationError
 from services.exports import xml_text
 from services.figures import format_percent, format_votes
@@ -30,7 +31,6 @@ from services.tally import recount
 
 PURPOSE = "results"
 # ЖК РФ ст. 46 ч. 3: not later than 10 days after the decisions were taken
-RESULTS_NOTICE_DAYS = 10
 TITLE = "Сообщение об итогах общего собрания собственников помещений"
 COUNT_OPEN = "Сообщение об итогах формируется после закрытия подсчёта."
 ANSWERS = (("for", "«за»"), ("against", "«против»"), ("abstain", "«воздержались»"))
@@ -168,7 +168,7 @@ def results_deadline(session_factory: sessionmaker[Session], *, meeting_id: int)
     """The last day to make the results known: 10 days after the protocol (or the end of voting)."""
     with session_factory() as s:
         m = _closed_meeting(s, meeting_id)
-        return (m.protocol_date or m.end_date) + dt.timedelta(days=RESULTS_NOTICE_DAYS)
+        return results_notice_due(m)
 
 
 def queue_results_notice(session_factory: sessionmaker[Session], *, meeting_id: int, request_key: str,
@@ -182,7 +182,7 @@ def queue_results_notice(session_factory: sessionmaker[Session], *, meeting_id: 
 
     def queue(s: Session):
         m = _closed_meeting(s, meeting_id)
-        late = (today or dt.date.today()) > (m.protocol_date or m.end_date) + dt.timedelta(days=RESULTS_NOTICE_DAYS)
+        late = (today or dt.date.today()) > results_notice_due(m)
         already = select(Delivery.owner_id).where(
             Delivery.meeting_id == meeting_id, Delivery.purpose == PURPOSE,
             Delivery.status.in_(("queued", "sending", "sent")))

@@ -86,12 +86,15 @@ class SenderStats:
 
 
 def meeting_view(s: Session, meeting_id: int) -> MeetingView:
+    from services.meeting_details import in_person_text, initiator_details_text
+
     m = s.get(Meeting, meeting_id)
     return MeetingView(
-        id=m.id, address=m.building.address, initiator=m.initiator, initiator_details=m.initiator_details,
+        id=m.id, address=m.building.address, initiator=m.initiator, initiator_details=initiator_details_text(m, s),
         form=m.form, start_date=m.start_date, end_date=m.end_date, decisions_place=m.decisions_place,
         materials_place=m.materials_place, gis_id=m.gis_id,
         questions=tuple(QuestionView(q.number, q.text, q.materials) for q in m.questions),
+        kind=m.kind, in_person=in_person_text(m),
     )
 
 

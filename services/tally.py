@@ -279,18 +279,32 @@ def _fraction(sums: Sums, qid: int, answer: str) -> tuple[Fraction, int]:
     return total, records
 
 
-def build_tally(s: Session, meeting_id: int, sums: Sums) -> Tally:
-    meeting = s.get(Meeting, meeting_id)
-    if meeting is None:
-        raise NotFound(f"Собрание № {meeting_id} не найдено.")
+def vote_base(s: Session, meeting: Meeting) -> tuple[Fraction, Fraction | None, Fraction]:
+    """(registry area, passport area or None, all votes) of a meeting's building."""
     area_units = s.scalar(select(func.coalesce(func.sum(type_coerce(Premise.area, BigInteger)), 0))
-                          .where(Premise.meeting_id == meeting_id))
+                          .where(Premise.meeting_id == meeting.id))
     registry_area = Fraction(int(area_units), AREA_SCALE)
     passport = s.scalar(select(Building.passport_area).where(Building.id == meeting.building_id))
     passport_area = Fraction(passport) if passport else None
     # All votes are at least the registry's premises (DOMAIN.md rule 8): a passport area below them
     # (refused when entered, but the registry may have grown since) never shrinks the base
     all_votes = max(passport_area, registry_area) if passport_area else registry_area
+    return registry_area, passport_area, all_votes
+
+
+def recount_all_votes(s: Session, meeting_id: int) -> Fraction:
+    """All votes of the building (the base of the quorum and of the «of all votes» majorities)."""
+    meeting = s.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(f"Собрание № {meeting_id} не найдено.")
+    return vote_base(s, meeting)[2]
+
+
+def build_tally(s: Session, meeting_id: int, sums: Sums) -> Tally:
+    meeting = s.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(f"Собрание № {meeting_id} не найдено.")
+    registry_area, passport_area, all_votes = vote_base(s, meeting)
     participants, records = _fraction(sums, 0, PARTICIPANTS)
     online, online_records = _fraction(sums, 0, ONLINE)
     quorum = all_votes > 0 and participants * 2 > all_votes
@@ -359,6 +373,9 @@ def set_passport_area(session_factory: sessionmaker[Session], *, meeting_id: int
     if area is not None and area <= 0:
         raise ValidationError("Площадь по техническому паспорту должна быть больше нуля.")
     with session_factory.begin() as s:
+        from services.closing import ensure_open
+
+        ensure_open(s, meeting_id)
         meeting = s.get(Meeting, meeting_id)
         if meeting is None:
             raise NotFound(f"Собрание № {meeting_id} не найдено.")

@@ -27,6 +27,7 @@ from services import owner_fields as f
 from services.codes import hash_code, normalize_code
 from services.holdings import member_ids, slot_of
 from services.representatives import Representative, of_decision
+from services.closing import ensure_open
 from services.errors import DomainError, NotFound, ValidationError
 from services.figures import format_area, format_votes, record_votes
 from services.throttle import Bucket, Policy, bucket_key, prune, release, reserve
@@ -368,10 +369,12 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
     meetings, decisions = Meeting.__table__, Decision.__table__
     # The first statement takes the meeting's row lock (PostgreSQL) or the write lock (SQLite):
     # chain appends of one meeting are serialised, and a SQLite snapshot is never stale.
-    seq, prev = conn.execute(
+    seq, prev, closed = conn.execute(
         update(meetings).where(meetings.c.id == meeting_id).values(seal_count=meetings.c.seal_count + 1)
-        .returning(meetings.c.seal_count, meetings.c.seal_head)
+        .returning(meetings.c.seal_count, meetings.c.seal_head, meetings.c.count_closed_at)
     ).one()
+    if closed is not None:
+        ensure_open(s, meeting_id)  # a closed count locks the decisions: raises (the update rolls back)
     owner = s.get(OwnerRecord, owner_id, options=[joinedload(OwnerRecord.premise)])
     premise = owner.premise
     if numbers is None:
@@ -549,6 +552,7 @@ def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id:
     from services.seals import instance_key
 
     with session_factory.begin() as s:
+        ensure_open(s, meeting_id)
         key = instance_key(s, secret_key)
         if key is None:
             raise DomainError("Нет ключа экземпляра: выбор не сохранён (печати решений нельзя обновить).")

@@ -38,8 +38,11 @@ def notice_paper() -> None:
                       "(площадь {{ n.owner.area }} м², доля {{ n.owner.share }}, голосов {{ n.owner.votes }})")
     doc.add_paragraph("Инициатор собрания: {{ meeting.initiator }}{% if meeting.initiator_details %} "
                       "({{ meeting.initiator_details }}){% endif %}.")
-    doc.add_paragraph("Форма проведения: {{ meeting.form }} голосование. Голосование проводится с "
-                      "{{ meeting.start_date }} по {{ meeting.end_date }}.")
+    doc.add_paragraph("Вид собрания: {{ meeting.kind }}. Форма проведения: {{ meeting.form }} голосование. "
+                      "Голосование проводится с {{ meeting.start_date }} по {{ meeting.end_date }}.")
+    doc.add_paragraph("{%p if meeting.in_person %}")
+    doc.add_paragraph("Очное обсуждение вопросов повестки дня: {{ meeting.in_person }}.")
+    doc.add_paragraph("{%p endif %}")
     doc.add_paragraph("Решения собственников принимаются до {{ meeting.end_date }} включительно"
                       "{% if meeting.decisions_place %} по адресу: {{ meeting.decisions_place }}{% endif %}.")
     doc.add_paragraph().add_run("Повестка дня:").bold = True
@@ -153,27 +156,62 @@ def decision() -> None:
 
 
 def protocol() -> None:
-    """Протокол ОСС (Приказ Минстроя России от 30.04.2025 № 266/пр): the required parts."""
+    """Протокол ОСС (Приказ Минстроя России от 30.04.2025 № 266/пр, keeping the list of details of
+    № 44/пр п. 12–22): name, number and date, place, kind, form, dates and place of the meeting, the
+    initiator with identity details, the invited, chair, secretary and counters, votes and quorum,
+    per question СЛУШАЛИ / ПРЕДЛОЖЕНО / РЕШИЛИ (ПОСТАНОВИЛИ), where the documents are kept, the
+    numbered attachments and dated signatures. A draft («ПРОЕКТ») until the count is closed."""
     doc = _base()
+    doc.add_paragraph("{%p if draft %}")
+    mark = doc.add_paragraph()
+    mark.alignment = 1
+    run = mark.add_run("ПРОЕКТ")
+    run.bold = True
+    run.font.size = Pt(20)
+    doc.add_paragraph("Подсчёт голосов не закрыт: документ не является протоколом общего собрания, цифры могут "
+                      "измениться. Номер и дата присваиваются при закрытии подсчёта.").alignment = 1
+    doc.add_paragraph("{%p endif %}")
     head = doc.add_paragraph()
     head.alignment = 1
-    head.add_run("ПРОТОКОЛ № {{ number }}\nобщего собрания собственников помещений в многоквартирном доме,\n"
+    head.add_run("ПРОТОКОЛ № {% if number %}{{ number }}{% else %}____{% endif %}\n{{ kind_genitive }} общего "
+                 "собрания собственников помещений в многоквартирном доме,\n"
                  "расположенном по адресу: {{ address }},\nпроведённого в форме {{ form_genitive }} голосования").bold = True
     row = doc.add_table(rows=1, cols=2)
     row.rows[0].cells[0].text = "{{ place }}"
     row.rows[0].cells[1].text = "{{ date }}"
     row.rows[0].cells[1].paragraphs[0].alignment = 2
-    doc.add_paragraph("Инициатор общего собрания: {{ initiator }}{% if initiator_details %} "
-                      "({{ initiator_details }}){% endif %}.")
+    doc.add_paragraph("{%p if revision > 1 %}")
+    doc.add_paragraph("Редакция {{ revision }} протокола (изменён после закрытия подсчёта; причина: "
+                      "{{ revision_reason }}). Предыдущие редакции сохранены.")
+    doc.add_paragraph("{%p endif %}")
+    doc.add_paragraph("Вид общего собрания: {{ kind }}. Форма проведения: {{ form }} голосование.")
+    doc.add_paragraph("{%p if in_person %}")
+    doc.add_paragraph("Дата, время и место очного обсуждения вопросов повестки дня: {{ in_person }}.")
+    doc.add_paragraph("{%p endif %}")
+    doc.add_paragraph("Период голосования: с {{ start_date }} по {{ end_date }}. Дата окончания приёма решений "
+                      "собственников: {{ end_date }}.{% if decisions_place %} Место (адрес) приёма решений: "
+                      "{{ decisions_place }}.{% endif %}")
+    doc.add_paragraph("{%p if ground %}")
+    doc.add_paragraph("{{ ground }}")
+    doc.add_paragraph("{%p endif %}")
+    doc.add_paragraph("{%p if gis_posted_on %}")
+    doc.add_paragraph("Сообщение о проведении общего собрания размещено в ГИС ЖКХ {{ gis_posted_on }}.")
+    doc.add_paragraph("{%p endif %}")
+    doc.add_paragraph("Инициатор общего собрания: {{ initiator }}{% if initiator_kind %} ({{ initiator_kind }})"
+                      "{% endif %}{% if initiator_details %}; {{ initiator_details }}{% endif %}.")
+    doc.add_paragraph("{%p if invited %}")
+    doc.add_paragraph("Лица, приглашённые для участия в общем собрании:")
+    doc.add_paragraph("{%p for i in invited %}")
+    doc.add_paragraph("— {{ i }}{% if loop.last %}.{% else %};{% endif %}")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph("{%p else %}")
+    doc.add_paragraph("Лица, приглашённые для участия в общем собрании: отсутствуют.")
+    doc.add_paragraph("{%p endif %}")
     doc.add_paragraph("Председатель общего собрания: {{ chair }}{% if not chair.endswith('.') %}.{% endif %}")
     doc.add_paragraph("Секретарь общего собрания: {{ secretary }}{% if not secretary.endswith('.') %}.{% endif %}")
-    doc.add_paragraph("Лица, проводившие подсчёт голосов: {{ counters | join(', ') }}"
-                      "{% if not (counters | last).endswith('.') %}.{% endif %}")
-    doc.add_paragraph("Форма проведения общего собрания: {{ form }} голосование. Дата начала голосования: "
-                      "{{ start_date }}. Дата окончания приёма решений собственников: {{ end_date }}."
-                      "{% if decisions_place %} Место (адрес) приёма решений: {{ decisions_place }}.{% endif %}")
-    doc.add_paragraph("{% if gis_posted_on %}Сообщение о проведении общего собрания размещено в ГИС ЖКХ "
-                      "{{ gis_posted_on }}.{% endif %}")
+    doc.add_paragraph("{% if counters %}Лица, проводившие подсчёт голосов: {{ counters | join(', ') }}"
+                      "{% if not (counters | last).endswith('.') %}.{% endif %}{% else %}Счётная комиссия не "
+                      "избиралась; подсчёт голосов проведён инициатором общего собрания.{% endif %}")
     doc.add_paragraph("Общее количество голосов собственников помещений в многоквартирном доме: {{ all_votes }} "
                       "(1 голос = 1 м² общей площади помещения){% if passport_area %}; по техническому паспорту "
                       "{{ passport_area }} м², по реестру собственников {{ registry_area }} м²{% endif %}."
@@ -230,23 +268,23 @@ def protocol() -> None:
         for cell, width in zip(row.cells, widths):
             cell.width = width
     doc.add_paragraph()
+    doc.add_paragraph("Место (адрес) хранения протокола и решений собственников: {{ archive_place or '____________________' }}"
+                      "{% if not (archive_place or '_').endswith('.') %}.{% endif %} Подлинники решений и протокола "
+                      "направляются в орган государственного жилищного надзора (ЖК РФ ст. 46 ч. 1.1).")
     doc.add_paragraph().add_run("Приложения:").bold = True
-    for line in ("1. Реестр собственников помещений в многоквартирном доме.",
-                 "2. Сообщение о проведении общего собрания.",
-                 "3. Документы, подтверждающие направление (вручение) сообщения (реестр вручения).",
-                 "4. Список собственников, принявших участие в собрании, с их идентифицирующими данными.",
-                 "5. Письменные решения собственников (перечень; подлинники прилагаются).",
-                 "6. Решения, подписанные персональным кодом, с их печатями (если учитывались)."):
-        doc.add_paragraph(line)
-    doc.add_paragraph("{%p if powers_of_attorney %}")  # only when representatives signed by one
-    doc.add_paragraph("7. Доверенности представителей собственников (перечень; копии прилагаются).")
-    doc.add_paragraph("{%p endif %}")
-    doc.add_paragraph()
-    doc.add_paragraph("Председатель общего собрания: ______________ / {{ chair }} / дата ________")
-    doc.add_paragraph("Секретарь общего собрания: ______________ / {{ secretary }} / дата ________")
-    doc.add_paragraph("{%p for c in counters %}")
-    doc.add_paragraph("Подсчёт голосов: ______________ / {{ c }} / дата ________")
+    doc.add_paragraph("{%p for a in attachments %}")
+    doc.add_paragraph("{{ a.number }}. {{ a.title }}")
     doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph()
+    doc.add_paragraph("Председатель общего собрания: ______________ / {{ chair }} / «___» ________ 20__ г.")
+    doc.add_paragraph("Секретарь общего собрания: ______________ / {{ secretary }} / «___» ________ 20__ г.")
+    doc.add_paragraph("{%p for c in counters %}")
+    doc.add_paragraph("Лицо, проводившее подсчёт голосов: ______________ / {{ c }} / «___» ________ 20__ г.")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph("{%p if initiator_signs %}")
+    doc.add_paragraph("Инициатор общего собрания (подсчёт голосов): ______________ / {{ initiator }} / "
+                      "«___» ________ 20__ г.")
+    doc.add_paragraph("{%p endif %}")
     doc.save(TEMPLATES / "protocol.docx")
 
 

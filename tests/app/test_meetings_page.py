@@ -21,6 +21,8 @@ def fill_meeting(at, *, address, initiator, start, end, questions):
     text_input(at, "Инициатор собрания").input(initiator)
     [d for d in at.date_input if d.label == "Начало голосования"][0].set_value(start)
     [d for d in at.date_input if d.label == "Окончание приёма решений (последний день)"][0].set_value(end)
+    if [b for b in at.selectbox if b.label == "Форма собрания"][0].value == "очно-заочное":
+        text_input(at, "Место очного обсуждения").input("двор дома")
     for i, (text, majority) in enumerate(questions, start=1):
         if i > 1:
             at = button(at, "Добавить вопрос").click().run()

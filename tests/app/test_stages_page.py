@@ -48,7 +48,7 @@ def test_lists_the_four_stages_with_their_states(open_page, session_factory, mee
     assert "Реестр не загружен" in states
     assert f"Уведомить не позднее {last_notice_day:%d.%m.%Y} (за 10 дней до начала голосования)" in states
     assert f"Голосование начнётся {meeting.start_date:%d.%m.%Y}" in states
-    assert f"Протокол составляется в течение 10 дней после {meeting.end_date:%d.%m.%Y}" in states
+    assert "Протокол — проект: подсчёт не закрыт" in states
     # the meeting has no GIS ЖКХ mark yet
     assert any("ГИС ЖКХ" in w for w in texts(at.warning))
 

@@ -505,7 +505,9 @@ def test_decisions_page_counts_code_entries_online_answers_and_counted_decisions
     assert list(table["Вид"]) == [KINDS["online"]] and list(table["Статус"]) == [STATUSES["online"]]
     # ballots for everyone with no decision of any kind: 48 − A
     labels = [b.label for b in at.get("download_button")]
-    assert labels == [f"Скачать бюллетени ({DEMO_OWNERS - 1}) .docx", "Бюллетени по одному (.zip)"]
+    # the demo meeting is очно-заочное: its attendance sheet comes first, then the ballots
+    assert labels == ["Лист регистрации для печати (.docx)", f"Скачать бюллетени ({DEMO_OWNERS - 1}) .docx",
+                      "Бюллетени по одному (.zip)"]
 
 
 def test_a_paper_decision_with_an_unmarked_question_counts_except_for_that_question(

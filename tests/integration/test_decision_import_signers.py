@@ -221,11 +221,13 @@ def test_a_representative_by_power_of_attorney_is_stored_sealed_and_listed(sessi
                                                "Кем удостоверена", "Решение"]
     with zipfile.ZipFile(io.BytesIO(protocol_package_zip(session_factory, meeting_id=m,
                                                          public_url="https://kvorum.example"))) as zf:
-        assert POWERS_OF_ATTORNEY_FILE in zf.namelist()
-    assert ATTACHMENT_7 in protocol_text(session_factory, m)
+        assert f"Приложение 5. {POWERS_OF_ATTORNEY_FILE}" in zf.namelist()
+    text = protocol_text(session_factory, m)
+    # numbered among the attachments that exist: registry, notice, delivery, participants, then these
+    assert ATTACHMENT_POA in text and "6. Письменные решения собственников (перечень; подлинники прилагаются)." in text
 
 
-ATTACHMENT_7 = "7. Доверенности представителей собственников (перечень; копии прилагаются)."
+ATTACHMENT_POA = "5. Доверенности представителей собственников (перечень; копии прилагаются)."
 
 
 def protocol_text(session_factory, meeting_id) -> list[str]:
@@ -248,10 +250,10 @@ def test_without_powers_of_attorney_the_package_has_no_such_attachment(session_f
     assert powers_of_attorney(session_factory, meeting_id=m) == []
     with zipfile.ZipFile(io.BytesIO(protocol_package_zip(session_factory, meeting_id=m,
                                                          public_url="https://kvorum.example"))) as zf:
-        assert POWERS_OF_ATTORNEY_FILE not in zf.namelist()
+        assert not [n for n in zf.namelist() if n.endswith(POWERS_OF_ATTORNEY_FILE)]
     text = protocol_text(session_factory, m)
-    assert ATTACHMENT_7 not in text and "6. Решения, подписанные персональным кодом, с их печатями (если " \
-        "учитывались)." in text and not [line for line in text if "{%" in line]
+    assert not [line for line in text if "Доверенности" in line] and "5. Письменные решения собственников " \
+        "(перечень; подлинники прилагаются)." in text and not [line for line in text if "{%" in line]
 
 
 @pytest.mark.parametrize("rep, column, fragment", [

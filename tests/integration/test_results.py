@@ -65,7 +65,12 @@ def test_the_package_holds_the_protocol_and_every_attachment(session_factory, ex
         participants = load_workbook(io.BytesIO(zf.read("Приложение 4. Список участников.xlsx"))).active
         assert participants.max_row == 1 + 4
         assert "Сообщение о проведении" in names[3] and any("Реестр вручения" in n for n in names)
-        assert len(names) == 8
+        # only the attachments that exist, numbered in the order of the requirements: no code-signed
+        # decisions, no powers of attorney, no attendance list (заочное), no invited, no materials
+        assert names == ["Протокол.docx", "Итоги голосования.xlsx", "Приложение 1. Реестр собственников.xlsx",
+                         "Приложение 2. Сообщение о проведении собрания.docx",
+                         "Приложение 3. Реестр вручения сообщений.xlsx", "Приложение 4. Список участников.xlsx",
+                         "Приложение 5. Решения собственников (перечень).xlsx"]
 
 
 def test_a_protocol_drawn_up_late_warns_and_one_before_the_end_is_refused(session_factory, example_a):
