@@ -160,15 +160,19 @@ def _apply(s: Session, meeting: Meeting, data: MeetingData) -> None:
         row.speaker = " ".join(q.speaker.split())
 
 
+def _add_meeting(s: Session, data: MeetingData) -> Meeting:
+    meeting = Meeting(initiator="", start_date=data.start_date, end_date=data.end_date)
+    meeting.building = _building(s, data.address)
+    s.add(meeting)
+    _apply(s, meeting, data)
+    s.flush()
+    return meeting
+
+
 def create_meeting(session_factory: sessionmaker[Session], *, data: MeetingData) -> int:
     validate_meeting(data)
     with session_factory.begin() as s:
-        meeting = Meeting(initiator="", start_date=data.start_date, end_date=data.end_date)
-        meeting.building = _building(s, data.address)
-        s.add(meeting)
-        _apply(s, meeting, data)
-        s.flush()
-        return meeting.id
+        return _add_meeting(s, data).id
 
 
 def update_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, data: MeetingData) -> None:
@@ -386,11 +390,7 @@ def repeat_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, s
                                                      speaker=q.speaker) for q in source.questions]})
     validate_meeting(data)
     with session_factory.begin() as s:
-        meeting = Meeting(initiator="", start_date=data.start_date, end_date=data.end_date)
-        meeting.building = _building(s, data.address)
-        s.add(meeting)
-        _apply(s, meeting, data)
-        s.flush()
+        meeting = _add_meeting(s, data)
         premises = {}
         skip = {"id", "meeting_id", "premise_id", "seal", "created_at"}
         for p in s.scalars(select(Premise).where(Premise.meeting_id == meeting_id).order_by(Premise.id)):

@@ -44,6 +44,15 @@ def vote_all(session_factory, mid, owners):
                                 answers={q: "for" for q in qs}, user="t")
 
 
+def voted_and_signed(session_factory) -> int:
+    """A past очно-заочное meeting where every owner voted and the protocol's signers are entered."""
+    mid = past_meeting(session_factory)
+    vote_all(session_factory, mid, owner_ids(session_factory, mid))
+    save_protocol_data(session_factory, meeting_id=mid, data=ProtocolData(
+        "Андреев А. А.", "Борисова Б. Б.", "", END + dt.timedelta(days=1), "г. Тверь"))
+    return mid
+
+
 def test_the_results_page_lists_what_is_missing_and_closing_is_disabled(open_page, session_factory):
     mid = past_meeting(session_factory, archive_place="")
     at = open_page(PAGE_RESULTS, mid)
@@ -56,10 +65,7 @@ def test_the_results_page_lists_what_is_missing_and_closing_is_disabled(open_pag
 
 
 def test_closing_locks_the_page_and_reopening_needs_a_reason(open_page, session_factory):
-    mid = past_meeting(session_factory)
-    vote_all(session_factory, mid, owner_ids(session_factory, mid))
-    save_protocol_data(session_factory, meeting_id=mid, data=ProtocolData(
-        "Андреев А. А.", "Борисова Б. Б.", "", END + dt.timedelta(days=1), "г. Тверь"))
+    mid = voted_and_signed(session_factory)
     at = open_page(PAGE_RESULTS, mid)
     at = button(at, "Закрыть подсчёт").click().run()
     assert_ran_cleanly(at)
@@ -130,10 +136,7 @@ def test_the_results_notice_is_offered_once_the_count_is_closed_and_queued_once(
     from services.closing import close_count
     from services.results_notice import results_notice_summary
 
-    mid = past_meeting(session_factory)
-    vote_all(session_factory, mid, owner_ids(session_factory, mid))
-    save_protocol_data(session_factory, meeting_id=mid, data=ProtocolData(
-        "Андреев А. А.", "Борисова Б. Б.", "", END + dt.timedelta(days=1), "г. Тверь"))
+    mid = voted_and_signed(session_factory)
     at = open_page(PAGE_RESULTS, mid)
     assert not [b for b in at.button if b.label == "Разослать сообщение об итогах по эл. почте"]  # a draft
     close_count(session_factory, meeting_id=mid, user="t")
