@@ -337,3 +337,24 @@ def test_the_participants_list_prints_the_snils_as_stored_once(session_factory):
     sheet = load_workbook(_io.BytesIO(participants_xlsx(session_factory, meeting_id=mid))).active
     header = [c.value for c in sheet[1]]
     assert sheet.cell(2, header.index("СНИЛС") + 1).value == "112-233-445 95"
+
+
+def test_every_notice_of_an_ochno_zaochnoe_meeting_names_the_in_person_part(session_factory):
+    """ЖК РФ ст. 45 ч. 5: the date, time and place of the in-person discussion; the kind too."""
+    from services.notice import NoticeRenderer, owner_view
+    from services.notify import notice_text
+    from services.sender import meeting_view
+
+    mid = meeting_with_registry(session_factory)
+    wanted = f"Очное обсуждение вопросов повестки дня: {START:%d.%m.%Y} в 19:00, двор дома."
+    text = notice_text(session_factory, meeting_id=mid, public_url="https://kvorum.example")
+    assert wanted in text and "Вид собрания: внеочередное." in text
+    assert "ОГРН 1027700000008; адрес: г. Тверь, ул. Ленина, д. 1" in text  # the initiator's details
+    with session_factory() as s:
+        view = meeting_view(s, mid)
+    rendered = NoticeRenderer().render(meeting=view, owner=owner_view(name="Андреев А. А.", premise="1", area=40,
+                                                                      share=1), code="ABCD-EFGH",
+                                       public_url="https://kvorum.example", counted_electronic=False)
+    assert wanted in rendered.text and "Очное обсуждение</td><td>" in rendered.html
+    zaochnoe = meeting_with_registry(session_factory, form="заочное", in_person_at=None, in_person_place="")
+    assert "Очное обсуждение" not in notice_text(session_factory, meeting_id=zaochnoe, public_url="https://x")
