@@ -64,7 +64,7 @@ def create_demo_meeting(session_factory: sessionmaker[Session], *, today: dt.dat
         in_person_at=dt.datetime.combine(today + dt.timedelta(days=12), dt.time(19, 0)),
         in_person_place="двор дома, у подъезда 1 (в непогоду — холл 1-го подъезда)",
         invited="Смирнова Е. В.; ООО «УК Пример»; доклад по вопросам повестки дня",
-        archive_place="ООО «УК Пример»: г. Москва, ул. Садовая, д. 1, офис 5; подлинники направляются в ГЖИ",
+        archive_place="ООО «УК Пример»: г. Москва, ул. Садовая, д. 1, офис 5",
         decisions_place="г. Москва, ул. Садовая, д. 1, офис 5 (управляющая организация), пн–пт 9:00–18:00; "
         "почтовый ящик в холле 1-го подъезда",
         materials_place="офис управляющей организации: г. Москва, ул. Садовая, д. 1, офис 5; сайт uk-primer.example",
