@@ -121,7 +121,7 @@ if meeting.form == "очно-заочное":
                                         "Представитель": x.representative} for x in present]),
                          hide_index=True, width="stretch")
             drop = st.multiselect("Убрать из листа регистрации", [x.owner_id for x in present],
-                                  format_func=options.get, key="attendance_drop")
+                                  format_func=options.get, key="attendance_drop", placeholder="Выберите собственников…")
             if st.button("Убрать отмеченных", disabled=not drop or not can(user, "edit")):
                 try:
                     removed = remove_attendance(sf, meeting_id=meeting_id, owner_ids=drop)

@@ -122,8 +122,6 @@ with st.container(border=True):
                               index=kinds.index(current.initiator_kind) if current else 0)
     initiator = i2.text_input(
         "Инициатор собрания", value="" if is_new else current.initiator, key="mf_initiator",
-        help={"organisation": "Наименование организации", "owner": "ФИО собственника полностью",
-              "group": "Как группа названа в протоколе"}[initiator_kind],
         placeholder={"organisation": "ООО «УК Пример»", "owner": "Иванов Иван Иванович",
                      "group": "Собственники помещений дома (инициативная группа)"}[initiator_kind])
     ogrn = address_init = passport = ownership = group = ""

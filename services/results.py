@@ -218,8 +218,9 @@ def protocol_warnings(session_factory: sessionmaker[Session], *, meeting_id: int
         if drawn > last:
             warnings.append(f"Протокол составляется позже 10 дней после окончания голосования (срок — "
                             f"{last:%d.%m.%Y}, Приказ Минстроя России № 266/пр).")
-        if not m.gis_id:
-            warnings.append("Не указан идентификатор собрания в ГИС ЖКХ: он служит номером протокола.")
+        if not m.gis_id and m.count_closed_at is None:
+            warnings.append("Не указан идентификатор собрания в ГИС ЖКХ, который служит номером протокола: без него "
+                            "при закрытии подсчёта протокол получит порядковый номер управляющей организации за год.")
         for q in sorted(m.questions, key=lambda x: x.number):
             if not q.proposal.strip():
                 warnings.append(f"Вопрос {q.number}: не указана формулировка предложения — в протоколе "

@@ -91,6 +91,8 @@ def test_first_administrator_creates_a_meeting_and_imports_the_registry(browser,
     start, end = dt.date.today() + dt.timedelta(days=14), dt.date.today() + dt.timedelta(days=44)
     set_date(page, "Начало голосования", start)
     set_date(page, "Окончание приёма решений (последний день)", end)
+    # a new meeting is очно-заочное, the form most meetings use: the discussion follows the start date
+    page.get_by_label("Место очного обсуждения").fill("двор дома, у подъезда 1")
     page.get_by_label("Вопрос 1").fill("Избрание совета многоквартирного дома")
     page.get_by_label("Вопрос 1").blur()
     wait_idle(page)

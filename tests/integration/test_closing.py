@@ -358,3 +358,14 @@ def test_every_notice_of_an_ochno_zaochnoe_meeting_names_the_in_person_part(sess
     assert wanted in rendered.text and "Очное обсуждение</td><td>" in rendered.html
     zaochnoe = meeting_with_registry(session_factory, form="заочное", in_person_at=None, in_person_place="")
     assert "Очное обсуждение" not in notice_text(session_factory, meeting_id=zaochnoe, public_url="https://x")
+
+
+def test_the_missing_gis_id_warns_only_while_the_count_is_open(session_factory):
+    from services.results import protocol_warnings
+
+    mid = meeting_with_registry(session_factory)
+    sign(session_factory, mid)
+    assert any("порядковый номер управляющей организации" in w
+               for w in protocol_warnings(session_factory, meeting_id=mid, today=TODAY))
+    close_count(session_factory, meeting_id=mid, user="t", today=TODAY)
+    assert not any("ГИС ЖКХ" in w for w in protocol_warnings(session_factory, meeting_id=mid, today=TODAY))
