@@ -150,10 +150,12 @@ def cmd_import_registry(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from services.demo import create_demo_meeting
+    from services.demo import create_live_demo
 
-    meeting_id = create_demo_meeting(_runtime().session_factory)
-    print(f"Создано демонстрационное собрание № {meeting_id}.")
+    rt = _runtime()
+    demo = create_live_demo(rt.session_factory, secret_key=rt.secret_key)
+    print(f"Создано демонстрационное собрание № {demo.meeting_id} (голосование идёт). Код для пробы страницы "
+          f"голосования: {demo.code} — помещение {demo.premise}, {demo.owner}.")
     return 0
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import streamlit as st
 
-from services.demo import create_demo_meeting
+from services.demo import create_live_demo
 from services.auth import can
 from services.errors import DomainError
 from services.law import AGENDA_TEMPLATES, LAW_EDITION, MAJORITY_KINDS, majority_label
 from services.meeting_details import INITIATOR_KINDS, KINDS
+from services.notice_terms import notice_lock
 from services.meetings import (
     FORMS,
     SPEAKER_MAX,
@@ -61,13 +62,16 @@ def start_edit(target) -> None:
 
 def make_demo() -> None:
     try:
-        meeting_id = create_demo_meeting(sf)
+        demo = create_live_demo(sf, secret_key=state.runtime().secret_key)
     except DomainError as exc:
         state.flash("error", exc.message)
         return
-    st.session_state[state.MEETING_ID] = meeting_id
-    state.audit("meeting_created", meeting_id, what="демонстрационное")
-    state.flash("success", f"Создано демонстрационное собрание № {meeting_id} с реестром собственников.")
+    st.session_state[state.MEETING_ID] = demo.meeting_id
+    state.audit("meeting_created", demo.meeting_id, what="демонстрационное")
+    state.flash("success", f"Создано демонстрационное собрание № {demo.meeting_id}: голосование идёт, собственники "
+                           f"уведомлены, часть решений уже получена. Чтобы проголосовать как собственник, откройте "
+                           f"«Страница голосования» и введите код {demo.code} (помещение {demo.premise}, "
+                           f"{demo.owner}). Код показан один раз.")
 
 
 editing = st.session_state.get(EDITING)
@@ -237,6 +241,19 @@ if b.button("Добавить вопрос"):
     draft.append(_question(_new_id()))
     st.rerun()
 
+change_reason = ""
+if not is_new:
+    given, earlier = notice_lock(sf, meeting_id=editing)
+    if given:
+        st.warning("Сообщения о собрании уже направлены собственникам. Даты, форма, очное обсуждение, место приёма "
+                   "решений и повестка дня изменяются только с указанием причины: изменение записывается в журнал, "
+                   "сообщения, направленные раньше, остаются сообщениями на прежних условиях, и всем собственникам "
+                   "нужно направить сообщения повторно (не позднее чем за 10 дней до начала голосования)."
+                   + (f" Условия уже изменялись: {len(earlier) - 1} раз(а)." if earlier else ""),
+                   icon=":material/lock:")
+        change_reason = st.text_area("Причина изменения условий собрания (если они меняются)", key="mf_change_reason",
+                                     height=68)
+
 data = MeetingData(
     address=address, initiator=initiator, start_date=start, end_date=end, form=form,
     initiator_details=initiator_details, decisions_place=decisions_place, materials_place=materials_place,
@@ -246,6 +263,7 @@ data = MeetingData(
     in_person_place=in_person_place, ground_meeting_id=ground_meeting_id, ground_text=ground_text,
     questions=[QuestionData(q["text"], q["majority"], q["materials"], proposal=q["proposal"], speaker=q["speaker"])
                for q in draft],
+    change_reason=change_reason,
 )
 c1, c2, _ = st.columns([1, 1, 4])
 if c1.button("Сохранить", type="primary"):
@@ -256,10 +274,17 @@ if c1.button("Сохранить", type="primary"):
             st.session_state[state.MEETING_ID] = new_id
             state.flash("success", f"Собрание № {new_id} создано. Следующий шаг — реестр собственников.")
         else:
-            update_meeting(sf, meeting_id=editing, data=data)
-            state.audit("meeting_updated", editing)
+            changed = update_meeting(sf, meeting_id=editing, data=data, user=state.current_user().username)
+            state.audit("meeting_updated", editing, what="условия сообщения изменены" if changed else "карточка",
+                        count=len(changed))
             st.session_state[state.MEETING_ID] = editing  # the stages page opened next shows this meeting
-            state.flash("success", f"Собрание № {editing} сохранено.")
+            if changed:
+                state.flash("warning", f"Собрание № {editing} сохранено. Изменены условия, указанные в сообщении: "
+                                       f"{'; '.join(changed)}. Сообщения, направленные раньше, содержат прежние условия: "
+                                       "направьте сообщения всем собственникам повторно на странице «Уведомление "
+                                       "собственников».")
+            else:
+                state.flash("success", f"Собрание № {editing} сохранено.")
     except DomainError as exc:
         st.error(exc.message)
         for line in exc.details:

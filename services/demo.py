@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.errors import ValidationError
 from services.law import AGENDA_TEMPLATES
 from services.meetings import MeetingData, QuestionData, create_meeting
 from services.registry import import_registry
@@ -77,3 +79,59 @@ def create_demo_meeting(session_factory: sessionmaker[Session], *, today: dt.dat
         replace=True,
     )
     return meeting_id
+
+
+@dataclass(frozen=True)
+class LiveDemo:
+    meeting_id: int
+    code: str  # a personal code to try the vote page with, shown once
+    premise: str
+    owner: str
+
+
+def create_live_demo(session_factory: sessionmaker[Session], *, secret_key: str,
+                     today: dt.date | None = None) -> LiveDemo:
+    """The demonstration meeting in its voting period, as a working day finds one: started a week
+    ago, every owner notified by hand in time (12 days before the start), the in-person discussion
+    held with some owners present, a third of the written decisions in (received over the past
+    days, so the charts have a history), two owners answered online; and a personal code for an
+    owner who has not voted yet, to try the vote page without changing any date."""
+    from sqlalchemy import select
+
+    from services.attendance import record_attendance
+    from services.models import AgendaQuestion, OwnerRecord, Premise
+    from services.notify import issue_codes, record_paper_delivery
+    from services.voting import register_paper_decision, submit_online_decision
+
+    today = today or dt.date.today()
+    start = today - dt.timedelta(days=7)
+    meeting_id = create_demo_meeting(session_factory, today=start - dt.timedelta(days=12))
+    with session_factory() as s:
+        owners = s.execute(select(OwnerRecord.id, OwnerRecord.name, Premise.number, OwnerRecord.is_legal_entity)
+                           .join(Premise, OwnerRecord.premise_id == Premise.id)
+                           .where(OwnerRecord.meeting_id == meeting_id).order_by(OwnerRecord.id)).all()
+        questions = list(s.scalars(select(AgendaQuestion.id).where(AgendaQuestion.meeting_id == meeting_id)
+                                   .order_by(AgendaQuestion.number)))
+    ids = [o.id for o in owners]
+    record_paper_delivery(session_factory, meeting_id=meeting_id, owner_ids=ids, channel="hand",
+                          on_date=start - dt.timedelta(days=12), user="демо", today=today)
+    record_attendance(session_factory, meeting_id=meeting_id, owner_ids=ids[:6], user="демо")
+    voted = ids[::3]  # a third of the owners, from every part of the house
+    for i, owner_id in enumerate(voted):
+        answers = {q: ("against" if (i + n) % 7 == 0 else "abstain" if (i + n) % 5 == 0 else "for")
+                   for n, q in enumerate(questions)}
+        received = start + dt.timedelta(days=i % 7)  # spread over the week so far
+        try:
+            register_paper_decision(session_factory, secret_key=secret_key, meeting_id=meeting_id,
+                                    owner_id=owner_id, received_on=min(received, today), answers=answers,
+                                    user="демо", today=today)
+        except ValidationError:
+            continue  # a joint co-owner whose holding already has its decision: nothing to add
+    online = [i for i in ids if i not in voted][:2]
+    for owner_id in online:
+        submit_online_decision(session_factory, secret_key=secret_key, owner_id=owner_id,
+                               answers={q: "for" for q in questions}, today=today)
+    waiting = [o for o in owners if o.id not in voted and o.id not in online and not o.is_legal_entity]
+    trial = waiting[len(waiting) // 2]
+    code = issue_codes(session_factory, meeting_id=meeting_id, owner_ids=[trial.id], secret_key=secret_key)[trial.id]
+    return LiveDemo(meeting_id, code, trial.number, trial.name)

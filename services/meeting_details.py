@@ -135,9 +135,13 @@ def initiator_details_text(m: Meeting, s: Session | None = None) -> str:
 
 def in_person_text(m: Meeting) -> str:
     """«15.12.2026 в 19:00, двор дома» — the in-person discussion of an очно-заочное meeting."""
-    if m.form != "очно-заочное" or m.in_person_at is None:
+    return format_in_person(m.form, m.in_person_at, m.in_person_place)
+
+
+def format_in_person(form: str, at: dt.datetime | None, place: str) -> str:
+    if form != "очно-заочное" or at is None:
         return ""
-    return f"{m.in_person_at:%d.%m.%Y} в {m.in_person_at:%H:%M}" + (f", {m.in_person_place}" if m.in_person_place else "")
+    return f"{at:%d.%m.%Y} в {at:%H:%M}" + (f", {place}" if place else "")
 
 
 def validate_details(data) -> list[str]:

@@ -66,6 +66,8 @@ class MeetingData:
     ground_text: str = ""
     no_ground_confirmed_by: str = ""
     count_closed: bool = False
+    # why the notice's terms change after notices went out (services/notice_terms.py)
+    change_reason: str = ""
     id: int | None = None
     building_id: int | None = None
 
@@ -175,17 +177,23 @@ def create_meeting(session_factory: sessionmaker[Session], *, data: MeetingData)
         return _add_meeting(s, data).id
 
 
-def update_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, data: MeetingData) -> None:
+def update_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, data: MeetingData,
+                   user: str = "") -> list[str]:
+    """Save the meeting's card. Once notices went out, a change of what they said needs
+    `data.change_reason` and becomes the next edition of the notice's terms; returns those changes."""
+    from services.closing import ensure_open
+    from services.notice_terms import record_change, terms_of
+
     validate_meeting(data)
     with session_factory.begin() as s:
         meeting = s.get(Meeting, meeting_id, options=[selectinload(Meeting.questions)])
         if meeting is None:
             raise NotFound(f"Собрание № {meeting_id} не найдено.")
-        from services.closing import ensure_open
-
         ensure_open(s, meeting_id)
+        old = terms_of(meeting)
         building = meeting.building_id
         _apply(s, meeting, data)
+        changed = record_change(s, meeting, old=old, reason=data.change_reason, user=user)
         s.flush()
         if meeting.building_id != building and meeting.registry_seal is not None:
             # the registry's seal covers the building (its passport area): re-sealed for the new one
@@ -194,6 +202,7 @@ def update_meeting(session_factory: sessionmaker[Session], *, meeting_id: int, d
             key = instance_key(s)
             if key is not None:
                 seal_registry(s, key, meeting_id)
+    return changed
 
 
 def get_meeting(session_factory: sessionmaker[Session], meeting_id: int) -> MeetingData:
@@ -307,8 +316,16 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
         notify_state = f"Уведомить не позднее {last_notice_day:%d.%m.%Y} (за 10 дней до начала голосования)"
     if ns.failed:
         notify_warn.append(f"Не доставлено уведомлений: {ns.failed}.")
+    from services.figures import count_of
+    from services.notice_terms import notified_on_old_terms
+
+    with session_factory() as s:
+        stale = len(notified_on_old_terms(s, meeting_id))
+    if stale:
+        notify_warn.append(f"Условия собрания изменены после отправки сообщений: {count_of(stale, 'собственник', 'собственника', 'собственников')} "
+                           "уведомлены только на прежних условиях — направьте им сообщения повторно.")
     stages.append(Stage("notify", "Уведомление собственников", notify_state,
-                        owners > 0 and ns.notified == owners, owners > 0, notify_warn))
+                        owners > 0 and ns.notified == owners and not stale, owners > 0, notify_warn))
     from services.voting import voting_summary
 
     vs = voting_summary(session_factory, meeting_id=meeting_id)

@@ -482,3 +482,21 @@ class Attendance(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100), default="")
 
+
+
+class NoticeTerms(Base):
+    """The terms a meeting's notice carried (dates, form, in-person part, place of receiving
+    decisions, agenda), recorded when they change after notices went out: version 1 is what the
+    first notices said, each change after that — with its reason — the next version. A delivery
+    carried the version in force when it was sent (services/notice_terms.py)."""
+
+    __tablename__ = "notice_terms"
+    __table_args__ = (UniqueConstraint("meeting_id", "version", name="uq_notice_terms_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[str] = mapped_column(Text)  # JSON
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")

@@ -544,10 +544,22 @@ def electronic_decisions_docx(session_factory: sessionmaker[Session], *, meeting
 def notice_docx(session_factory: sessionmaker[Session], *, meeting_id: int, public_url: str) -> bytes:
     from docx import Document
 
-    from services.notify import notice_text
+    from services.notice import notice_text_for_gis
+    from services.notice_terms import edition_in_force, view_of_edition
+    from services.sender import meeting_view
 
+    with session_factory() as s:
+        if s.get(Meeting, meeting_id) is None:
+            raise NotFound(f"Собрание № {meeting_id} не найдено.")
+        view = meeting_view(s, meeting_id)
+        # the notice in force: the terms the owners were last notified on, not later unsent edits
+        edition = edition_in_force(s, meeting_id)
     doc = Document()
-    for line in notice_text(session_factory, meeting_id=meeting_id, public_url=public_url).splitlines():
+    if edition is not None and edition.version > 1:
+        doc.add_paragraph(xml_text(f"Редакция {edition.version} сообщения: условия собрания изменены "
+                                   f"({edition.reason}); сообщения направлены повторно."))
+    lines = notice_text_for_gis(view if edition is None else view_of_edition(view, edition), public_url)
+    for line in lines.splitlines():
         doc.add_paragraph(xml_text(line))
     out = io.BytesIO()
     doc.save(out)

@@ -136,12 +136,40 @@ def test_the_stages_button_opens_the_stages_of_that_meeting(staff_app, session_f
     assert f"**{md('г. Тверь, ул. Ленина, д. 5')}**" in texts(at.markdown)
 
 
-def test_demo_meeting_comes_with_a_registry(staff_app, session_factory):
+def test_the_demo_meeting_is_in_its_voting_period_and_can_be_tried_as_an_owner(staff_app, session_factory,
+                                                                              monkeypatch):
+    """Issue 16 trap 8: the demo voted «Голосование ещё не началось» to every code."""
+    import re
+
+    from services.notify import notify_summary
+    from services.results import activity_figures
+    from services.tally import recount
+    from ui.state import PAGE_VOTE
+
     at = button(staff_app, "Создать демонстрационное собрание").click().run()
+    assert_ran_cleanly(at)
     [row] = list_meetings(session_factory)
-    assert row.owners > 0
-    assert at.session_state["meeting_id"] == row.id
-    assert texts(at.success) == [f"Создано демонстрационное собрание № {row.id} с реестром собственников."]
+    assert at.session_state["meeting_id"] == row.id and row.owners == 48
+    today = dt.date.today()
+    assert row.start_date < today < row.end_date  # voting is open from the first start
+    [message] = texts(at.success)
+    code = re.search(r"введите код ([0-9A-Z-]+) \(помещение", message).group(1)
+    assert message.startswith(f"Создано демонстрационное собрание № {row.id}: голосование идёт")
+    # notified in time, by hand, every owner; a third of the decisions in over several days; two online
+    ns = notify_summary(session_factory, meeting_id=row.id)
+    assert (ns.notified, ns.in_time, ns.owners) == (48, 48, 48)
+    figures = {f.status: f.owners for f in activity_figures(session_factory, meeting_id=row.id)}
+    assert figures["Решение учтено"] >= 12 and figures["Заполнили онлайн"] == 2
+    assert len(recount(session_factory, meeting_id=row.id).by_day) >= 5  # the chart by day has a history
+    # the code opens that owner's ballot: not «Голосование ещё не началось»
+    at.switch_page(PAGE_VOTE).run()
+    [field] = [w for w in at.text_input if w.label == "Персональный код"]
+    field.set_value(code)
+    at = button(at, "Войти").click().run()
+    assert_ran_cleanly(at)
+    page_text = " ".join(texts(at.markdown) + texts(at.info) + texts(at.error) + texts(at.warning))
+    assert "ещё не началось" not in page_text and not texts(at.error)
+    assert at.radio, "the ballot's questions are shown"
 
 
 def test_a_question_carries_its_proposal_and_speaker_and_a_template_fills_the_proposal(staff_app, session_factory):
@@ -184,3 +212,33 @@ def test_editing_keeps_each_questions_proposal_speaker_and_materials(staff_app, 
     [q] = get_meeting(session_factory, meeting).questions
     assert (q.proposal, q.speaker, q.materials) == ("Избрать совет дома в составе: А, Б, В.", "Иванова И. И.",
                                                     "Список кандидатов — в офисе УК")
+
+
+def test_after_notices_the_card_asks_for_a_reason_to_change_the_dates(staff_app, session_factory, meeting_id):
+    from sqlalchemy import select
+
+    from pagekit import registry_xlsx
+    from services.models import OwnerRecord
+    from services.notify import record_paper_delivery
+    from services.registry import import_registry
+
+    import_registry(session_factory, meeting_id=meeting_id, data=registry_xlsx(), filename="р.xlsx", replace=True)
+    with session_factory() as s:
+        ids = list(s.scalars(select(OwnerRecord.id).where(OwnerRecord.meeting_id == meeting_id)))
+    record_paper_delivery(session_factory, meeting_id=meeting_id, owner_ids=ids, channel="hand",
+                          on_date=dt.date.today(), user="t")
+    before = get_meeting(session_factory, meeting_id).start_date
+    at = staff_app.run()
+    at = [b for b in at.button if b.key == f"edit_{meeting_id}"][0].click().run()
+    assert any(w.startswith("Сообщения о собрании уже направлены собственникам") for w in texts(at.warning))
+    moved = before + dt.timedelta(days=2)
+    [d for d in at.date_input if d.label == "Начало голосования"][0].set_value(moved)
+    at = button(at, "Сохранить").click().run()
+    assert texts(at.error)[0].startswith("Сообщения о собрании уже направлены: изменить условия")
+    assert get_meeting(session_factory, meeting_id).start_date == before
+    at.text_area(key="mf_change_reason").input("Перенос по решению совета дома")
+    at = button(at, "Сохранить").click().run()
+    assert_ran_cleanly(at)
+    assert get_meeting(session_factory, meeting_id).start_date == moved
+    assert texts(at.warning)[0].startswith(f"Собрание № {meeting_id} сохранено. Изменены условия, указанные в "
+                                           f"сообщении: начало голосования: {before:%d.%m.%Y} → {moved:%d.%m.%Y}")

@@ -119,3 +119,17 @@ def first_run_code(server: AppServer) -> str:
             return found.group(1)
         time.sleep(0.2)
     raise AssertionError("the server did not print the first-run code:\n" + server.log()[-2000:])
+
+
+def seed_demo_registry(server: AppServer) -> int:
+    """The demonstration registry on a meeting before its notices (services.demo.create_demo_meeting),
+    straight into the server's database: the page's «Создать демонстрационное собрание» makes a
+    meeting already in its voting period, notified, with decisions in."""
+    from services.db import make_engine, make_session_factory
+    from services.demo import create_demo_meeting
+
+    engine = make_engine(server.database_url)
+    try:
+        return create_demo_meeting(make_session_factory(engine))
+    finally:
+        engine.dispose()

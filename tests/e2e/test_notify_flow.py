@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, func, select
 
-from browserkit import log_in, wait_idle
+from browserkit import log_in, seed_demo_registry, wait_idle
 from tests import hang
 from services.models import Delivery, SendJob
 
@@ -40,9 +40,10 @@ def counts(server) -> tuple[int, dict[str, int]]:
 
 
 def open_demo_notify_page(page, server) -> None:
+    seed_demo_registry(server)  # the demonstration registry, before any notice
     log_in(page, server)
-    page.get_by_role("button", name="Создать демонстрационное собрание").click()
-    expect(page.get_by_text("Создано демонстрационное собрание №")).to_be_visible()
+    page.get_by_role("button", name="Этапы ОСС").first.click()
+    expect(page.get_by_role("heading", name="Этапы ОСС")).to_be_visible()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Уведомление собственников").click()
     expect(page.get_by_role("heading", name="Уведомление собственников")).to_be_visible()
     expect(page.get_by_role("heading", name="Сведения о")).to_contain_text(f"Сведения о {DEMO_OWNERS} собственниках")

@@ -160,12 +160,13 @@ def test_first_administrator_creates_a_meeting_and_imports_the_registry(browser,
 def test_after_an_import_the_next_file_shows_its_progress_and_preview(page, start_app_server, tmp_path, screenshot_dir):
     """Found in the browser: once the «Реестр заменён» message had gone, the upload box folded up
     on the next upload and hid that file's preview."""
-    from browserkit import log_in
+    from browserkit import log_in, seed_demo_registry
 
     server = start_app_server(staff=True)
+    seed_demo_registry(server)  # the demonstration registry, before any notice or decision
     log_in(page, server)
-    page.get_by_role("button", name="Создать демонстрационное собрание").click()
-    expect(page.get_by_text("Создано демонстрационное собрание №")).to_be_visible()
+    page.get_by_role("button", name="Этапы ОСС").first.click()
+    expect(page.get_by_role("heading", name="Этапы ОСС")).to_be_visible()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Реестр собственников").click()
     expect(page.get_by_role("heading", name="Сведения о 48 собственниках / 42 помещениях")).to_be_visible()
     wait_idle(page)
