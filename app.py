@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from services.audit import record
-from services.auth import IDLE_TIMEOUT, ROLES, authenticate, can, get_user
+from services.auth import IDLE_TIMEOUT, ROLES, authenticate, get_user
 from services.first_run import announce_setup_code, create_first_admin_with_code
 from services.errors import DomainError
 from ui import browser, client, state
@@ -108,30 +108,23 @@ else:
     with st.sidebar:
         st.caption(f"Вы вошли как **{state.md(user.full_name or user.username)}** ({ROLES[user.role].lower()})")
         st.button("Выйти", on_click=logout, icon=":material/logout:")
-    stages = []
-    if can(user, "view_personal"):
-        stages += [
-            st.Page(state.PAGE_REGISTRY, title="Реестр собственников", icon=":material/groups:"),
-            st.Page(state.PAGE_NOTIFY, title="Уведомление собственников", icon=":material/mail:"),
-            st.Page(state.PAGE_DECISIONS, title="Решения собственников", icon=":material/ballot:"),
-        ]
-    stages += [
-        st.Page(state.PAGE_ACTIVITY, title="Активность", icon=":material/monitoring:"),
-        st.Page(state.PAGE_RESULTS, title="Итоги и протокол", icon=":material/description:"),
-    ]
+    def nav(*pages: tuple[str, str, str]) -> list:
+        """Only the pages this role may open (state.may_open): page links read the same rule."""
+        return [st.Page(path, title=title, icon=icon, default=path == state.PAGE_MEETINGS,
+                        url_path="vote" if path == state.PAGE_VOTE else None)
+                for path, title, icon in pages if state.may_open(path, user)]
+
     sections = {
-        "Собрания": [
-            st.Page(state.PAGE_MEETINGS, title="Собрания", icon=":material/list:", default=True),
-            st.Page(state.PAGE_STAGES, title="Этапы ОСС", icon=":material/checklist:"),
-        ],
-        "Этапы": stages,
-        "Для собственников": [
-            st.Page(state.PAGE_VOTE, title="Страница голосования", icon=":material/how_to_vote:", url_path="vote"),
-        ],
+        "Собрания": nav((state.PAGE_MEETINGS, "Собрания", ":material/list:"),
+                        (state.PAGE_STAGES, "Этапы ОСС", ":material/checklist:")),
+        "Этапы": nav((state.PAGE_REGISTRY, "Реестр собственников", ":material/groups:"),
+                     (state.PAGE_NOTIFY, "Уведомление собственников", ":material/mail:"),
+                     (state.PAGE_DECISIONS, "Решения собственников", ":material/ballot:"),
+                     (state.PAGE_ACTIVITY, "Активность", ":material/monitoring:"),
+                     (state.PAGE_RESULTS, "Итоги и протокол", ":material/description:")),
+        "Для собственников": nav((state.PAGE_VOTE, "Страница голосования", ":material/how_to_vote:")),
+        "Администрирование": nav((state.PAGE_USERS, "Сотрудники", ":material/manage_accounts:"),
+                                 (state.PAGE_AUDIT, "Журнал действий", ":material/history:")),
     }
-    if can(user, "manage_users"):
-        sections["Администрирование"] = [
-            st.Page(state.PAGE_USERS, title="Сотрудники", icon=":material/manage_accounts:"),
-            st.Page(state.PAGE_AUDIT, title="Журнал действий", icon=":material/history:"),
-        ]
+    sections = {name: pages for name, pages in sections.items() if pages}
     st.navigation(sections).run()

@@ -50,9 +50,10 @@ for number, stage in enumerate(meeting_stages(sf, meeting_id=meeting_id), start=
         for note in stage.notes:
             a.caption(note)
         with b:
-            st.page_link(PAGES[stage.key], label="Открыть", icon=":material/arrow_forward:")
+            state.page_link(PAGES[stage.key], label="Открыть", icon=":material/arrow_forward:",
+                            unavailable="Доступно оператору и администратору")
             if stage.key == "voting":
-                st.page_link(state.PAGE_ACTIVITY, label="Активность", icon=":material/monitoring:")
+                state.page_link(state.PAGE_ACTIVITY, label="Активность", icon=":material/monitoring:")
 
 if may_edit and dt.date.today() > meeting.end_date and not live_tally(sf, meeting_id=meeting_id).quorum:
     with st.expander("Провести повторно в заочной форме (собрание не имело кворума)", icon=":material/replay:"):

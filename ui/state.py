@@ -24,6 +24,10 @@ PAGE_AUDIT = "pages/audit.py"
 PAGE_RESULTS = "pages/results.py"
 STAFF_PAGES = (PAGE_MEETINGS, PAGE_STAGES, PAGE_REGISTRY, PAGE_NOTIFY, PAGE_DECISIONS, PAGE_ACTIVITY, PAGE_RESULTS,
                PAGE_USERS, PAGE_AUDIT)
+#: The permission (services.auth.can) a staff page needs beyond a login; the others open for all staff.
+#: The navigation (app.py) and every page link read it, so a link never points outside the navigation.
+PAGE_PERMISSION = {PAGE_REGISTRY: "view_personal", PAGE_NOTIFY: "view_personal", PAGE_DECISIONS: "view_personal",
+                   PAGE_USERS: "manage_users", PAGE_AUDIT: "view_audit"}
 
 
 def runtime() -> Runtime:
@@ -85,12 +89,35 @@ def require_meeting() -> int:
         except NotFound:
             st.session_state[MEETING_ID] = None
     st.info("Сначала выберите собрание.")
-    st.page_link(PAGE_MEETINGS, label="К списку собраний", icon=":material/list:")
+    page_link(PAGE_MEETINGS, label="К списку собраний", icon=":material/list:")
     st.stop()
 
 
 def back_to_stages() -> None:
-    st.page_link(PAGE_STAGES, label="← К списку этапов ОСС")
+    page_link(PAGE_STAGES, label="← К списку этапов ОСС")
+
+
+def may_open(path: str, user=None) -> bool:
+    """Whether the page is in this user's navigation (the signed-in one by default): the owners'
+    page for anyone, staff pages after a login and with the page's permission."""
+    from services.auth import can
+
+    if path == PAGE_VOTE:
+        return True
+    user = user if user is not None else current_user()
+    if user is None:
+        return False
+    needed = PAGE_PERMISSION.get(path)
+    return needed is None or can(user, needed)
+
+
+def page_link(path: str, *, label: str, icon: str | None = None, unavailable: str | None = None) -> None:
+    """st.page_link, only to a page the user may open: Streamlit fails the whole page with an English
+    error screen on a link to a page outside the navigation. Otherwise the `unavailable` caption, if any."""
+    if may_open(path):
+        st.page_link(path, label=label, icon=icon)
+    elif unavailable:
+        st.caption(unavailable)
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:"})
