@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.meetings import get_meeting
-from services.results import activity_xlsx, live_activity_figures
+from services.results import VERDICT_COLUMNS, activity_xlsx, live_activity_figures, verdict_rows
 from services.figures import format_percent, format_votes, round2
 from services.tally import live_tally
 from ui import state
@@ -101,13 +101,11 @@ def render() -> None:
             color=alt.Color("Ответ:N", scale=ANSWER_COLORS),
             tooltip=["Вопрос", "Ответ", alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов"), "Решение"])
         st.altair_chart(bars, width="stretch")
-        table = pd.DataFrame([{
-            "№": q.number, "Вопрос": q.text,
-            "За": f"{format_votes(q.votes['for'])} ({format_percent(q.share_of_participants('for'))})",
-            "Против": format_votes(q.votes["against"]), "Воздержались": format_votes(q.votes["abstain"]),
-            "Недействительно": format_votes(q.votes["invalid"]), "Решение": "принято" if q.adopted else "не принято",
-        } for q in t.questions])
-        st.dataframe(table, hide_index=True, width="stretch")
+        # the verdict next to the percentage its majority is measured against (services/results.py)
+        st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",
+                     column_config={"№": st.column_config.NumberColumn(width=40),
+                                    "Вопрос": st.column_config.TextColumn(width="large"),
+                                    "Решение": st.column_config.TextColumn(width=95)})
     st.download_button("Скачать показатели (.xlsx)", data=lambda: activity_xlsx(sf, meeting_id=meeting_id, tally=t),
                        file_name=f"активность_ОСС_{meeting_id}.xlsx", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -24,8 +24,10 @@ from services.results import (
     protocol_docx,
     protocol_package_zip,
     protocol_warnings,
+    VERDICT_COLUMNS,
     results_rows,
     results_xlsx,
+    verdict_rows,
     save_protocol_data,
 )
 from services.closing import close_count, closing_problems, count_state, reopen_count, stored_protocol
@@ -72,12 +74,18 @@ elif t.unregistered_area:
 if t.online_records:
     st.info(f"Заполнено онлайн, решение не сдано: {t.online_records} собственников, {format_votes(t.online_votes)} "
             "голосов — в подсчёт не входят, пока не зарегистрированы подписанные решения.")
-header, rows = results_rows(t)
-# «Решение» next to the question: at the end of 14 columns it lay beyond the table's visible width
-table = pd.DataFrame(rows, columns=header)
-for h in header[3:-1]:  # votes and percentages, written as in the protocol
-    table[h] = table[h].map(ru_number)
-st.dataframe(table, hide_index=True, width="stretch", column_order=[*header[:2], header[-1], *header[2:-1]])
+# each verdict next to the percentage its majority is measured against, in a table that fits the page
+st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",
+             key="results_verdicts", column_config={
+                 "№": st.column_config.NumberColumn(width=40), "Вопрос": st.column_config.TextColumn(width="large"),
+                 "Решение": st.column_config.TextColumn(width=95)})
+with st.expander("Все показатели: голоса и проценты от участников и от всех голосов"):
+    header, rows = results_rows(t)
+    table = pd.DataFrame(rows, columns=header)
+    for h in header[3:-1]:  # votes and percentages, written as in the protocol
+        table[h] = table[h].map(ru_number)
+    st.dataframe(table, hide_index=True, width="stretch", key="results_all_figures",
+                 column_order=[*header[:2], header[-1], *header[2:-1]])
 
 with st.expander("Общая площадь помещений по техническому паспорту"):
     area_text = st.text_input("Площадь, м² (пусто — считать по реестру)",

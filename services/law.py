@@ -18,6 +18,9 @@ class MajorityKind:
     rule: str
     points: str  # пункты ст. 44 ч. 2
     source: str
+    # what the «за» is measured against, and the bar it must clear, as a results table states them
+    base: str = "all"  # "participants": of the participants' votes; "all": of all votes in the house
+    needs: str = ""
 
 
 MAJORITY_KINDS: dict[str, MajorityKind] = {
@@ -29,6 +32,8 @@ MAJORITY_KINDS: dict[str, MajorityKind] = {
             "«за» — более 50 % голосов собственников, принявших участие в собрании",
             "все пункты ст. 44 ч. 2, не названные ниже (например, п. 4.1 — текущий ремонт, п. 5 — другие вопросы)",
             "ЖК РФ ст. 46 ч. 1",
+            "participants",
+            "более 50 % голосов участников",
         ),
         MajorityKind(
             "more_than_half",
@@ -36,6 +41,8 @@ MAJORITY_KINDS: dict[str, MajorityKind] = {
             "«за» — более 50 % от общего числа голосов собственников помещений в доме",
             "п. 1.1, 4, 4.2, 4.7 ст. 44 ч. 2",
             "ЖК РФ ст. 46 ч. 1",
+            "all",
+            "более 50 % всех голосов",
         ),
         MajorityKind(
             "two_thirds",
@@ -43,6 +50,8 @@ MAJORITY_KINDS: dict[str, MajorityKind] = {
             "«за» — не менее двух третей от общего числа голосов собственников помещений в доме",
             "п. 1, 1.1-1, 1.2, 1.3, 2, 3, 3.1, 3.8, 4.3 ст. 44 ч. 2",
             "ЖК РФ ст. 46 ч. 1",
+            "all",
+            "не менее 2/3 всех голосов",
         ),
         MajorityKind(
             "unanimous",
@@ -50,6 +59,8 @@ MAJORITY_KINDS: dict[str, MajorityKind] = {
             "«за» — все собственники помещений в доме (100 % голосов)",
             "уменьшение размера общего имущества (ст. 36 ч. 3, ст. 40 ч. 2)",
             "ЖК РФ ст. 36 ч. 3, ст. 40 ч. 2",
+            "all",
+            "100 % всех голосов",
         ),
     )
 }

@@ -134,6 +134,25 @@ def results_rows(t: Tally) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+VERDICT_COLUMNS = ["№", "Вопрос", "Решение", "«За», % по правилу", "Требуется", "За, голосов", "Против, голосов",
+                   "Воздержались, голосов", "Недействительно, голосов"]
+
+
+def verdict_rows(t: Tally) -> list[dict]:
+    """Each question's verdict next to the percentage its majority is measured against (of the
+    participants for a simple majority, of all votes otherwise) and the bar it had to clear: what
+    the results and activity pages show. All the percentages are in the .xlsx (results_rows)."""
+    rows = []
+    for q in t.questions:
+        kind = MAJORITY_KINDS[q.majority]
+        base = "участников" if kind.base == "participants" else "всех голосов"
+        rows.append(dict(zip(VERDICT_COLUMNS, [
+            q.number, q.text, "принято" if q.adopted else "не принято",
+            f"{format_percent(q.decisive_share())} {base}", kind.needs, format_votes(q.votes["for"]),
+            format_votes(q.votes["against"]), format_votes(q.votes["abstain"]), format_votes(q.votes["invalid"])])))
+    return rows
+
+
 def activity_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int, tally: Tally) -> bytes:
     figures = activity_figures(session_factory, meeting_id=meeting_id)
     summary = [

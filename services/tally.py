@@ -216,6 +216,14 @@ class QuestionResult:
     def share_of_all(self, key: str) -> Fraction:
         return self.votes[key] / self.all_votes if self.all_votes else Fraction(0)
 
+    def decisive_share(self) -> Fraction:
+        """The «за» as the majority measures it: of the participants' votes for a simple majority,
+        of all votes in the house otherwise (ЖК РФ ст. 46 ч. 1) — the figure the verdict rests on."""
+        from services.law import MAJORITY_KINDS
+
+        base = MAJORITY_KINDS[self.majority].base
+        return self.share_of_participants("for") if base == "participants" else self.share_of_all("for")
+
 
 @dataclass
 class Tally:

@@ -36,7 +36,14 @@ def metrics(at) -> dict[str, tuple[str, str]]:
 
 
 def results_table(at):
-    [table] = at.dataframe
+    """Every figure of the results: the table under «Все показатели»."""
+    [table] = [d for d in at.dataframe if "За, % от участников" in d.value.columns]
+    return table.value.set_index("№")
+
+
+def verdicts(at):
+    """The table the page leads with: each verdict next to the percentage its majority measures."""
+    [table] = [d for d in at.dataframe if "«За», % по правилу" in d.value.columns]
     return table.value.set_index("№")
 
 
@@ -64,8 +71,9 @@ def test_activity_shows_the_participants_120_votes_and_the_quorum_of_example_a(o
     # the current results table under the chart: question 2 has 60,00 «за», exactly half
     [table] = at.dataframe
     q2 = table.value.set_index("№").loc[2]
-    assert (q2["За"], q2["Воздержались"], q2["Недействительно"], q2["Решение"]) == (
-        "60,00 (50,00\u00a0%)", "40,00", "20,00", "не принято")
+    assert (q2["За, голосов"], q2["«За», % по правилу"], q2["Требуется"], q2["Воздержались, голосов"],
+            q2["Недействительно, голосов"], q2["Решение"]) == (
+        "60,00", "50,00\u00a0% участников", "более 50 % голосов участников", "40,00", "20,00", "не принято")
     # voting is open: the page says it refreshes itself
     assert "Обновляется автоматически каждые 10 с, пока идёт голосование." in texts(at.caption)
 
@@ -79,6 +87,12 @@ def test_results_table_shows_question_2_not_adopted_with_60_votes_for(open_page,
     assert shown["Всего голосов"][0] == "120,00"
     assert shown["Приняли участие"] == ("120,00", "100,00\u00a0%")
     assert shown["Кворум"][0] == "есть"
+    # the verdict stands next to the percentage it rests on: of the participants for the simple
+    # majority (question 2), of all votes for two thirds (1) and more than half of all (3)
+    lead = verdicts(at)
+    assert [(v, p) for v, p in zip(lead["Решение"], lead["«За», % по правилу"])] == [
+        ("принято", "66,67\u00a0% всех голосов"), ("не принято", "50,00\u00a0% участников"),
+        ("принято", "83,33\u00a0% всех голосов")]
     table = results_table(at)
     assert list(table["Решение"]) == ["принято", "не принято", "принято"]
     q2 = table.loc[2]

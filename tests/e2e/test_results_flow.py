@@ -146,7 +146,15 @@ def test_activity_grows_by_itself_and_the_protocol_pdf_carries_the_page_figures(
         expect(metric(page, "Приняли участие").get_by_test_id("stMetricValue")).to_have_text("120,00")
         expect(metric(page, "Приняли участие").get_by_test_id("stMetricDelta")).to_have_text("100,00\u00a0%")
         expect(metric(page, "Кворум").get_by_test_id("stMetricValue")).to_have_text("есть")
-        shown = grid_rows(page.get_by_test_id("stDataFrame").first)
+        # the lead table: each verdict next to the percentage its majority is measured against
+        lead = grid_rows(page.get_by_test_id("stDataFrame").first)
+        assert [(r["Решение"], r["«За», % по правилу"]) for r in lead] == [
+            ("принято", "66,67\u00a0% всех голосов"), ("не принято", "50,00\u00a0% участников"),
+            ("принято", "83,33\u00a0% всех голосов")], lead
+        page.get_by_text("Все показатели: голоса и проценты от участников и от всех голосов").click()
+        wait_idle(page)
+        shown = grid_rows(page.get_by_test_id("stExpander").filter(has_text="Все показатели")
+                          .get_by_test_id("stDataFrame"))
         assert [r["№"] for r in shown] == ["1", "2", "3"], shown
         assert len(shown[0]) == 14, shown[0]  # every column was read
         assert (shown[1]["За, голосов"], shown[1]["Решение"]) == ("60,00", "не принято"), shown[1]
