@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
-from services.figures import format_area, format_count, format_votes, plural
+from services.figures import count_of, format_area, format_count, format_votes, plural
 from services.meetings import get_meeting
 from services.registry import (
     COL_STATUS,
@@ -88,6 +88,36 @@ def do_import() -> None:
         f"Реестр {'заменён' if replace else 'дополнен'}: импортировано {result.owners} собственников, "
         f"{result.premises} помещений." + (f" Отклонено строк: {result.rejected}." if result.rejected else "")
     ))
+
+
+def import_with_status(report) -> None:
+    """Import the checked file once, with a status box where the analyst clicked (in the page or the
+    confirmation, not a callback); a second click finds the preview gone (do_import) and imports nothing."""
+    with st.status(f"Импортирую «{state.md(report.filename)}»: {format_count(report.owner_count)} "
+                   "собственников…", expanded=True) as status:
+        if report.owner_count >= CHILD_IMPORT_OWNERS:
+            st.write("Большой реестр записывает отдельный процесс: файл читается ещё раз и "
+                     "сверяется с предпросмотром. Это займёт около минуты на каждые 100 000 строк.")
+        do_import()
+        status.update(label="Импорт завершён", state="complete", expanded=False)
+    st.rerun()
+
+
+@st.dialog("Заменить реестр?")
+def confirm_replace(owners: int, premises: int, report) -> None:
+    # the owners now in the registry are deleted: the analyst sees what goes and what comes first
+    st.write(
+        f"Заменить реестр: сейчас {count_of(owners, 'собственник', 'собственника', 'собственников')} / "
+        f"{count_of(premises, 'помещение', 'помещения', 'помещений')}, после замены — "
+        f"{count_of(report.owner_count, 'собственник', 'собственника', 'собственников')} / "
+        f"{count_of(report.premises, 'помещение', 'помещения', 'помещений')}; отклонено строк: "
+        f"{format_count(len(report.rejected_rows))}. Заменить?"
+    )
+    a, b = st.columns(2)
+    if a.button("Да, заменить реестр", type="primary"):
+        import_with_status(report)
+    if b.button("Отмена"):
+        st.rerun()
 
 
 # Open for a new meeting and whenever a file is in the uploader: its preview is inside. The key
@@ -182,16 +212,10 @@ with st.expander("Загрузить реестр из файла", expanded=sum
             if report.owner_count:
                 label = "Импортировать" + (" (заменить реестр)" if replace and summary.owners else "")
                 if st.button(label, type="primary", icon=":material/database_upload:"):
-                    # in the page, not a callback, so the status shows where the analyst clicked; a
-                    # second click finds the preview gone (do_import) and imports nothing
-                    with st.status(f"Импортирую «{state.md(report.filename)}»: {format_count(report.owner_count)} "
-                                   "собственников…", expanded=True) as status:
-                        if report.owner_count >= CHILD_IMPORT_OWNERS:
-                            st.write("Большой реестр записывает отдельный процесс: файл читается ещё раз и "
-                                     "сверяется с предпросмотром. Это займёт около минуты на каждые 100 000 строк.")
-                        do_import()
-                        status.update(label="Импорт завершён", state="complete", expanded=False)
-                    st.rerun()
+                    if replace and summary.owners:
+                        confirm_replace(summary.owners, summary.premises, report)
+                    else:  # a first load or an addition deletes nothing: no question asked
+                        import_with_status(report)
             else:
                 st.error("В файле нет ни одной строки, которую можно импортировать.")
 

@@ -151,6 +151,7 @@ def test_adding_to_the_registry_keeps_the_owners_already_there(loaded_page, sess
     new_owner = ["5", 30.0, "Новиков Николай Николаевич", "1", "77-01/005", None, ""]
     at = upload(at.run(), registry_xlsx(rows=[new_owner]))
     at = button(at, "Импортировать").click().run()
+    assert not at.get("dialog")  # an addition deletes nothing: no question asked
     assert texts(at.subheader) == [f"Сведения о {SEED_OWNERS + 1} собственниках / {SEED_PREMISES + 1} помещениях"]
     assert texts(at.success)[0].startswith("Реестр дополнен: импортировано 1 собственников")
 
@@ -268,3 +269,55 @@ def test_cancelling_delete_all_keeps_the_registry(loaded_page, session_factory):
     assert owners_in_db(session_factory) == SEED_OWNERS
     assert texts(at.subheader) == [SEED_LINE]
     assert not at.get("dialog")
+
+
+# ---------- replacing a loaded registry asks first ----------
+REPLACE = "Импортировать (заменить реестр)"
+#: one owner accepted, two rows refused (an area that is no number)
+SMALLER = [SEED_ROWS[0], ["4", "много", "Без Площади", "1", "", "", ""], ["5", "?", "Без Площади Тоже", "1", "", "", ""]]
+
+
+def replacing(loaded_page):
+    at = upload(loaded_page, registry_xlsx(SMALLER))
+    assert at.radio(key="registry_mode").value == "Заменить реестр"
+    return at
+
+
+def test_replacing_the_registry_asks_first_with_the_counts_and_stores_nothing(loaded_page, session_factory):
+    at, dialog = open_dialog(replacing(loaded_page), REPLACE)
+    assert_ran_cleanly(at)
+    assert dialog.proto.dialog.title == "Заменить реестр?"
+    assert texts(dialog.markdown) == [
+        "Заменить реестр: сейчас 4 собственника / 3 помещения, после замены — 1 собственник / 1 помещение; "
+        "отклонено строк: 2. Заменить?"
+    ]
+    assert sorted(b.label for b in dialog.button) == ["Да, заменить реестр", "Отмена"]
+    assert owners_in_db(session_factory) == SEED_OWNERS
+    assert texts(at.subheader) == [SEED_LINE]
+    assert at.session_state["registry_preview"] is not None  # the checked file waits for the answer
+
+
+def test_cancelling_the_replacement_keeps_the_registry(loaded_page, session_factory):
+    at, dialog = open_dialog(replacing(loaded_page), REPLACE)
+    at = click_in_dialog(at, dialog, REPLACE, "Отмена")
+    assert_ran_cleanly(at)
+    assert owners_in_db(session_factory) == SEED_OWNERS
+    assert texts(at.subheader) == [SEED_LINE]
+    assert not at.get("dialog") and not at.success
+    assert button(at, REPLACE)  # the file is still there: the analyst may add it instead
+
+
+def test_confirming_the_replacement_replaces_the_registry_once(loaded_page, session_factory, meeting_id):
+    from services.audit import audit_frame
+
+    at, dialog = open_dialog(replacing(loaded_page), REPLACE)
+    at = click_in_dialog(at, dialog, REPLACE, "Да, заменить реестр")
+    assert_ran_cleanly(at)
+    assert owners_in_db(session_factory) == 1
+    assert texts(at.subheader) == [registry_summary(session_factory, meeting_id=meeting_id).line]
+    assert texts(at.success)[0].startswith("Реестр заменён: импортировано 1 ")
+    assert not at.get("dialog")
+    assert at.session_state["registry_preview"] is None
+    assert not [b for b in at.button if b.label.startswith("Импортировать")]
+    at.run()  # a rerun (or a second click that arrives late) imports nothing again
+    assert list(audit_frame(session_factory)["Действие"]).count("Импорт реестра") == 1

@@ -183,7 +183,11 @@ def test_after_an_import_the_next_file_shows_its_progress_and_preview(page, star
     page.get_by_text("Загрузить реестр из файла").click()
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(first))
     expect(page.get_by_text(f"принято {OWNERS} собственников, {PREMISES} помещений")).to_be_visible()
-    page.get_by_role("button", name="Импортировать").click()
+    page.get_by_role("button", name="Импортировать (заменить реестр)").click()
+    # the demonstration registry is there: replacing it asks first, with what goes and what comes
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Заменить реестр: сейчас 48 собственников / 42 помещения, после замены")).to_be_visible()
+    dialog.get_by_role("button", name="Да, заменить реестр").click()
     expect(page.get_by_text(f"Реестр заменён: импортировано {OWNERS} собственников")).to_be_visible()
     wait_idle(page)
 
