@@ -8,12 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
+from services.figures import count_of
 from services.mailer import delivery_label, list_outbox, outbox_entries
 from services.meetings import get_meeting
 from services.notify import (
     ASC,
     DESC,
     SHOW_ALL,
+    SHOW_NOT_VOTED,
     SHOW_UNNOTIFIED,
     SORTS,
     LateNoticeError,
@@ -22,7 +24,9 @@ from services.notify import (
     failed_owner_ids,
     failures,
     filter_owners,
+    job_outcome,
     job_progress,
+    job_progress_label,
     notice_deadline,
     notice_text,
     notify_summary,
@@ -32,6 +36,8 @@ from services.notify import (
     signature_sheet,
     update_notice_settings,
 )
+from services.public_link import local_link_warning, machine_name
+from services.reminders import queue_reminders, reminder_window_problem
 from ui import state
 from ui.owners import owner_index, refresh_owner_index
 
@@ -39,6 +45,8 @@ SELECTED = "notify_selected"  # set of owner ids: survives filtering and sorting
 EDITOR_V = "notify_editor_v"
 VIEW_IDS = "notify_view_ids"  # owner ids of the rows shown, in order
 SEND_KEY = "notify_send_key"  # one-time key of the open confirmation: a double click sends once
+REMIND_KEY = "notify_remind_key"  # the same for a reminder
+URL_OK = "notify_url_ok"  # the analyst confirmed a voting link that points to this machine
 JOB = "notify_job"
 MAX_ROWS = 2000
 
@@ -66,6 +74,15 @@ st.caption(
     "«Отправить уведомления». Собственники помещений в МКД должны получить уведомления о предстоящем собрании "
     f"**не позднее чем за 10 дней до даты** начала голосования. Доставка: {delivery_label(rt.settings)}."
 )
+outbox = not rt.settings.smtp_host
+# A voting link to localhost is dead in every owner's mail, QR code and ГИС ЖКХ posting: nothing
+# that carries it goes until PUBLIC_URL is set or the analyst confirms the link on purpose.
+link_warning = local_link_warning(rt.settings.public_url, hostname=machine_name())
+if link_warning:
+    st.error(link_warning, icon=":material/link_off:")
+    st.checkbox(f"Ссылка {rt.settings.public_url.rstrip('/')}/vote верна: собственники откроют её со своих "
+                "устройств — отправлять и печатать уведомления с ней", key=URL_OK)
+link_ok = not link_warning or bool(st.session_state.get(URL_OK))
 if meeting.email_notice_decision_date is None:
     st.warning(
         "Решение общего собрания об уведомлении по электронной почте не указано: письма будут отправлены, но "
@@ -91,15 +108,9 @@ def show_progress(job: int) -> None:
     if p.done:
         refresh_owner_index()
         st.session_state[JOB] = None
-        extra = (f" Не доставлено: {p.failed} — причины в разделе «Не доставлено»." if p.failed else "") + (
-            f" Без эл. почты: {p.skipped} — им нужно бумажное уведомление." if p.skipped else "")
-        if p.sent:
-            state.flash("success" if not p.failed else "warning", f"Уведомления успешно отправлены: {p.sent}." + extra)
-        else:
-            state.flash("error", "Уведомления не отправлены." + extra)
+        state.flash(*job_outcome(p, outbox=outbox))
         st.rerun(scope="app")
-    st.progress(p.processed / max(p.total, 1), text=f"Отправка уведомлений: {p.processed} из {p.total}"
-                + (f", ошибок: {p.failed}" if p.failed else ""))
+    st.progress(p.processed / max(p.total, 1), text=job_progress_label(p, outbox=outbox))
     if p.last_error:
         when = f" Повторная попытка в {p.next_attempt_at:%H:%M:%S} UTC." if p.next_attempt_at else ""
         st.warning(p.last_error + when, icon=":material/cloud_off:")
@@ -111,16 +122,17 @@ if job_id:
 
 
 # ---------- search, sort, filter and selection ----------
-# c4 fits «Показать неуведомлённых | Показать всех» at 1440 px: narrower, the group scrolls and cuts its first button
-c1, c2, c3, c4 = st.columns([2.5, 1.7, 1.4, 3.0])
+c1, c2, c3 = st.columns([2.5, 1.7, 1.4])
 search = c1.text_input("Поиск", placeholder="Введите ФИО или номер помещения собственника", key="notify_search",
                        label_visibility="collapsed")
 sort = c2.selectbox("Сортировка", SORTS, key="notify_sort", label_visibility="collapsed")
 order = c3.selectbox("Порядок", (DESC, ASC), key="notify_order", label_visibility="collapsed")
-show = c4.segmented_control("Кого показать", (SHOW_UNNOTIFIED, SHOW_ALL), default=SHOW_ALL, key="notify_show",
-                            label_visibility="collapsed")
-view = filter_owners(owner_index(meeting_id), search=search, sort=sort, descending=order == DESC,
-                     only_unnotified=show == SHOW_UNNOTIFIED)
+# a row of its own: three options in a column beside the search scroll and cut the first one at 1440 px
+show = st.segmented_control("Кого показать", (SHOW_UNNOTIFIED, SHOW_NOT_VOTED, SHOW_ALL), default=SHOW_ALL,
+                            key="notify_show", label_visibility="collapsed")
+index = owner_index(meeting_id)
+view = filter_owners(index, search=search, sort=sort, descending=order == DESC,
+                     only_unnotified=show == SHOW_UNNOTIFIED, only_not_voted=show == SHOW_NOT_VOTED)
 view_ids = [int(i) for i in view["id"]]
 selected: set[int] = st.session_state[SELECTED]
 
@@ -151,7 +163,7 @@ b1, b2, b3 = st.columns([1, 1, 4], vertical_alignment="center")
 b1.button("Выбрать всех", on_click=select_all, icon=":material/select_all:",
           help="Выбрать всех собственников, которых показывает текущий фильтр")
 b2.button("Снять выбор", on_click=clear_selection, disabled=not selected)
-b3.markdown(f"Выбрано: **{len(selected)}**" + (f" · показано {len(view_ids)}" if search or show == SHOW_UNNOTIFIED else ""))
+b3.markdown(f"Выбрано: **{len(selected)}**" + (f" · показано {len(view_ids)}" if search or show != SHOW_ALL else ""))
 
 table = pd.DataFrame({
     # bool even when nothing is shown: an empty list is float, which a checkbox column refuses
@@ -163,6 +175,8 @@ table = pd.DataFrame({
     "Пошел в приложение с помощью кода": ["Да" if u else "Нет" for u in shown["code_used"]],
     "Эл. почта": shown["emails"].to_numpy(),
 })
+if show == SHOW_NOT_VOTED:
+    table["Дата последнего напоминания"] = ["" if pd.isna(d) else f"{d:%d.%m.%Y}" for d in shown["last_reminder"]]
 st.data_editor(
     table, key=f"notify_editor_{st.session_state[EDITOR_V]}", on_change=apply_ticks, hide_index=True,
     width="stretch", height=min(38 + 35 * max(len(table), 3), 560),
@@ -174,7 +188,8 @@ st.data_editor(
 if len(view_ids) > MAX_ROWS:
     st.caption(f"Показаны первые {MAX_ROWS} из {len(view_ids)}; «Выбрать всех» выбирает всех {len(view_ids)}.")
 if view.empty:
-    st.info("Никто не найден." if search else "Все собственники уведомлены.")
+    st.info("Никто не найден." if search else
+            "Все собственники проголосовали." if show == SHOW_NOT_VOTED else "Все собственники уведомлены.")
 
 
 # ---------- sending ----------
@@ -195,12 +210,15 @@ def confirm_send(owner_ids: list[int]) -> None:
         st.write(f"Без адреса эл. почты: {without} — им нужно бумажное уведомление.")
     if (chosen["last_notice"].notna()).any():
         st.info("Тем, кому код уже отправлялся, придёт новый код; прежний перестанет действовать.")
+    if outbox and with_email:
+        st.warning("Почтовый сервер не настроен: письма будут записаны в папку outbox (data/outbox/), "
+                   "собственникам они не уйдут.", icon=":material/outbox:")
     late_ok = False
     if deadline.passed:
         st.error(deadline.text)
         late_ok = st.checkbox("Понимаю, отправить после срока (уведомления будут отмечены как поздние)")
     a, b = st.columns(2)
-    if a.button("Отправить", type="primary", disabled=deadline.passed and not late_ok or with_email == 0):
+    if a.button("Отправить", type="primary", disabled=deadline.passed and not late_ok or with_email == 0 or not link_ok):
         try:
             result = queue_notices(sf, meeting_id=meeting_id, owner_ids=owner_ids,
                                    request_key=st.session_state[SEND_KEY], user=user.username,
@@ -223,9 +241,62 @@ def confirm_send(owner_ids: list[int]) -> None:
         st.rerun()
 
 
-if st.button(f"Отправить уведомления ({len(selected)})", type="primary", disabled=not selected or bool(job_id),
-             icon=":material/send:"):
+@st.dialog("Напомнить о голосовании?")
+def confirm_remind(owner_ids: list[int]) -> None:
+    st.session_state.setdefault(REMIND_KEY, uuid.uuid4().hex)
+    index = owner_index(meeting_id)
+    chosen = index[index["id"].isin(owner_ids) & ~index["voted"].astype(bool)]
+    with_email = int((chosen["emails"] != "").sum())
+    without = len(chosen) - with_email
+    problem = reminder_window_problem(start_date=meeting.start_date, end_date=meeting.end_date,
+                                      count_closed=meeting.count_closed, today=dt.date.today())
+    if problem:
+        st.error(problem)
+    elif with_email:
+        whom = count_of(with_email, "собственнику", "собственникам", "собственникам")
+        st.write(f"Напоминание о голосовании уйдёт по электронной почте: **{whom}**, которые ещё не "
+                 "проголосовали. В нём — срок и место приёма "
+                 "решений и ссылка на страницу голосования; нового кода нет, действует код из сообщения о собрании.")
+    else:
+        st.write("Ни у кого из выбранных, кто ещё не проголосовал, нет адреса эл. почты.")
+    if with_email and without:
+        st.write(f"Без адреса эл. почты: {without} — им напоминание не уйдёт.")
+    if (chosen["last_notice"].isna() & (chosen["emails"] != "")).any():
+        st.info("Часть из них ещё не получала сообщение о собрании и кода у них нет: сначала отправьте им "
+                "уведомление.")
+    if outbox and with_email:
+        st.warning("Почтовый сервер не настроен: письма будут записаны в папку outbox (data/outbox/), "
+                   "собственникам они не уйдут.", icon=":material/outbox:")
+    a, b = st.columns(2)
+    if a.button("Напомнить", type="primary", disabled=bool(problem) or with_email == 0 or not link_ok):
+        try:
+            result = queue_reminders(sf, meeting_id=meeting_id, owner_ids=owner_ids,
+                                     request_key=st.session_state[REMIND_KEY], user=user.username)
+        except DomainError as exc:
+            st.error(exc.message)
+            return
+        st.session_state.pop(REMIND_KEY, None)
+        if not result.existed:
+            state.audit("reminders_queued", meeting_id, queued=result.queued, skipped=result.skipped)
+        st.session_state[JOB] = result.job_id
+        st.session_state[SELECTED] = set()
+        st.session_state[EDITOR_V] += 1
+        st.rerun()
+    if b.button("Отмена", key="remind_cancel"):
+        st.session_state.pop(REMIND_KEY, None)
+        st.rerun()
+
+
+not_voted_selected = sorted(set(int(i) for i in index.loc[~index["voted"].astype(bool), "id"]) & selected)
+s1, s2 = st.columns([1, 1])
+if s1.button(f"Отправить уведомления ({len(selected)})", type="primary",
+             disabled=not selected or bool(job_id) or not link_ok, icon=":material/send:"):
     confirm_send(sorted(selected))
+if s2.button(f"Напомнить ({len(not_voted_selected)})", disabled=not not_voted_selected or bool(job_id) or not link_ok,
+             icon=":material/notifications:",
+             help="Напоминание о голосовании выбранным собственникам, которые ещё не проголосовали "
+                  "(фильтр «Не проголосовали»)"):
+    confirm_remind(not_voted_selected)
 
 
 # ---------- not delivered ----------
@@ -236,7 +307,7 @@ with st.expander(f"Не доставлено и нет эл. почты ({len(fa
     else:
         st.dataframe(failed.drop(columns="id"), hide_index=True, width="stretch")
         retry = failed_owner_ids(sf, meeting_id=meeting_id)
-        if retry and st.button(f"Отправить повторно ({len(retry)})", disabled=bool(job_id)):
+        if retry and st.button(f"Отправить повторно ({len(retry)})", disabled=bool(job_id) or not link_ok):
             confirm_send(retry)
         if st.button("Выбрать их для бумажного уведомления"):
             st.session_state[SELECTED] = set(int(i) for i in failed["id"])
@@ -251,7 +322,8 @@ with st.expander("Бумажные уведомления: печать, вру�
     else:
         st.write(f"Выбрано собственников: **{len(selected)}**. В каждом сообщении — новый персональный код и QR-код "
                  "страницы голосования; прежний код этих собственников перестанет действовать.")
-        if st.button("Сформировать сообщения для печати (.docx)", icon=":material/description:"):
+        if st.button("Сформировать сообщения для печати (.docx)", icon=":material/description:", disabled=not link_ok,
+                     help=None if link_ok else "Сначала задайте PUBLIC_URL или подтвердите ссылку вверху страницы"):
             try:
                 st.session_state["notify_paper"] = print_notices(
                     sf, meeting_id=meeting_id, owner_ids=sorted(selected), secret_key=rt.secret_key,

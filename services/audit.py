@@ -47,6 +47,7 @@ ACTIONS = {
     "count_closed": "Подсчёт закрыт", "count_reopened": "Подсчёт открыт для изменения",
     "meeting_repeated": "Создано повторное собрание", "no_ground_confirmed": "Заочное без основания подтверждено",
     "attendance_recorded": "Лист регистрации очного обсуждения", "results_notice_queued": "Сообщение об итогах",
+    "reminders_queued": "Напоминание о голосовании",
 }
 # Keys that may go into `details`: numbers and short labels, never names, addresses or codes.
 ALLOWED_DETAILS = {"count", "owners", "premises", "rejected", "queued", "skipped", "edited", "added", "deleted",

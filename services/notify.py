@@ -33,6 +33,7 @@ SORT_DATE, SORT_PREMISE, SORT_NAME = "По дате уведомления", "П
 SORTS = (SORT_DATE, SORT_PREMISE, SORT_NAME)
 DESC, ASC = "По убыванию", "По возрастанию"
 SHOW_UNNOTIFIED, SHOW_ALL = "Показать неуведомлённых", "Показать всех"
+SHOW_NOT_VOTED = "Не проголосовали"  # no counted or online decision: whom to remind (services/reminders.py)
 # What proves the meeting's notice (ЖК ст. 45 ч. 4): the results notice (purpose «results»,
 # services/results_notice.py) is sent by the same queue but is no notice of the meeting, so every
 # count, status and register of notices here reads only these deliveries.
@@ -81,12 +82,15 @@ def notice_deadline(start_date: dt.date, today: dt.date | None = None) -> Deadli
 # ---------- the owners' notification status ----------
 
 INDEX_COLUMNS = ["id", "premise", "name", "emails", "last_notice", "code_used", "last_status", "last_error",
-                 "last_channel", "premise_rank", "name_key", "search_key", "name_rank"]
+                 "last_channel", "voted", "last_reminder", "premise_rank", "name_key", "search_key", "name_rank"]
 
 
 def owner_status_index(session_factory: sessionmaker[Session], *, meeting_id: int) -> pd.DataFrame:
     """One row per owner record: premise, name, e-mails, the last notice, the code mark, the last
-    delivery's status and error; plus precomputed keys for search and natural sorting."""
+    delivery's status and error, whether the owner voted and the last reminder sent; plus
+    precomputed keys for search and natural sorting."""
+    from services.reminders import REMINDER, voted_owner_ids
+
     with session_factory() as s:
         owners = s.execute(
             select(OwnerRecord.id, Premise.number, OwnerRecord.name, OwnerRecord.emails)
@@ -110,6 +114,13 @@ def owner_status_index(session_factory: sessionmaker[Session], *, meeting_id: in
         used = set(s.scalars(
             select(AccessCode.owner_id).where(AccessCode.meeting_id == meeting_id, AccessCode.first_used_at.is_not(None))
         ))
+        voted = voted_owner_ids(s, meeting_id)
+        reminded = dict(s.execute(
+            select(Delivery.owner_id, func.max(Delivery.sent_at))
+            .where(Delivery.meeting_id == meeting_id, Delivery.purpose == REMINDER, Delivery.status == "sent",
+                   Delivery.sent_at.is_not(None))
+            .group_by(Delivery.owner_id)
+        ).all())
     if not owners:
         return pd.DataFrame(columns=INDEX_COLUMNS)
     ids = [o[0] for o in owners]
@@ -122,6 +133,8 @@ def owner_status_index(session_factory: sessionmaker[Session], *, meeting_id: in
         "last_status": [latest.get(i, ("", "", ""))[0] for i in ids],
         "last_error": [latest.get(i, ("", "", ""))[1] for i in ids],
         "last_channel": [latest.get(i, ("", "", ""))[2] for i in ids],
+        "voted": pd.Series([i in voted for i in ids], dtype=bool),
+        "last_reminder": pd.to_datetime([reminded.get(i) for i in ids]),
     })
     order = sorted(set(numbers), key=natural_key)
     rank = {n: r for r, n in enumerate(order)}
@@ -148,15 +161,20 @@ def status_version(session_factory: sessionmaker[Session], *, meeting_id: int) -
                                .where(Delivery.meeting_id == meeting_id, IS_NOTICE)).one()
         codes = s.execute(select(func.count(AccessCode.first_used_at), func.max(AccessCode.issued_at))
                           .where(AccessCode.meeting_id == meeting_id)).one()
-    return (*owners, *deliveries, *codes)
+        from services.reminders import reminder_version
+
+        reminders = reminder_version(s, meeting_id)
+    return (*owners, *deliveries, *codes, *reminders)
 
 
 def filter_owners(index: pd.DataFrame, *, search: str = "", sort: str = SORT_DATE, descending: bool = True,
-                  only_unnotified: bool = False) -> pd.DataFrame:
+                  only_unnotified: bool = False, only_not_voted: bool = False) -> pd.DataFrame:
     """Search (ФИО or premise number: substring, case-insensitive, ё = е), filter and sort."""
     view = index
     if only_unnotified:
         view = view[view["last_notice"].isna()]
+    if only_not_voted:
+        view = view[~view["voted"].astype(bool)]
     needle = f.name_key(search) if search and search.strip() else ""
     if needle:
         premise_needle = f.text_key(search)
@@ -286,6 +304,7 @@ class JobProgress:
     pending: int
     last_error: str
     next_attempt_at: dt.datetime | None
+    purpose: str = NOTICE  # what the job sends: notice | reminder | results
 
     @property
     def done(self) -> bool:
@@ -308,21 +327,52 @@ def job_progress(session_factory: sessionmaker[Session], *, job_id: int) -> JobP
                 Delivery.job_id == job_id, Delivery.status.in_(("queued", "sending")), Delivery.error != "")
             .order_by(Delivery.next_attempt_at).limit(1)
         ).first()
+        purpose = s.scalar(select(Delivery.purpose).where(Delivery.job_id == job_id).limit(1)) or NOTICE
     total = sum(counts.values())
     return JobProgress(
         job_id, total, counts.get("sent", 0), counts.get("failed", 0), counts.get("skipped", 0),
         counts.get("queued", 0) + counts.get("sending", 0),
-        waiting[0] if waiting else "", waiting[1] if waiting and waiting[2] == "queued" else None,
+        waiting[0] if waiting else "", waiting[1] if waiting and waiting[2] == "queued" else None, purpose,
     )
 
 
 def active_job_id(session_factory: sessionmaker[Session], *, meeting_id: int) -> int | None:
-    """The newest job of the meeting that still has deliveries to send (to show after a reload)."""
+    """The newest job of notices or reminders of the meeting that still has deliveries to send (to
+    show after a reload)."""
+    from services.reminders import REMINDER
+
     with session_factory() as s:
         return s.scalar(
             select(func.max(Delivery.job_id)).where(
-                Delivery.meeting_id == meeting_id, IS_NOTICE, Delivery.status.in_(("queued", "sending")))
+                Delivery.meeting_id == meeting_id, Delivery.purpose.in_((NOTICE, REMINDER)),
+                Delivery.status.in_(("queued", "sending")))
         )
+
+
+# What the page says of a job. In outbox mode (no SMTP server) nothing reaches an owner: the
+# messages are files in data/outbox/, and the page must never call them sent.
+_WHAT = {NOTICE: ("Уведомления", "уведомлений"), "reminder": ("Напоминания", "напоминаний")}
+
+
+def job_progress_label(p: JobProgress, *, outbox: bool) -> str:
+    """The progress bar's text."""
+    plural, genitive = _WHAT.get(p.purpose, _WHAT[NOTICE])
+    doing = f"Запись {genitive} в папку outbox" if outbox else f"Отправка {genitive}"
+    return f"{doing}: {p.processed} из {p.total}" + (f", ошибок: {p.failed}" if p.failed else "")
+
+
+def job_outcome(p: JobProgress, *, outbox: bool) -> tuple[str, str]:
+    """(level, text) of a finished job: «success», «warning» or «error», and the Russian message."""
+    plural, _genitive = _WHAT.get(p.purpose, _WHAT[NOTICE])
+    extra = (f" Не доставлено: {p.failed} — причины в разделе «Не доставлено»." if p.failed else "") + (
+        f" Без эл. почты: {p.skipped} — им нужно бумажное уведомление." if p.skipped else "")
+    if not p.sent:
+        return "error", f"{plural} не отправлены." + extra
+    if outbox:
+        return "warning", (f"{plural} записаны в папку outbox: {p.sent}. Почтовый сервер не настроен — "
+                           "собственникам они не отправлены." + extra)
+    done = "успешно отправлены" if p.purpose == NOTICE else "отправлены"
+    return ("success" if not p.failed else "warning"), f"{plural} {done}: {p.sent}." + extra
 
 
 def failures(session_factory: sessionmaker[Session], *, meeting_id: int) -> pd.DataFrame:
@@ -447,10 +497,18 @@ def delivery_register_rows(session_factory: sessionmaker[Session], *, meeting_id
 
 
 def delivery_register_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
+    """The register's sheets: lawful notices, additional ones and, when any were sent, the
+    reminders to vote (no notice of the meeting: a sheet of their own)."""
+    from services.reminders import REGISTER_HEADER, REGISTER_SHEET, reminder_register_rows
+
     header, data = delivery_register_rows(session_factory, meeting_id=meeting_id)
     lawful = [r for r in data if r[3] == "законное"]
     other = [r for r in data if r[3] != "законное"]
-    return xlsx_bytes([("Законные уведомления", header, lawful), ("Дополнительные", header, other)])
+    sheets = [("Законные уведомления", header, lawful), ("Дополнительные", header, other)]
+    reminders = reminder_register_rows(session_factory, meeting_id=meeting_id)
+    if reminders:
+        sheets.append((REGISTER_SHEET, REGISTER_HEADER, reminders))
+    return xlsx_bytes(sheets)
 
 
 # ---------- printed notices ----------

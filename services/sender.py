@@ -9,7 +9,8 @@ the message, and its HMAC becomes the owner's active code in the same transactio
 delivery sent: a code that never left is never valid, and the previous code stops working.
 A results notice (purpose «results», services/results_notice.py) goes the same way, with the same
 headers, but carries no code and touches no owner's code; its text is rendered once per meeting
-per batch.
+per batch. So does a reminder to vote (purpose «reminder», services/reminders.py), which names the
+notice's code and carries none, and is not sent once the receiving of decisions is over.
 
 Server-level failures (down, login refused) put the batch back with a growing delay, so a server
 that comes back gets every message exactly once; a refused address fails that delivery only,
@@ -57,6 +58,7 @@ from services.notice import (
 log = logging.getLogger("kvorum.sender")
 
 RESULTS = "results"  # Delivery.purpose of a results notice (services/results_notice.py)
+REMINDER = "reminder"  # Delivery.purpose of a reminder to vote (services/reminders.py)
 
 LEASE = dt.timedelta(seconds=60)  # a killed sender's claims are free again this long after its death
 BATCH = 200
@@ -164,7 +166,7 @@ _ADD_CODE = insert(AccessCode.__table__)
 def _finish_sent(s: Session, d: Delivery, *, code_hash: str | None, message_id: str, now: dt.datetime) -> None:
     conn = s.connection()
     conn.execute(_MARK_SENT, {"b_id": d.id, "b_now": now, "b_message_id": message_id})
-    if code_hash is None:  # a results notice: no code left with it, the owner's code stays as it was
+    if code_hash is None:  # a results notice or a reminder: no code left with it, the owner's code stays
         return
     changed = conn.execute(_REPLACE_CODE, {"b_owner_id": d.owner_id, "b_hash": code_hash, "b_now": now,
                                            "b_delivery": d.id}).rowcount
@@ -201,6 +203,24 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
             results[meeting_id] = compose_results(session_factory, meeting_id=meeting_id).rendered()
         except DomainError as exc:  # e.g. the count was reopened: every such message fails with the reason
             results[meeting_id] = exc.message
+    # One reminder text per meeting too; none once decisions are no longer received (a queue that
+    # waited out a server outage must not remind of a date that has passed).
+    reminders: dict[int, RenderedNotice | str] = {}
+    wanted = sorted({r[0].meeting_id for r in rows if r[0].purpose == REMINDER})
+    if wanted:
+        from services.owner_fields import format_date
+        from services.reminders import render_reminder
+    for meeting_id in wanted:
+        view, electronic, _sender = meetings[meeting_id]
+        if clock().date() > view.end_date:
+            reminders[meeting_id] = (f"Приём решений окончен {format_date(view.end_date)}: "
+                                     "напоминание не отправлено")
+            continue
+        try:
+            reminders[meeting_id] = render_reminder(meeting=view, public_url=config.public_url,
+                                                    counted_electronic=electronic)
+        except NoticeError as exc:
+            reminders[meeting_id] = str(exc)
     pending = [r[0].id for r in rows]
 
     def prepare(row):
@@ -209,8 +229,8 @@ def process_batch(session_factory: sessionmaker[Session], ids: list[int], *, mai
         meeting, electronic, sender = meetings[d.meeting_id]
         code = None
         try:
-            if d.purpose == RESULTS:
-                rendered = results[d.meeting_id]
+            if d.purpose in (RESULTS, REMINDER):
+                rendered = (results if d.purpose == RESULTS else reminders)[d.meeting_id]
                 if isinstance(rendered, str):
                     raise NoticeError(rendered)
             else:
