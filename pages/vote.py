@@ -26,6 +26,7 @@ STEP = "voter_step"  # "answer" | "review"
 DRAFT = "voter_answers"  # question id -> answer key
 SESSION_KEY = "voter_session_key"  # a random id of this browser session, to throttle by
 RESULT = "voter_result"
+CODE_FIELD = "voter_code_field"  # the code field's value: filled from the notice's link
 LABELS = {v: k for k, v in ANSWERS.items()}
 
 # Static styles only (no user text): large type and big touch targets for an owner on a phone.
@@ -41,6 +42,14 @@ div[data-testid="stButton"] button, div[data-testid="stButton"] button * { white
 rt = state.runtime()
 sf = rt.session_factory
 st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
+
+# The notice's link carries the code (/vote?code=…): it fills the field, and leaves the address
+# bar at once, so the address can be shared or bookmarked without it. The owner still presses «Войти».
+if "code" in st.query_params:
+    link_code = str(st.query_params.get("code") or "")[:64]
+    del st.query_params["code"]
+    if st.session_state.get(VOTER) is None and link_code:
+        st.session_state[CODE_FIELD] = link_code
 
 
 def client_keys() -> list[str]:
@@ -74,7 +83,8 @@ if owner_id is None:
     st.write("Введите персональный код доступа из уведомления о собрании. Код состоит из 12 букв и цифр, "
              "например «7KQ3-M9XD-2PWA»; можно вводить строчными буквами, с дефисами или без.")
     with st.form("code_form", enter_to_submit=False):
-        code = st.text_input("Персональный код", max_chars=64, placeholder="XXXX-XXXX-XXXX", autocomplete="off")
+        code = st.text_input("Персональный код", max_chars=64, placeholder="XXXX-XXXX-XXXX", autocomplete="off",
+                             key=CODE_FIELD)
         if st.form_submit_button("Войти", type="primary", width="stretch"):
             try:
                 access = enter_code(sf, secret_key=rt.secret_key, code=code, client_keys=client_keys())
