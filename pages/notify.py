@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
-from services.figures import count_of
+from services.figures import count_of, format_local
 from services.mailer import delivery_label, list_outbox, outbox_entries
 from services.meetings import get_meeting
 from services.notify import (
@@ -38,6 +38,7 @@ from services.notify import (
 )
 from services.public_link import local_link_warning, machine_name
 from services.reminders import queue_reminders, reminder_window_problem
+from services.notice_terms import owners_to_notify_again
 from ui import state
 from ui.owners import owner_index, refresh_owner_index
 
@@ -89,6 +90,21 @@ if meeting.email_notice_decision_date is None:
         "законным уведомлением считаются вручение под роспись или заказное письмо (ЖК РФ ст. 45 ч. 4). "
         "Укажите решение ниже, в разделе «Решение ОСС и ГИС ЖКХ».", icon=":material/gavel:",
     )
+
+# change control (services/notice_terms.py): owners told only of terms that changed since
+stale, in_force = owners_to_notify_again(sf, meeting_id=meeting_id)
+if stale:
+    st.warning(f"Условия собрания изменены {format_local(in_force.since)} (причина: {state.md(in_force.reason)}). "
+               f"{count_of(len(stale), 'собственник уведомлён', 'собственника уведомлены', 'собственников уведомлены')} "
+               "только на прежних условиях: направьте им сообщения повторно — не позднее чем за 10 дней до начала "
+               "голосования.", icon=":material/published_with_changes:")
+
+    def select_stale() -> None:
+        st.session_state[SELECTED] = set(stale)
+        st.session_state[EDITOR_V] += 1
+
+    st.button(f"Выбрать их для повторного уведомления ({len(stale)})", on_click=select_stale,
+              icon=":material/checklist:")
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Уведомлено законным способом", f"{summary.notified} из {summary.owners}")

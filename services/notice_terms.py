@@ -183,3 +183,10 @@ def view_of_edition(view, edition: Edition):
         view, start_date=dt.date.fromisoformat(t["start"]), end_date=dt.date.fromisoformat(t["end"]), form=t["form"],
         decisions_place=t["decisions_place"], in_person=format_in_person(t["form"], at, t["in_person_place"]),
         questions=tuple(QuestionView(n, text, materials.get(n, "")) for n, text, _maj, _prop in t["questions"]))
+
+
+def owners_to_notify_again(session_factory, *, meeting_id: int) -> tuple[list[int], Edition | None]:
+    """(owners notified only on old terms, the edition in force) for the notify page."""
+    with session_factory() as s:
+        have = editions(s, meeting_id)
+        return notified_on_old_terms(s, meeting_id), (have[-1] if have else None)
