@@ -9,12 +9,13 @@ import streamlit as st
 
 from services.meetings import get_meeting
 from services.results import VERDICT_COLUMNS, activity_xlsx, live_activity_figures, verdict_rows
-from services.figures import format_percent, format_votes, round2
+from services.figures import chart_locale, count_of, format_percent, format_votes, round2
 from services.tally import live_tally
 from ui import state
 
 REFRESH_SECONDS = 10
 VOTES_TEXT = "Голосов (текст)"  # a chart's figure as people read it, for its tooltip
+RU = chart_locale()  # axes read «1 400» and «2 236,5», as the pages write figures
 
 state.require_staff()
 sf = state.session_factory()
@@ -42,7 +43,8 @@ def render() -> None:
     else:
         b.metric("До кворума", f"более {format_votes(t.votes_to_quorum)} голосов", "нужно более 50 % всех голосов",
                  delta_color="off", delta_arrow="off")
-    c.metric("Заполнено онлайн, решение не сдано", f"{t.online_records} собств.",
+    c.metric("Заполнено онлайн, решение не сдано",
+             count_of(t.online_records, "собственник", "собственника", "собственников"),
              f"{format_votes(t.online_votes)} голосов", delta_color="off", delta_arrow="off")
     st.progress(min(float(t.participation) / 0.5, 1.0),
                 text=f"Участие {format_percent(t.participation)} — кворум начинается с более чем 50 %")
@@ -61,7 +63,7 @@ def render() -> None:
             tooltip=["Статус", "Собственников", alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов")],
         ).properties(title=f"По {'числу собственников' if column == 'Собственников' else 'голосам (м²)'}",
                      height=220)
-        where.altair_chart(chart, width="stretch")
+        where.altair_chart(chart.configure(locale=RU), width="stretch")
 
     st.subheader("Участие по дням")
     if t.by_day:
@@ -81,7 +83,7 @@ def render() -> None:
                                        VOTES_TEXT: [format_votes(t.all_votes / 2)]})).mark_rule(
             color="#c62828", strokeDash=[6, 4]).encode(
             y="Голосов участников:Q", tooltip=[alt.Tooltip(f"{VOTES_TEXT}:N", title="Половина всех голосов")])
-        st.altair_chart(line + rule, width="stretch")
+        st.altair_chart((line + rule).configure(locale=RU), width="stretch")
         st.caption("Красная линия — половина всех голосов: кворум есть, когда участие выше неё.")
     else:
         st.info("Учтённых решений пока нет.")
@@ -100,7 +102,7 @@ def render() -> None:
             x=alt.X("Голосов:Q", stack="zero", scale=alt.Scale(domain=[0, float(round2(t.all_votes))])),
             color=alt.Color("Ответ:N", scale=ANSWER_COLORS),
             tooltip=["Вопрос", "Ответ", alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов"), "Решение"])
-        st.altair_chart(bars, width="stretch")
+        st.altair_chart(bars.configure(locale=RU), width="stretch")
         # the verdict next to the percentage its majority is measured against (services/results.py)
         st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",
                      column_config={"№": st.column_config.NumberColumn(width=40),

@@ -6,6 +6,7 @@ import datetime as dt
 import streamlit as st
 
 from services.audit import ACTIONS, audit_frame, audit_xlsx, verify_journal
+from services.figures import format_count
 from ui import state
 
 state.require_permission("view_audit")
@@ -23,8 +24,11 @@ until = b.date_input("По", value=dt.date.today(), format="DD.MM.YYYY")
 actor = c.text_input("Сотрудник (логин)")
 actions = d.multiselect("Действия", list(ACTIONS), format_func=ACTIONS.get, placeholder="все действия")
 frame = audit_frame(sf, since=since, until=until, actor=actor, actions=actions)
-st.write(f"Записей: **{len(frame)}**")
-st.dataframe(frame, hide_index=True, width="stretch",
-             column_config={"Время (UTC)": st.column_config.DatetimeColumn(format="DD.MM.YYYY HH:mm:ss")})
+st.write(f"Записей: **{format_count(len(frame))}**")
+if frame.empty:  # an empty grid says «empty» in English
+    st.info("За выбранные дни записей нет.")
+else:
+    st.dataframe(frame, hide_index=True, width="stretch", placeholder="—",
+                 column_config={"Собрание": st.column_config.NumberColumn(format="%d")})
 st.download_button("Экспорт журнала (.xlsx)", data=lambda: audit_xlsx(frame), file_name="журнал_действий.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")

@@ -12,6 +12,7 @@ from services.attendance import attendance, attendance_sheet_docx, record_attend
 from services.auth import can
 from services.decision_import import parse_decisions, store_decisions
 from services.errors import DomainError
+from services.figures import count_of, format_count
 from services.meetings import get_meeting
 from services.notify import owner_status_index
 from services.representatives import Representative
@@ -61,11 +62,11 @@ state.show_flash()
 
 summary = voting_summary(sf, meeting_id=meeting_id)
 c = st.columns(5)
-c[0].metric("Собственников", summary.owners)
-c[1].metric("Вошли по коду", summary.entered, help="«Пошел в приложение с помощью кода: Да»")
-c[2].metric("Заполнено онлайн", summary.online, help="Заполнено онлайн, письменное решение ещё не сдано")
-c[3].metric("Учтено решений", summary.counted)
-c[4].metric("Поздние / повторные", f"{summary.late} / {summary.conflicts}")
+c[0].metric("Собственников", format_count(summary.owners))
+c[1].metric("Вошли по коду", format_count(summary.entered), help="«Пошел в приложение с помощью кода: Да»")
+c[2].metric("Заполнено онлайн", format_count(summary.online), help="Заполнено онлайн, письменное решение ещё не сдано")
+c[3].metric("Учтено решений", format_count(summary.counted))
+c[4].metric("Поздние / повторные", f"{format_count(summary.late)} / {format_count(summary.conflicts)}")
 
 # ---------- «Решения, подписанные кодом» ----------
 with st.expander("Решения, подписанные кодом: " + ("учитываются" if meeting.electronic_decisions_count
@@ -231,7 +232,8 @@ with st.expander("Загрузить решения из таблицы", icon="
                 st.error(report.refusal)
             if report.errors:
                 st.dataframe(pd.DataFrame([(e.row, e.column, e.message) for e in report.errors],
-                                          columns=["Строка", "Столбец", "Причина"]), hide_index=True, width="stretch")
+                                          columns=["Строка", "Столбец", "Причина"]).astype({"Строка": "Int64"}),
+                             hide_index=True, width="stretch", placeholder="—")
 
             def do_import() -> None:
                 kept = st.session_state.get(PREVIEW)
@@ -253,7 +255,8 @@ with st.expander("Загрузить решения из таблицы", icon="
                 state.flash("warning" if result.joint_conflicts else "success", text)
 
             if report.rows and not report.refusal:
-                st.button(f"Загрузить {len(report.rows)} решений", type="primary", on_click=do_import)
+                st.button(f"Загрузить {count_of(len(report.rows), 'решение', 'решения', 'решений')}", type="primary",
+                          on_click=do_import)
 
 # ---------- joint owners whose decisions differ ----------
 conflicts = joint_conflicts(sf, meeting_id=meeting_id)

@@ -7,6 +7,7 @@ import streamlit as st
 from services.demo import create_live_demo
 from services.auth import can
 from services.errors import DomainError
+from services.figures import format_count
 from services.law import AGENDA_TEMPLATES, LAW_EDITION, MAJORITY_KINDS, majority_label
 from services.meeting_details import INITIATOR_KINDS, KINDS
 from services.notice_terms import notice_lock
@@ -93,7 +94,7 @@ if editing is None:
             a.markdown(f"**№ {m.id}. {state.md(m.address)}**")
             a.caption(
                 f"{m.form.capitalize()} голосование {m.start_date:%d.%m.%Y} — {m.end_date:%d.%m.%Y} · инициатор: {state.md(m.initiator)} · "
-                f"вопросов: {m.questions} · собственников в реестре: {m.owners}"
+                f"вопросов: {m.questions} · собственников в реестре: {format_count(m.owners)}"
             )
             if b.button("Этапы ОСС", key=f"open_{m.id}", on_click=open_stages, args=(m.id,), type="primary"):
                 st.switch_page(state.PAGE_STAGES)

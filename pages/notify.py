@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from services.errors import DomainError
-from services.figures import count_of, format_local
+from services.figures import count_of, format_count, format_local
+from services.registry import registry_line
 from services.mailer import delivery_label, list_outbox, outbox_entries
 from services.meetings import get_meeting
 from services.notify import (
@@ -66,7 +67,7 @@ st.caption(state.md(meeting.address))
 state.show_flash()
 
 summary = notify_summary(sf, meeting_id=meeting_id)
-st.subheader(f"Сведения о {summary.owners} собственниках / {len(set(owner_index(meeting_id)['premise']))} помещениях")
+st.subheader(registry_line(summary.owners, len(set(owner_index(meeting_id)["premise"]))))
 deadline = notice_deadline(meeting.start_date)
 (st.warning if deadline.days_left <= 2 else st.info)(deadline.text, icon=":material/event:")
 st.caption(
@@ -107,10 +108,10 @@ if stale:
               icon=":material/checklist:")
 
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Уведомлено законным способом", f"{summary.notified} из {summary.owners}")
-m2.metric("Из них в срок", summary.in_time)
-m3.metric("Только по эл. почте (доп.)", summary.additional_only)
-m4.metric("Нет эл. почты", summary.no_email)
+m1.metric("Уведомлено законным способом", f"{format_count(summary.notified)} из {format_count(summary.owners)}")
+m2.metric("Из них в срок", format_count(summary.in_time))
+m3.metric("Только по эл. почте (доп.)", format_count(summary.additional_only))
+m4.metric("Нет эл. почты", format_count(summary.no_email))
 
 
 # ---------- the sending job ----------
@@ -128,7 +129,7 @@ def show_progress(job: int) -> None:
         st.rerun(scope="app")
     st.progress(p.processed / max(p.total, 1), text=job_progress_label(p, outbox=outbox))
     if p.last_error:
-        when = f" Повторная попытка в {p.next_attempt_at:%H:%M:%S} UTC." if p.next_attempt_at else ""
+        when = f" Повторная попытка: {format_local(p.next_attempt_at, seconds=True)}." if p.next_attempt_at else ""
         st.warning(p.last_error + when, icon=":material/cloud_off:")
     st.caption("Отправка идёт на сервере: страницу можно закрыть, она продолжится.")
 
@@ -193,19 +194,21 @@ table = pd.DataFrame({
 })
 if show == SHOW_NOT_VOTED:
     table["Дата последнего напоминания"] = ["" if pd.isna(d) else f"{d:%d.%m.%Y}" for d in shown["last_reminder"]]
-st.data_editor(
-    table, key=f"notify_editor_{st.session_state[EDITOR_V]}", on_change=apply_ticks, hide_index=True,
-    width="stretch", height=min(38 + 35 * max(len(table), 3), 560),
-    disabled=[c for c in table.columns if c != "Выбрать"],
-    # wide enough for the headers: 70/90 px cut them to «Выбра» and «Номер помещ»
-    column_config={"Выбрать": st.column_config.CheckboxColumn(width=95),
-                   "Номер помещения": st.column_config.TextColumn(width=135)},
-)
-if len(view_ids) > MAX_ROWS:
-    st.caption(f"Показаны первые {MAX_ROWS} из {len(view_ids)}; «Выбрать всех» выбирает всех {len(view_ids)}.")
-if view.empty:
+if view.empty:  # instead of an empty grid, which says «empty» in English
     st.info("Никто не найден." if search else
             "Все собственники проголосовали." if show == SHOW_NOT_VOTED else "Все собственники уведомлены.")
+else:
+    st.data_editor(
+        table, key=f"notify_editor_{st.session_state[EDITOR_V]}", on_change=apply_ticks, hide_index=True,
+        width="stretch", height=min(38 + 35 * max(len(table), 3), 560),
+        disabled=[c for c in table.columns if c != "Выбрать"],
+        # wide enough for the headers: 70/90 px cut them to «Выбра» and «Номер помещ»
+        column_config={"Выбрать": st.column_config.CheckboxColumn(width=95),
+                       "Номер помещения": st.column_config.TextColumn(width=135)},
+    )
+if len(view_ids) > MAX_ROWS:
+    st.caption(f"Показаны первые {format_count(MAX_ROWS)} из {format_count(len(view_ids))}; «Выбрать всех» "
+               f"выбирает всех {format_count(len(view_ids))}.")
 
 
 # ---------- sending ----------
@@ -362,7 +365,8 @@ with st.expander("Бумажные уведомления: печать, вру�
             channel = st.radio("Как вручено", ("Вручено под роспись", "Заказное письмо"), horizontal=True)
             on_date = st.date_input("Дата вручения (отправки)", value=dt.date.today(), format="DD.MM.YYYY")
             postal = st.text_input("Почтовый идентификатор (для заказного письма)")
-            if st.form_submit_button(f"Отметить вручение для {len(selected)} собственников"):
+            if st.form_submit_button(
+                    f"Отметить вручение для {count_of(len(selected), 'собственника', 'собственников', 'собственников')}"):
                 try:
                     n = record_paper_delivery(
                         sf, meeting_id=meeting_id, owner_ids=sorted(selected),
@@ -375,7 +379,8 @@ with st.expander("Бумажные уведомления: печать, вру�
                     state.audit("paper_delivery", meeting_id, count=n, mode=channel)
                     st.session_state[SELECTED] = set()
                     st.session_state[EDITOR_V] += 1
-                    state.flash("success", f"Вручение отмечено для {n} собственников.")
+                    state.flash("success", "Вручение отмечено для "
+                                           f"{count_of(n, 'собственника', 'собственников', 'собственников')}.")
                     st.rerun()
 
 
@@ -415,6 +420,6 @@ if not rt.settings.smtp_host:
         st.caption("Письма не уходят адресатам: они сохранены в data/outbox/ как .eml. Укажите SMTP_HOST в "
                    "настройках, чтобы отправлять по-настоящему.")
         for entry in outbox_entries(files[:20]):
-            st.download_button(f"{entry.when:%d.%m.%Y %H:%M} — {entry.to}", data=entry.path.read_bytes,
+            st.download_button(f"{format_local(entry.when)} — {entry.to}", data=entry.path.read_bytes,
                                file_name=entry.path.name, mime="message/rfc822", key=f"eml_{entry.path.name}",
                                icon=":material/mail:")

@@ -53,7 +53,7 @@ st.subheader(summary.line)
 c1, c2, c3 = st.columns(3)
 c1.metric("Общая площадь помещений", format_area(summary.total_area))
 c2.metric("Голосов у собственников в реестре", format_votes(summary.votes))
-c3.metric("Помещений", summary.premises)
+c3.metric("Помещений", format_count(summary.premises))
 no_snils = snils_missing(sf, meeting_id=meeting_id) if summary.owners else 0
 if no_snils:
     who = plural(no_snils, "собственника — физического лица", "собственников — физических лиц",
@@ -85,16 +85,19 @@ def do_import() -> None:
     state.audit("registry_imported", meeting_id, mode="замена" if replace else "добавление", owners=result.owners,
                 premises=result.premises, rejected=result.rejected)
     state.flash("success", (
-        f"Реестр {'заменён' if replace else 'дополнен'}: импортировано {result.owners} собственников, "
-        f"{result.premises} помещений." + (f" Отклонено строк: {result.rejected}." if result.rejected else "")
+        f"Реестр {'заменён' if replace else 'дополнен'}: импортировано "
+        f"{count_of(result.owners, 'собственник', 'собственника', 'собственников')}, "
+        f"{count_of(result.premises, 'помещение', 'помещения', 'помещений')}."
+        + (f" Отклонено строк: {format_count(result.rejected)}." if result.rejected else "")
     ))
 
 
 def import_with_status(report) -> None:
     """Import the checked file once, with a status box where the analyst clicked (in the page or the
     confirmation, not a callback); a second click finds the preview gone (do_import) and imports nothing."""
-    with st.status(f"Импортирую «{state.md(report.filename)}»: {format_count(report.owner_count)} "
-                   "собственников…", expanded=True) as status:
+    with st.status(f"Импортирую «{state.md(report.filename)}»: "
+                   f"{count_of(report.owner_count, 'собственник', 'собственника', 'собственников')}…",
+                   expanded=True) as status:
         if report.owner_count >= CHILD_IMPORT_OWNERS:
             st.write("Большой реестр записывает отдельный процесс: файл читается ещё раз и "
                      "сверяется с предпросмотром. Это займёт около минуты на каждые 100 000 строк.")
@@ -154,7 +157,7 @@ with st.expander("Загрузить реестр из файла", expanded=sum
 
                     def show_progress(done: int, total: int) -> None:
                         bar.progress(min(done / max(total, 1), 1.0),
-                                     text=f"Проверено строк: {done:,} из {total:,}".replace(",", " "))
+                                     text=f"Проверено строк: {format_count(done)} из {format_count(total)}")
 
                     try:
                         report = check_for_preview(sf, data=data, filename=upload.name, meeting_id=meeting_id,
@@ -177,8 +180,10 @@ with st.expander("Загрузить реестр из файла", expanded=sum
             s = report.summary()
             st.markdown(
                 f"**Прочитано из «{state.md(report.filename)}»** (лист «{state.md(report.sheet)}», строка "
-                f"заголовков {report.header_row}): принято **{s['owners']}** собственников, "
-                f"**{s['premises']}** помещений, площадь **{format_area(report.total_area)}**, "
+                f"заголовков {report.header_row}): принято "
+                f"**{count_of(s['owners'], 'собственник', 'собственника', 'собственников')}**, "
+                f"**{count_of(s['premises'], 'помещение', 'помещения', 'помещений')}**, "
+                f"площадь **{format_area(report.total_area)}**, "
                 f"голосов **{format_votes(report.votes)}**"
             )
             recognised = ", ".join(f"«{state.md(v)}» → {FIELD_LABELS[k]}" for k, v in report.columns.items())
@@ -190,8 +195,8 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                          "их в файле и загрузите снова (или добавьте к реестру).")
                 st.dataframe(
                     pd.DataFrame([(e.row, e.column, e.message) for e in report.errors],
-                                 columns=["Строка", "Столбец", "Причина"]),
-                    hide_index=True, width="stretch",
+                                 columns=["Строка", "Столбец", "Причина"]).astype({"Строка": "Int64"}),
+                    hide_index=True, width="stretch", placeholder="—",  # a file-wide issue has no row
                 )
                 # the file of refused rows needs only them: the download, kept until the next run,
                 # must not hold the accepted owners of a large file after the import
@@ -206,8 +211,8 @@ with st.expander("Загрузить реестр из файла", expanded=sum
                 st.warning(f"Предупреждений: {len(report.warnings)} (строки приняты).")
                 st.dataframe(
                     pd.DataFrame([(w.row, w.premise, w.message) for w in report.warnings],
-                                 columns=["Строка", "Помещение", "Предупреждение"]),
-                    hide_index=True, width="stretch",
+                                 columns=["Строка", "Помещение", "Предупреждение"]).astype({"Строка": "Int64"}),
+                    hide_index=True, width="stretch", placeholder="—",  # a premise-wide note has no row
                 )
             if report.owner_count:
                 label = "Импортировать" + (" (заменить реестр)" if replace and summary.owners else "")
@@ -300,7 +305,8 @@ st.caption("Щёлкните ячейку, чтобы исправить зна�
 
 @st.dialog("Удалить всех собственников?")
 def confirm_delete_all(count: int) -> None:
-    st.write(f"Из реестра будут удалены все {count} собственников и их помещения. Это действие не отменить.")
+    st.write(f"Из реестра будут удалены все собственники ({format_count(count)}) и их помещения. Это действие "
+             "не отменить.")
     a, b = st.columns(2)
     if a.button("Удалить всех", type="primary"):
         try:

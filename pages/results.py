@@ -31,7 +31,7 @@ from services.results import (
     save_protocol_data,
 )
 from services.closing import close_count, closing_problems, count_state, reopen_count, stored_protocol
-from services.figures import format_area, format_local, format_percent, format_votes, ru_number
+from services.figures import count_of, format_area, format_local, format_percent, format_votes, ru_number
 from services.owner_fields import format_date
 from services.results_notice import queue_results_notice, results_deadline, results_notice_docx, results_notice_summary
 from services.tally import recount, set_passport_area
@@ -72,7 +72,8 @@ elif t.unregistered_area:
     st.caption(f"Разница {format_area(t.unregistered_area)} приходится на помещения, собственники которых не внесены в "
                "реестр: их голоса входят во «Всего голосов» и не входят в число участников.")
 if t.online_records:
-    st.info(f"Заполнено онлайн, решение не сдано: {t.online_records} собственников, {format_votes(t.online_votes)} "
+    st.info(f"Заполнено онлайн, решение не сдано: "
+            f"{count_of(t.online_records, 'собственник', 'собственника', 'собственников')}, {format_votes(t.online_votes)} "
             "голосов — в подсчёт не входят, пока не зарегистрированы подписанные решения.")
 # each verdict next to the percentage its majority is measured against, in a table that fits the page
 st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",
@@ -106,7 +107,7 @@ with st.expander("Общая площадь помещений по технич
 st.subheader("Протокол")
 cs = count_state(sf, meeting_id=meeting_id)
 if cs.closed:
-    st.success(f"Подсчёт закрыт {format_date(cs.closed_at.date())}: протокол № {cs.number} от "
+    st.success(f"Подсчёт закрыт {format_local(cs.closed_at)}: протокол № {cs.number} от "
                f"{format_date(cs.drawn_up_on)}" + (f", редакция {cs.version}" if cs.version > 1 else "") +
                ". Решения, реестр и данные протокола заблокированы.", icon=":material/lock:")
 else:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from services.auth import ROLES, create_user, list_users, reset_password, update_user
 from services.errors import DomainError
+from services.figures import format_local
 from ui import state
 
 state.require_permission("manage_users")
@@ -20,10 +21,9 @@ st.caption("Администратор — учётные записи и нас
 users = list_users(sf)
 st.dataframe(pd.DataFrame([{
     "Логин": u.username, "ФИО": u.full_name, "Роль": ROLES[u.role], "Активен": "да" if u.is_active else "нет",
-    "Последний вход": u.last_login_at, "Заблокирован до": u.locked_until,
-} for u in users]), hide_index=True, width="stretch",
-    column_config={"Последний вход": st.column_config.DatetimeColumn(format="DD.MM.YYYY HH:mm"),
-                   "Заблокирован до": st.column_config.DatetimeColumn(format="DD.MM.YYYY HH:mm")})
+    # stored in UTC: shown in the company's time zone, «—» when there is none
+    "Последний вход": format_local(u.last_login_at) or None, "Заблокирован до": format_local(u.locked_until) or None,
+} for u in users]), hide_index=True, width="stretch", placeholder="—")
 
 left, right = st.columns(2)
 with left.form("new_user", clear_on_submit=True):

@@ -7,6 +7,7 @@ import uuid
 import streamlit as st
 
 from services.errors import DomainError
+from services.figures import format_local
 from services.voting import (
     ANSWERS,
     AlreadyDecided,
@@ -146,7 +147,7 @@ if page.online is not None:
                 "но не учитывается: у вас уже есть учтённое письменное решение.")
     elif d.kind == "electronic":
         st.success(f"Ваше решение подписано кодом и принято. Номер решения {d.number}, "
-                   f"время {d.submitted_at:%d.%m.%Y %H:%M} UTC, отпечаток печати {d.fingerprint}.")
+                   f"время {format_local(d.submitted_at, zone=True)}, отпечаток печати {d.fingerprint}.")
     else:
         st.success("Ваши ответы сохранены. Распечатайте решение, подпишите его и передайте до "
                    f"{page.end_date:%d.%m.%Y} — учитывается подписанное письменное решение.")

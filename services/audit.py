@@ -54,6 +54,20 @@ ALLOWED_DETAILS = {"count", "owners", "premises", "rejected", "queued", "skipped
                    "what", "mode", "status", "enabled", "role", "reason", "target_user", "file_rows", "late",
                    "decision", "set_aside", "differed", "meetings", "events", "version", "number",
                    "new_meeting"}
+# What the journal page says of each detail, in this order: «роль: наблюдатель, сотрудник: anna».
+DETAIL_LABELS = {
+    "what": "что", "mode": "способ", "target_user": "сотрудник", "role": "роль", "enabled": "учётная запись активна",
+    "status": "статус", "reason": "причина", "decision": "учитывается решение", "set_aside": "не учитываются",
+    "new_meeting": "новое собрание №", "number": "номер", "version": "редакция", "count": "количество",
+    "owners": "собственников", "premises": "помещений", "rejected": "отклонено строк", "queued": "в очереди отправки",
+    "skipped": "без эл. почты", "late": "после срока", "edited": "изменено", "added": "добавлено",
+    "deleted": "удалено", "differed": "расходились с полным пересчётом", "meetings": "собраний",
+    "events": "записей журнала", "file_rows": "записей журнала",
+}
+LOGIN_FAILURES = {"wrong password": "неверный пароль", "disabled": "учётная запись отключена",
+                  "unknown name": "нет такого сотрудника"}
+# a setting switched by `enabled` reads as such, not as an account («Решения, подписанные кодом: да»)
+ENABLED_LABELS = {"electronic_setting": "учитываются"}
 
 
 def database_now(s: Session) -> dt.datetime:
@@ -171,7 +185,10 @@ def seal_legacy_journal(s: Session, secret_key: str, state: IntegrityState) -> i
 
 
 def _where(e: AuditEvent) -> str:
-    return f"запись журнала № {e.seq if e.seq is not None else '?'} ({e.at:%d.%m.%Y %H:%M:%S}, {ACTIONS.get(e.action, e.action)})"
+    from services.figures import format_local
+
+    return (f"запись журнала № {e.seq if e.seq is not None else '?'} ({format_local(e.at, seconds=True)}, "
+            f"{ACTIONS.get(e.action, e.action)})")
 
 
 def verify_journal(session_factory: sessionmaker[Session], *, secret_key: str) -> JournalReport:
@@ -220,14 +237,46 @@ def verify_journal(session_factory: sessionmaker[Session], *, secret_key: str) -
     return JournalReport(len(events), problems)
 
 
+def describe_details(action: str, details: dict | None) -> str:
+    """An event's details in words, for people: «сотрудник: anna, роль: наблюдатель, учётная запись
+    активна: да»; counts as counts («1 234»), never a raw key, `None` or True."""
+    from services.auth import ROLES
+    from services.figures import format_count
+    from services.voting import STATUSES
+
+    def word(key: str, value) -> str:
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, bool):
+            return "да" if value else "нет"
+        if isinstance(value, int):
+            return format_count(value)
+        if key == "role":
+            return ROLES.get(value, value).lower()
+        if key == "status":
+            return STATUSES.get(value, value)
+        if key == "reason" and action == "login_failed":
+            return LOGIN_FAILURES.get(value, value)
+        return str(value)
+
+    details = details or {}
+    order = [k for k in DETAIL_LABELS if k in details] + sorted(k for k in details if k not in DETAIL_LABELS)
+    labels = {**DETAIL_LABELS, "enabled": ENABLED_LABELS.get(action, DETAIL_LABELS["enabled"])}
+    return ", ".join(f"{labels.get(k, k)}: {word(k, details[k])}" for k in order)
+
+
 def audit_frame(session_factory: sessionmaker[Session], *, since: dt.date | None = None, until: dt.date | None = None,
                 actor: str = "", actions: list[str] | None = None, meeting_id: int | None = None,
                 limit: int = 10_000) -> pd.DataFrame:
+    """The journal as people read it: times in the company's time zone, details in words; `since` and
+    `until` are days of the company's calendar."""
+    from services.figures import format_local, local_day_start
+
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if since:
-        stmt = stmt.where(AuditEvent.at >= dt.datetime.combine(since, dt.time()))
+        stmt = stmt.where(AuditEvent.at >= local_day_start(since))
     if until:
-        stmt = stmt.where(AuditEvent.at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time()))
+        stmt = stmt.where(AuditEvent.at < local_day_start(until + dt.timedelta(days=1)))
     if actor.strip():
         stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
     if actions:
@@ -237,9 +286,10 @@ def audit_frame(session_factory: sessionmaker[Session], *, since: dt.date | None
     with session_factory() as s:
         events = s.scalars(stmt).all()
     return pd.DataFrame([{
-        "Время (UTC)": e.at, "Сотрудник": e.actor, "Действие": ACTIONS.get(e.action, e.action),
-        "Собрание": e.meeting_id, "Подробности": ", ".join(f"{k}: {v}" for k, v in sorted((e.details or {}).items())),
-    } for e in events], columns=["Время (UTC)", "Сотрудник", "Действие", "Собрание", "Подробности"])
+        "Время": format_local(e.at, seconds=True), "Сотрудник": e.actor, "Действие": ACTIONS.get(e.action, e.action),
+        "Собрание": e.meeting_id, "Подробности": describe_details(e.action, e.details),
+    } for e in events], columns=["Время", "Сотрудник", "Действие", "Собрание", "Подробности"]).astype(
+        {"Собрание": "Int64"})  # a number, or none (a login): not 12.0 and NaN
 
 
 def audit_xlsx(frame: pd.DataFrame) -> bytes:

@@ -100,8 +100,10 @@ def company_zone():
     return ZoneInfo(os.environ.get("KVORUM_TIME_ZONE", "Europe/Moscow"))
 
 
-def format_local(value) -> str:
-    """A stored UTC time as people read it: «01.12.2026 09:44» in the company's time zone (Babel)."""
+def format_local(value, *, seconds: bool = False, zone: bool = False) -> str:
+    """A stored UTC time as people read it: «01.12.2026 09:44» in the company's time zone (Babel).
+    `seconds` for the journal («09:44:05»); `zone` where the text leaves the company — an owner's
+    receipt, a document — and names the zone: «01.12.2026 12:44 (Москва, стандартное время)»."""
     import datetime as dt
 
     from babel.dates import format_datetime
@@ -110,5 +112,33 @@ def format_local(value) -> str:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    return format_datetime(value, "dd.MM.yyyy HH:mm", tzinfo=company_zone(), locale=LOCALE)
+    pattern = "dd.MM.yyyy HH:mm" + (":ss" if seconds else "") + (" (zzzz)" if zone else "")
+    return format_datetime(value, pattern, tzinfo=company_zone(), locale=LOCALE)
+
+
+def local_day_start(day):
+    """The stored (UTC, naive) time at which a day of the company's calendar begins: a filter «from
+    01.12.2026» shown in local times must start at local midnight, not at UTC's."""
+    import datetime as dt
+
+    start = dt.datetime.combine(day, dt.time(), tzinfo=company_zone())
+    return start.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def chart_locale() -> dict:
+    """Vega's number and time locale (d3-format, d3-time-format) for ru_RU, from Babel's CLDR data: chart
+    axes read «1 400», «2 236,5» and Russian month and day names, as the pages write figures."""
+    from babel.dates import get_day_names, get_month_names
+
+    symbols = LOCALE.number_symbols["latn"]
+    week = [6, 0, 1, 2, 3, 4, 5]  # d3 starts the week on Sunday, Babel numbers Monday 0
+    return {
+        "number": {"decimal": symbols["decimal"], "thousands": symbols["group"], "grouping": [3],
+                   "currency": ["", "\u00a0₽"], "minus": "−", "percent": PERCENT_SIGN},
+        "time": {"dateTime": "%d.%m.%Y %H:%M:%S", "date": "%d.%m.%Y", "time": "%H:%M:%S", "periods": ["", ""],
+                 "days": [get_day_names("wide", "stand-alone", LOCALE)[d] for d in week],
+                 "shortDays": [get_day_names("abbreviated", "stand-alone", LOCALE)[d] for d in week],
+                 "months": [get_month_names("wide", "stand-alone", LOCALE)[m] for m in range(1, 13)],
+                 "shortMonths": [get_month_names("abbreviated", "stand-alone", LOCALE)[m] for m in range(1, 13)]},
+    }
 

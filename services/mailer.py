@@ -265,6 +265,7 @@ def outbox_entries(paths: list[Path]) -> list[OutboxEntry]:
     for path in paths:
         with path.open("rb") as fh:
             headers = BytesHeaderParser(policy=policy.default).parse(fh)
+        # an instant (aware, UTC), not the server's wall clock: pages show it in the company's time zone
         entries.append(OutboxEntry(path, str(headers.get("To", "")),
-                                   dt.datetime.fromtimestamp(path.stat().st_mtime)))
+                                   dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)))
     return entries

@@ -288,7 +288,9 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
         owners = s.scalar(select(func.count()).select_from(OwnerRecord).where(OwnerRecord.meeting_id == meeting_id)) or 0
         premises = s.scalar(select(func.count()).select_from(Premise).where(Premise.meeting_id == meeting_id)) or 0
     stages = []
-    reg_state = f"Сведения о {owners} собственниках / {premises} помещениях" if owners else "Реестр не загружен"
+    from services.registry import registry_line
+
+    reg_state = registry_line(owners, premises) if owners else "Реестр не загружен"
     reg_warn = []
     if owners:
         from services.figures import count_of
@@ -305,13 +307,15 @@ def meeting_stages(session_factory: sessionmaker[Session], *, meeting_id: int, t
         notify_warn.append("Сообщение о собрании не отмечено как размещённое в ГИС ЖКХ (дата и идентификатор).")
     from services.notify import notify_summary
 
+    from services.figures import format_count as n
+
     ns = notify_summary(session_factory, meeting_id=meeting_id)
     if ns.notified:
-        notify_state = (f"Уведомлено законным способом {ns.notified} из {ns.owners}, в срок — {ns.in_time}"
-                        + (f"; только по эл. почте (доп.) — {ns.additional_only}" if ns.additional_only else ""))
+        notify_state = (f"Уведомлено законным способом {n(ns.notified)} из {n(ns.owners)}, в срок — {n(ns.in_time)}"
+                        + (f"; только по эл. почте (доп.) — {n(ns.additional_only)}" if ns.additional_only else ""))
     elif ns.additional_only:
-        notify_state = (f"Отправлено по эл. почте {ns.additional_only} из {ns.owners} (дополнительно: нет решения "
-                        "ОСС об уведомлении по эл. почте)")
+        notify_state = (f"Отправлено по эл. почте {n(ns.additional_only)} из {n(ns.owners)} (дополнительно: нет "
+                        "решения ОСС об уведомлении по эл. почте)")
     else:
         notify_state = f"Уведомить не позднее {last_notice_day:%d.%m.%Y} (за 10 дней до начала голосования)"
     if ns.failed:

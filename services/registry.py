@@ -19,7 +19,7 @@ from services import owner_fields as f
 from services.closing import ensure_open
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes
-from services.figures import record_votes, round2
+from services.figures import count_of, record_votes, round2
 from services.models import Meeting, OwnerRecord, Premise
 from services.registry_parse import ExistingRegistry, ParsedOwner, RegistryReport, gc_paused, parse_registry
 
@@ -260,7 +260,14 @@ class RegistrySummary:
 
     @property
     def line(self) -> str:
-        return f"Сведения о {self.owners} собственниках / {self.premises} помещениях"
+        return registry_line(self.owners, self.premises)
+
+
+def registry_line(owners: int, premises: int) -> str:
+    """«Сведения о 48 собственниках / 42 помещениях», «о 1 собственнике / 1 помещении»: the registry
+    page, the notify page and the stages list say it alike."""
+    return (f"Сведения о {count_of(owners, 'собственнике', 'собственниках', 'собственниках')} / "
+            f"{count_of(premises, 'помещении', 'помещениях', 'помещениях')}")
 
 
 def registry_summary(session_factory: sessionmaker[Session], *, meeting_id: int) -> RegistrySummary:

@@ -17,7 +17,7 @@ from services.exports import xlsx_bytes, xml_text
 from services.law import MAJORITY_KINDS, TIME_LIMITS
 from services.models import AccessCode, Decision, Delivery, Meeting, OwnerRecord, Premise
 from services.representatives import of_decision
-from services.figures import format_percent, format_votes, record_votes
+from services.figures import format_local, format_percent, format_votes, record_votes
 from services.tally import AREA_SCALE, Tally, percent2, recount, votes2
 
 PROTOCOL_DAYS = TIME_LIMITS["protocol"].days  # Приказ № 266/пр: within 10 days after the meeting
@@ -549,7 +549,8 @@ def electronic_decisions_docx(session_factory: sessionmaker[Session], *, meeting
         for d, name, number in rows:
             doc.add_heading(xml_text(f"Решение № {decision_number(meeting_id, d.seq)} — помещение {number}, {name}"),
                             level=2)
-            doc.add_paragraph(f"Подписано {d.submitted_at:%d.%m.%Y %H:%M} UTC персональным кодом собственника.")
+            doc.add_paragraph(f"Подписано {format_local(d.submitted_at, zone=True)} персональным кодом "
+                              "собственника.")
             for a in sorted(d.answers, key=lambda a: numbers[a.question_id][0]):
                 n, text = numbers[a.question_id]
                 doc.add_paragraph(xml_text(f"{n}. {text} — {ANSWER_LABELS[a.answer]}"))

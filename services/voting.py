@@ -29,7 +29,7 @@ from services.holdings import member_ids, slot_of
 from services.representatives import Representative, of_decision
 from services.closing import ensure_open
 from services.errors import DomainError, NotFound, ValidationError
-from services.figures import format_area, format_votes, record_votes
+from services.figures import format_area, format_local, format_votes, record_votes
 from services.throttle import Bucket, Policy, bucket_key, prune, release, reserve
 from services.models import (
     AccessCode,
@@ -918,7 +918,7 @@ def owner_decision_docx(session_factory: sessionmaker[Session], *, owner_id: int
         ballot = Ballot(owner=_ballot_owner(owner, s.get(Premise, owner.premise_id),
                                             _co_owner_names(s, [owner]).get(owner.id)),
                         answers={a.question_id: a.answer for a in d.answers}, fingerprint=fingerprint(d.seal),
-                        submitted=f"{d.submitted_at:%d.%m.%Y %H:%M} UTC",
+                        submitted=format_local(d.submitted_at, zone=True),
                         representative=_ballot_representative(representative))
     return decisions_docx(meeting=view, questions=questions, ballots=[ballot])
 
@@ -999,7 +999,7 @@ def receipt_message(session_factory: sessionmaker[Session], *, decision_id: int,
                 continue
         if not emails:
             return None
-        lines = [f"Решение № {decision_number(d.meeting_id, d.seq)} принято {d.submitted_at:%d.%m.%Y %H:%M} UTC.",
+        lines = [f"Решение № {decision_number(d.meeting_id, d.seq)} принято {format_local(d.submitted_at, zone=True)}.",
                  f"Собрание собственников: {meeting.building.address}.", f"Собственник: {owner.name}.",
                  f"Отпечаток печати решения: {fingerprint(d.seal)}.", "", "Ваши ответы:"]
         for a in sorted(d.answers, key=lambda a: numbers[a.question_id][0]):

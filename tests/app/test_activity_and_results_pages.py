@@ -67,7 +67,7 @@ def test_activity_shows_the_participants_120_votes_and_the_quorum_of_example_a(o
     assert shown["Приняли участие (учтённые решения)"] == ("120,00 голосов", "100,00\u00a0% от 120,00")
     assert shown["Кворум"][0] == "есть"
     assert "До кворума" not in shown
-    assert shown["Заполнено онлайн, решение не сдано"] == ("0 собств.", "0,00 голосов")
+    assert shown["Заполнено онлайн, решение не сдано"] == ("0 собственников", "0,00 голосов")
     # the current results table under the chart: question 2 has 60,00 «за», exactly half
     [table] = at.dataframe
     q2 = table.value.set_index("№").loc[2]

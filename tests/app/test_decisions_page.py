@@ -127,7 +127,7 @@ def test_after_the_end_a_file_without_dates_waits_for_the_analysts_date(open_pag
     assert_ran_cleanly(at)
     assert not [e for e in texts(at.error) if "не загружены" in e]
     assert any("принята указанная дата получения" in i for i in texts(at.info))
-    at = button(at, "Загрузить 1 решений").click().run()
+    at = button(at, "Загрузить 1 решение").click().run()  # CLDR's «one», not «1 решений»
     assert_ran_cleanly(at)
     [d] = stored(session_factory, m)
     assert (d.received_on, d.status) == (given, "counted")

@@ -98,6 +98,12 @@ def table(at):
 
 
 def names(at) -> list[str]:
+    """The names in the grid; [] when nobody is shown — then there is no grid at all (an empty one
+    says «empty» in English), and the page says why in an st.info."""
+    if not at.data_editor:
+        why = {"Никто не найден.", "Все собственники проголосовали.", "Все собственники уведомлены."}
+        assert why & set(texts(at.info)), "no grid, and no message why"
+        return []
     return list(table(at)[NAME])
 
 

@@ -20,6 +20,8 @@ from services.registry import import_registry, registry_summary
 from ui.state import PAGE_REGISTRY, md
 
 SEED_LINE = f"Сведения о {SEED_OWNERS} собственниках / {SEED_PREMISES} помещениях"
+# 4 owners, 3 premises: CLDR's «few», not «4 собственников, 3 помещений»
+SEED_OWNERS_TEXT, SEED_PREMISES_TEXT = f"{SEED_OWNERS} собственника", f"{SEED_PREMISES} помещения"
 
 
 def owners_in_db(session_factory) -> int:
@@ -65,7 +67,7 @@ def test_an_upload_shows_a_preview_and_stores_nothing(registry_page, session_fac
     # areas 50 + 45.5 + 64.1; every owner votes with area × share, so votes equal the area here
     assert preview_lines(at) == [
         f"**Прочитано из «{md('реестр.xlsx')}»** (лист «Реестр», строка заголовков 1): принято "
-        f"**{SEED_OWNERS}** собственников, **{SEED_PREMISES}** помещений, площадь **159,60\u00a0м²**, голосов **159,60**"
+        f"**{SEED_OWNERS_TEXT}**, **{SEED_PREMISES_TEXT}**, площадь **159,60\u00a0м²**, голосов **159,60**"
     ]
     recognised = [c for c in texts(at.caption) if c.startswith("Столбцы: ")]
     assert len(recognised) == 1 and all(f"«{h}»" in recognised[0] for h in SEED_HEADER[:4])
@@ -85,7 +87,7 @@ def test_import_stores_the_registry_and_shows_the_summary_and_table(registry_pag
     assert_ran_cleanly(at)
     assert texts(at.subheader) == [SEED_LINE]
     assert texts(at.success) == [
-        f"Реестр заменён: импортировано {SEED_OWNERS} собственников, {SEED_PREMISES} помещений."
+        f"Реестр заменён: импортировано {SEED_OWNERS_TEXT}, {SEED_PREMISES_TEXT}."
     ]
     assert registry_summary(session_factory, meeting_id=meeting_id).line == SEED_LINE
     # the uploader is emptied and the preview gone, so a second click cannot import twice
@@ -119,7 +121,7 @@ def test_rows_with_errors_are_listed_and_left_out(registry_page, session_factory
     at = button(at, "Импортировать").click().run()
     assert texts(at.subheader) == [SEED_LINE]
     assert texts(at.success) == [
-        f"Реестр заменён: импортировано {SEED_OWNERS} собственников, {SEED_PREMISES} помещений. Отклонено строк: 1."
+        f"Реестр заменён: импортировано {SEED_OWNERS_TEXT}, {SEED_PREMISES_TEXT}. Отклонено строк: 1."
     ]
 
 
@@ -153,7 +155,7 @@ def test_adding_to_the_registry_keeps_the_owners_already_there(loaded_page, sess
     at = button(at, "Импортировать").click().run()
     assert not at.get("dialog")  # an addition deletes nothing: no question asked
     assert texts(at.subheader) == [f"Сведения о {SEED_OWNERS + 1} собственниках / {SEED_PREMISES + 1} помещениях"]
-    assert texts(at.success)[0].startswith("Реестр дополнен: импортировано 1 собственников")
+    assert texts(at.success)[0].startswith("Реестр дополнен: импортировано 1 собственник, 1 помещение")
 
 
 def test_search_narrows_the_table(loaded_page):
@@ -245,7 +247,7 @@ def test_delete_all_asks_for_confirmation_first(loaded_page, session_factory):
     assert_ran_cleanly(at)
     assert dialog.proto.dialog.title == "Удалить всех собственников?"
     assert texts(dialog.markdown) == [
-        f"Из реестра будут удалены все {SEED_OWNERS} собственников и их помещения. Это действие не отменить."
+        f"Из реестра будут удалены все собственники ({SEED_OWNERS}) и их помещения. Это действие не отменить."
     ]
     assert sorted(b.label for b in dialog.button) == ["Отмена", "Удалить всех"]
     assert owners_in_db(session_factory) == SEED_OWNERS

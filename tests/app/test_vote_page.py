@@ -359,7 +359,9 @@ def test_a_finished_meeting_takes_no_more_answers(app, session_factory, secret_e
     assert not at.radio
 
 
-def test_with_code_signed_decisions_counted_the_owner_signs_and_gets_a_receipt(app, session_factory, voter):
+def test_with_code_signed_decisions_counted_the_owner_signs_and_gets_a_receipt(app, session_factory, voter,
+                                                                                monkeypatch):
+    monkeypatch.setenv("KVORUM_TIME_ZONE", "Europe/Moscow")
     set_electronic_decisions(session_factory, meeting_id=voter.meeting_id, enabled=True, user="admin")
     at = answer_all(type_code(open_vote(app), voter.code), ["За", "За", "Против", "Воздержался", "За"])
     at = button(at, NEXT).click().run()
@@ -373,8 +375,10 @@ def test_with_code_signed_decisions_counted_the_owner_signs_and_gets_a_receipt(a
     fingerprint = "-".join(decision.seal[i:i + 4].upper() for i in range(0, 16, 4))
     number = f"{voter.meeting_id}-{decision.seq:05d}"
     receipt = [t for t in texts(at.success) if t.startswith("Ваше решение подписано кодом и принято.")]
+    # the stored UTC time in the company's time zone (Europe/Moscow, UTC+3 all year), named
+    local = decision.submitted_at + dt.timedelta(hours=3)
     assert receipt == [f"Ваше решение подписано кодом и принято. Номер решения {number}, время "
-                       f"{decision.submitted_at:%d.%m.%Y %H:%M} UTC, отпечаток печати {fingerprint}."]
+                       f"{local:%d.%m.%Y %H:%M} (Москва, стандартное время), отпечаток печати {fingerprint}."]
     # a code-signed decision is the decision itself: no form to print and sign
     assert not at.get("download_button")
     assert not at.radio

@@ -60,7 +60,7 @@ def test_a_joint_flat_is_one_holding_and_shares_above_one_are_refused(page, star
         path = tmp_path / "выписка_ЕГРН.xlsx"
         path.write_bytes(registry_xlsx(ROWS, HEADER))
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
-        expect(page.get_by_text("принято 5 собственников, 4 помещений")).to_be_visible()
+        expect(page.get_by_text("принято 5 собственников, 4 помещения")).to_be_visible()
         expect(page.get_by_text("Отклонено строк: 3")).to_be_visible()
         wait_idle(page)
         page.screenshot(path=str(screenshot_dir / "joint_registry_preview.png"), full_page=True)

@@ -248,8 +248,10 @@ def test_an_ochno_zaochnoe_meeting_from_its_form_to_the_protocol_with_those_pres
         expect(page.get_by_text(f"Подсчёт закрыт: протокол № {number} от {TODAY:%d.%m.%Y}.")).to_be_visible()
         wait_idle(page)
         expect(page.get_by_text("Протокол — ПРОЕКТ")).to_have_count(0)
-        expect(page.get_by_text(f"Подсчёт закрыт {TODAY:%d.%m.%Y}: протокол № {number} от {TODAY:%d.%m.%Y}. "
-                                "Решения, реестр и данные протокола заблокированы.")).to_be_visible()
+        # the closing time in the company's time zone (format_local), not a UTC date
+        expect(page.get_by_text(re.compile(
+            rf"Подсчёт закрыт \d\d\.\d\d\.\d{{4}} \d\d:\d\d: протокол № {re.escape(number)} от {TODAY:%d\.%m\.%Y}\. "
+            "Решения, реестр и данные протокола заблокированы."))).to_be_visible()
         shoot(page, screenshot_dir / "ochno_results_closed.png")
 
         protocol = download(page, "Протокол (.docx)", tmp_path / "Протокол.docx")

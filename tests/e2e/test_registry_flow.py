@@ -145,7 +145,7 @@ def test_first_administrator_creates_a_meeting_and_imports_the_registry(browser,
     page.get_by_role("button", name="Удалить всех").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Удалить всех собственников?")
-    expect(dialog).to_contain_text(f"Из реестра будут удалены все {OWNERS} собственников и их помещения.")
+    expect(dialog).to_contain_text(f"Из реестра будут удалены все собственники ({OWNERS}) и их помещения.")
     page.screenshot(path=str(shots / "registry_delete_all.png"))
     dialog.get_by_role("button", name="Отмена").click()
     expect(dialog).to_have_count(0)
@@ -199,7 +199,7 @@ def test_after_an_import_the_next_file_shows_its_progress_and_preview(page, star
     # (the bar «Проверено строк: …» shows while it is checked: too briefly to catch reliably here)
     preview = page.get_by_text("Прочитано из «большой.xlsx»")
     expect(preview).to_be_visible(timeout=hang.UI_MS * 2)
-    expect(page.get_by_text("принято 30000 собственников, 30000 помещений")).to_be_visible()
+    expect(page.get_by_text("принято 30\u00a0000 собственников, 30\u00a0000 помещений")).to_be_visible()
     expect(page.get_by_test_id("stProgress")).to_have_count(0)  # the bar is gone once the file is checked
     page.screenshot(path=str(screenshot_dir / "registry_second_preview.png"))
     assert "Traceback" not in server.log()
