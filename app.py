@@ -12,8 +12,12 @@ from services.first_run import announce_setup_code, create_first_admin_with_code
 from services.errors import DomainError
 from ui import browser, client, state
 
-st.set_page_config(page_title="Kvorum — ОСС в МКД", page_icon=":material/how_to_vote:", layout="wide")
+# A local icon, served by this server: a material icon or an emoji as page_icon is fetched by the
+# browser from Google's or jsDelivr's servers, and no request leaves the machine.
+st.set_page_config(page_title="Kvorum — ОСС в МКД", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+                   layout="wide")
 state.init_state()
+state.russian_widgets()
 LAST_SEEN = state.LAST_SEEN
 # Queued notices are sent, and an interrupted job resumes, as soon as the server process runs.
 state.ensure_sender()

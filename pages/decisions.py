@@ -16,7 +16,7 @@ from services.figures import count_of, format_count
 from services.meetings import get_meeting
 from services.notify import owner_status_index
 from services.representatives import Representative
-from services.spreadsheet import TableFileError
+from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from services.voting import (
     ANSWER_LABELS,
     ANSWERS,
@@ -191,7 +191,9 @@ else:
 
 # ---------- from a spreadsheet ----------
 with st.expander("Загрузить решения из таблицы", icon=":material/upload_file:"):
-    st.caption("Столбцы: «Номер помещения», «ФИО/Наименование собственника», «Дата получения» и по столбцу на "
+    # the uploader itself says only the size limit (ui/state.russian_widgets): the formats are said here
+    st.caption(f"Excel (.xlsx, .xls), OpenDocument (.ods) или CSV, до {MAX_FILE_BYTES // 1024 // 1024} МБ. "
+               "Столбцы: «Номер помещения», «ФИО/Наименование собственника», «Дата получения» и по столбцу на "
                "вопрос: «Вопрос 1», «Вопрос 2» … В ячейке — «За», «Против» или «Воздержался». Если решение "
                "подписал представитель — столбцы «Представитель», «Номер доверенности», «Дата доверенности», "
                "«Кем удостоверена» или «Должность» (для руководителя юридического лица).")

@@ -53,6 +53,41 @@ def init_state() -> None:
     st.session_state.setdefault(FLASH, [])
 
 
+def russian_widgets() -> None:
+    """Streamlit's own English texts, in Russian (app.py, once a run; static styles, no user text).
+
+    Streamlit 1.67 has no setting for them: the uploader's «Drag and drop a file here», «Upload»
+    and «60MB per file» (server.maxUploadSize), the date field's «dd», «mm», «yyyy» (its segments are
+    formatted for en-US whatever the format) are fixed strings of its frontend. Each is drawn at no
+    size, found by its data-testid (or react-aria's data-type), and the Russian text is put in its
+    place with ::after; the limit said is the one services.spreadsheet enforces, with a Russian
+    message. A chart's toolbar («Download as PNG», «Show data», «Fullscreen») is hidden: the page
+    offers the figures as .xlsx. tests/e2e/test_local_and_russian.py fails when an upgrade moves them."""
+    from services.spreadsheet import MAX_FILE_BYTES
+
+    st.html(RUSSIAN_WIDGETS_CSS.replace("{limit}", f"Файл до {MAX_FILE_BYTES // 1024 // 1024}\u00a0МБ"))
+
+
+_DROPZONE = '[data-testid="stFileUploaderDropzone"]'
+_SEGMENT = '[data-testid="stDateInputField"] [role="spinbutton"][data-placeholder="true"]'
+RUSSIAN_WIDGETS_CSS = f"""<style>
+{_DROPZONE} button[data-testid="stBaseButton-secondary"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span,
+{_DROPZONE} > div:not([data-testid]):not(:has([data-testid])) > span,
+{_SEGMENT} {{ font-size: 0; }}
+{_DROPZONE} button[data-testid="stBaseButton-secondary"] [data-testid="stMarkdownContainer"] p::after
+  {{ content: "Выбрать файл"; font-size: 0.875rem; }}
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span::after {{ content: "{{limit}}"; font-size: 0.875rem; }}
+{_DROPZONE} > div:not([data-testid]):not(:has([data-testid])) > span::after
+  {{ content: "Перетащите файл сюда"; font-size: 1rem; }}
+{_SEGMENT}[data-type="day"]::after {{ content: "ДД"; font-size: 1rem; }}
+{_SEGMENT}[data-type="month"]::after {{ content: "ММ"; font-size: 1rem; }}
+{_SEGMENT}[data-type="year"]::after {{ content: "ГГГГ"; font-size: 1rem; }}
+[data-testid="stFullScreenFrame"]:has([data-testid="stVegaLiteChart"]) [data-testid="stElementToolbar"]
+  {{ display: none; }}
+</style>"""
+
+
 def flash(kind: str, text: str) -> None:
     st.session_state.setdefault(FLASH, []).append((kind, text))
 
