@@ -109,7 +109,10 @@ async def vote(url: str, codes: list[str], *, at_once: bool, login: str, passwor
                 activity = desks[1][1]
                 metric = activity.get_by_test_id("stMetric").filter(has_text="Заполнено онлайн, решение не сдано")
                 expected = answered_in_all if answered_in_all is not None else len(codes)
-                await metric.get_by_text(f"{expected} собств.", exact=True).wait_for(timeout=element_timeout_ms)
+                from services.figures import count_of  # the page writes the count as people read it
+
+                shown = count_of(expected, "собственник", "собственника", "собственников")
+                await metric.get_by_text(shown, exact=True).wait_for(timeout=element_timeout_ms)
                 notify = desks[0][1]
                 assert await notify.get_by_role("heading", name=STAFF_PAGES[0]).is_visible()
                 for context, _page in desks:
