@@ -500,3 +500,27 @@ class NoticeTerms(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class WebSession(Base):
+    """A signed-in browser, server side (services/web_sessions.py): a staff login, or an owner who
+    entered a code. The browser holds only a signed cookie with the token; the row keeps the token's
+    keyed digest, the browser it belongs to, and when it was last seen. Logout, the idle timeout and
+    a disabled account end it (`revoked_at`). An owner's session also keeps the answers chosen but
+    not yet sent (`draft`, JSON), so a reload does not lose them; they go when the decision is sent."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "staff" | "owner"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True,
+                                                index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner_records.id", ondelete="CASCADE"),
+                                                 nullable=True, index=True)
+    browser_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # the browser took the cookie
+    draft: Mapped[str] = mapped_column(Text, default="")
