@@ -41,6 +41,7 @@ ACTIONS = {
     "decision_registered": "Внесено письменное решение", "decisions_imported": "Загрузка решений",
     "electronic_setting": "Решения, подписанные кодом", "protocol_saved": "Данные протокола",
     "joint_conflict_settled": "Выбрано решение совместного собственника",
+    "decision_corrected": "Исправлено письменное решение", "decision_annulled": "Аннулировано письменное решение",
     "export": "Выгрузка персональных данных", "backup": "Резервная копия", "restore": "Восстановление",
     "totals_rebuilt": "Текущие итоги пересчитаны заново",
     "seals_established": "Печати поставлены на данные прежней версии",
@@ -53,11 +54,12 @@ ACTIONS = {
 ALLOWED_DETAILS = {"count", "owners", "premises", "rejected", "queued", "skipped", "edited", "added", "deleted",
                    "what", "mode", "status", "enabled", "role", "reason", "target_user", "file_rows", "late",
                    "decision", "set_aside", "differed", "meetings", "events", "version", "number",
-                   "new_meeting"}
+                   "new_meeting", "replaced", "replacement"}
 # What the journal page says of each detail, in this order: «роль: наблюдатель, сотрудник: anna».
 DETAIL_LABELS = {
     "what": "что", "mode": "способ", "target_user": "сотрудник", "role": "роль", "enabled": "учётная запись активна",
     "status": "статус", "reason": "причина", "decision": "учитывается решение", "set_aside": "не учитываются",
+    "replaced": "заменено решение", "replacement": "новая запись",
     "new_meeting": "новое собрание №", "number": "номер", "version": "редакция", "count": "количество",
     "owners": "собственников", "premises": "помещений", "rejected": "отклонено строк", "queued": "в очереди отправки",
     "skipped": "без эл. почты", "late": "после срока", "edited": "изменено", "added": "добавлено",

@@ -336,7 +336,7 @@ class Decision(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owner_records.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))  # online | electronic | paper
-    status: Mapped[str] = mapped_column(String(20))  # counted | online | late | conflict
+    status: Mapped[str] = mapped_column(String(20))  # counted | online | late | conflict | corrected | annulled …
     online_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
     counted_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -358,6 +358,13 @@ class Decision(Base):
     # canonical JSON, and its HMAC bound to `seal`; every service that changes them re-seals.
     state: Mapped[str | None] = mapped_column(Text, nullable=True)
     state_seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Исправление / аннулирование (migration 0014): a paper decision corrected or annulled keeps its
+    # row, with the status «corrected» / «annulled» and the record that replaced it (in its state
+    # seal); that record (a corrected paper decision, or an «annulment») points back and keeps the
+    # analyst's reason, both in its sealed content. Plain ids: the seal check cross-checks the pair.
+    superseded_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    replaces_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    change_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     answers: Mapped[list["DecisionAnswer"]] = relationship(
         back_populates="decision", cascade="all, delete-orphan", order_by="DecisionAnswer.question_id"
@@ -374,6 +381,9 @@ class DecisionAnswer(Base):
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column(ForeignKey("agenda_questions.id", ondelete="CASCADE"), index=True)
     answer: Mapped[str] = mapped_column(String(10))
+    # why a paper answer is «invalid» (ЖК ст. 48 ч. 6): «none» (no mark) or «several» (more than one);
+    # None when not said (online answers are never invalid; older or imported decisions)
+    mark: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
     decision: Mapped[Decision] = relationship(back_populates="answers")
 

@@ -47,13 +47,23 @@ log = logging.getLogger("kvorum.voting")
 ANSWERS = {"for": "За", "against": "Против", "abstain": "Воздержался"}
 INVALID = "invalid"
 ANSWER_LABELS = {**ANSWERS, INVALID: "Недействительно"}
-KINDS = {"online": "заполнено онлайн", "electronic": "подписано кодом", "paper": "письменное решение"}
+KINDS = {"online": "заполнено онлайн", "electronic": "подписано кодом", "paper": "письменное решение",
+         "annulment": "аннулирование"}
 STATUSES = {"counted": "учитывается", "online": "заполнено онлайн, решение не сдано",
             "late": "получено после окончания приёма — не учитывается",
             "conflict": "у собственника уже есть учтённое решение — не учитывается",
             "joint_same": "совместный собственник: совпадает с учтённым решением — учтено один раз",
             "joint_conflict": "совместный собственник: ответы расходятся с учтённым решением — выберите, какое учитывать",
-            "superseded": "совместный собственник: учитывается другое решение (выбор аналитика)"}
+            "superseded": "совместный собственник: учитывается другое решение (выбор аналитика)",
+            "corrected": "исправлено — заменено исправленным решением, не учитывается",
+            "annulled": "аннулировано — не учитывается",
+            "annulment": "запись об аннулировании решения"}
+# A paper decision's mark on each question, chosen explicitly by the analyst (never a default):
+# a question with no mark or with several is invalid for that question only (ЖК РФ ст. 48 ч. 6).
+MARKS = {**ANSWERS, "none": "Нет отметки", "several": "Несколько отметок"}
+INVALID_MARKS = {"none": "нет отметки", "several": "несколько отметок"}
+REPLACED = ("corrected", "annulled")  # a decision a later sealed record replaced
+REASON_MIN = 10  # characters of the reason for a correction or an annulment
 
 WRONG_CODE = "Код не подошёл. Проверьте код из уведомления и попробуйте ещё раз."
 LOCKED_CODE = "Слишком много неверных попыток. Повторите через {seconds} с."
@@ -287,7 +297,8 @@ def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> Vote
 
 def _canonical(*, meeting_id: int, owner: OwnerRecord, premise: Premise, kind: str, received_on: dt.date,
                submitted_at: dt.datetime, seq: int, answers: dict[int, str], numbers: dict[int, int],
-               representative: Representative | None = None) -> str:
+               representative: Representative | None = None, marks: dict[int, str] | None = None,
+               replaces: dict | None = None, reason: str = "") -> str:
     votes = Fraction(premise.area) * Fraction(owner.share_num, owner.share_den)
     content = {
         "meeting": meeting_id, "kind": kind, "seq": seq,
@@ -295,13 +306,30 @@ def _canonical(*, meeting_id: int, owner: OwnerRecord, premise: Premise, kind: s
         "premise": {"number": premise.number, "area": f"{premise.area:.4f}"},
         "share": f"{owner.share_num}/{owner.share_den}", "votes": f"{votes.numerator}/{votes.denominator}",
         "document": {"number": owner.doc_number, "date": owner.doc_date.isoformat() if owner.doc_date else ""},
-        "answers": [{"question": numbers[qid], "question_id": qid, "answer": answers[qid]}
+        "answers": [_sealed_answer(numbers[qid], qid, answers[qid], (marks or {}).get(qid))
                     for qid in sorted(answers, key=lambda q: numbers[q])],
         "received_on": received_on.isoformat(), "submitted_at": submitted_at.replace(microsecond=0).isoformat(),
     }
     if representative is not None:  # only then: the seals of decisions signed in person stay as they were
         content["representative"] = representative.sealed()
+    if replaces is not None:  # a correction or an annulment: what it replaces, and why
+        content["replaces"], content["reason"] = replaces, reason
     return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _sealed_answer(number, question_id: int, answer: str, mark: str | None) -> dict:
+    # why an answer is invalid only when said: the seals made before it was kept stay as they were
+    item = {"question": number, "question_id": question_id, "answer": answer}
+    if mark:
+        item["mark"] = mark
+    return item
+
+
+def _replaced_ref(d: Decision | None) -> dict:
+    """What a correction or an annulment seals of the decision it replaces."""
+    if d is None:
+        return {"decision": None, "seal": ""}
+    return {"decision": decision_number(d.meeting_id, d.seq), "seal": d.seal}
 
 
 def compute_seal(secret_key: str, prev_seal: str, canonical: str) -> str:
@@ -309,10 +337,14 @@ def compute_seal(secret_key: str, prev_seal: str, canonical: str) -> str:
                     canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def state_json(*, status: str, counted_slot: int | None, online_slot: int | None) -> str:
-    """A decision's mutable state as sealed: what the count reads besides the sealed content."""
-    return json.dumps({"status": status, "counted_slot": counted_slot, "online_slot": online_slot},
-                      sort_keys=True, separators=(",", ":"))
+def state_json(*, status: str, counted_slot: int | None, online_slot: int | None,
+               superseded_by: int | None = None) -> str:
+    """A decision's mutable state as sealed: what the count reads besides the sealed content, and
+    the record that replaced it (only when one did: earlier state seals stay valid)."""
+    state = {"status": status, "counted_slot": counted_slot, "online_slot": online_slot}
+    if superseded_by is not None:
+        state["superseded_by"] = superseded_by
+    return json.dumps(state, sort_keys=True, separators=(",", ":"))
 
 
 def compute_state_seal(secret_key: str, seal: str, state: str) -> str:
@@ -323,7 +355,8 @@ def compute_state_seal(secret_key: str, seal: str, state: str) -> str:
 
 def reseal_state(d: Decision, secret_key: str) -> None:
     """After a legitimate change of status or slots (in the same transaction)."""
-    d.state = state_json(status=d.status, counted_slot=d.counted_slot, online_slot=d.online_slot)
+    d.state = state_json(status=d.status, counted_slot=d.counted_slot, online_slot=d.online_slot,
+                         superseded_by=d.superseded_by_id)
     d.state_seal = compute_state_seal(secret_key, d.seal, d.state)
 
 
@@ -345,6 +378,7 @@ class StoredDecision:
     seal: str
     submitted_at: dt.datetime
     differs: list[int] = field(default_factory=list)  # question numbers where paper ≠ online
+    invalid: list[tuple[int, str | None]] = field(default_factory=list)  # (question number, mark) invalid
 
     @property
     def fingerprint(self) -> str:
@@ -355,12 +389,15 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
                     online_slot: int | None, counted_slot: int | None, received_on: dt.date,
                     answers: dict[int, str], now: dt.datetime | None, user: str, source: str = "",
                     numbers: dict[int, int] | None = None, tally: bool = True,
-                    representative: Representative | None = None) -> StoredDecision:
+                    representative: Representative | None = None, marks: dict[int, str] | None = None,
+                    replaces: Decision | None = None, reason: str = "") -> StoredDecision:
     """Seal and add one decision in the caller's transaction (the chain's next link).
 
     `numbers` (question id -> number) saves the agenda query for a caller that has read it;
     `tally=False` leaves the running count to the caller, which must then rebuild it in the same
     transaction (a bulk import does, once). An owner already loaded in the session is not re-read.
+    `marks`: why invalid answers are invalid (question id -> none|several); `replaces`: the decision
+    this record corrects or annuls, sealed with the analyst's `reason`.
     """
     now = now or utcnow()
     # Core statements on the session's connection: the ORM's per-statement bookkeeping cost more
@@ -380,18 +417,23 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
     if numbers is None:
         numbers = question_numbers(s, meeting_id)
     canonical = _canonical(meeting_id=meeting_id, owner=owner, premise=premise, kind=kind, received_on=received_on,
-                           submitted_at=now, seq=seq, answers=answers, numbers=numbers, representative=representative)
+                           submitted_at=now, seq=seq, answers=answers, numbers=numbers, representative=representative,
+                           marks=marks, replaces=_replaced_ref(replaces) if replaces is not None else None,
+                           reason=reason)
     seal = compute_seal(secret_key, prev, canonical)
     state = state_json(status=status, counted_slot=counted_slot, online_slot=online_slot)
     row = dict(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
                counted_slot=counted_slot, submitted_at=now.replace(microsecond=0), received_on=received_on,
                seq=seq, canonical=canonical, prev_seal=prev, seal=seal, created_by=user, source=source,
                state=state, state_seal=compute_state_seal(secret_key, seal, state),
-               **(representative.columns() if representative is not None else {}))
+               **(representative.columns() if representative is not None else {}),
+               **({"replaces_id": replaces.id, "change_reason": reason} if replaces is not None else {}))
     decision_id = conn.execute(insert(decisions).returning(decisions.c.id), row).scalar_one()
     if answers:
+        marks = marks or {}
         conn.execute(insert(DecisionAnswer.__table__),
-                     [{"decision_id": decision_id, "question_id": q, "answer": a} for q, a in answers.items()])
+                     [{"decision_id": decision_id, "question_id": q, "answer": a, "mark": marks.get(q)}
+                      for q, a in answers.items()])
     conn.execute(update(meetings).where(meetings.c.id == meeting_id).values(seal_head=seal))
     if seq == 1:
         # voting starts: a registry written without the key (never by the app's runtime) is sealed now
@@ -428,6 +470,48 @@ def _check_answers(numbers: dict[int, int], answers: dict, *, allow_invalid: boo
     if any(v not in allowed for v in given.values()):
         raise ValidationError("Ответы не приняты: допустимы только «За», «Против» или «Воздержался».")
     return {**{q: INVALID for q in missing}, **given}
+
+
+def _numbers_ru(numbers) -> str:
+    numbers = sorted(numbers)
+    return ("вопросу " if len(numbers) == 1 else "вопросам ") + ", ".join(map(str, numbers))
+
+
+def check_paper_marks(numbers: dict[int, int], marks: dict) -> tuple[dict[int, str], dict[int, str]]:
+    """A paper decision's marks as the analyst chose them, question by question: «for», «against»,
+    «abstain», «none» (no mark) or «several» (more than one) — «invalid» is taken for an invalid
+    answer whose reason is not said. Returns (answers as counted, why the invalid ones are).
+    A question without a choice is refused, naming its number: an unmarked question is chosen as
+    «нет отметки», never assumed."""
+    ids = set(numbers)
+    try:
+        given = {int(k): (None if v is None else str(v)) for k, v in marks.items()}
+    except (TypeError, ValueError):
+        raise ValidationError("Ответы не приняты: неверный формат.") from None
+    if set(given) - ids:
+        raise ValidationError("Ответы не приняты: вопрос не относится к этому собранию.")
+    missing = [numbers[q] for q in ids if given.get(q) is None]
+    if missing:
+        raise ValidationError(f"Не выбрана отметка по {_numbers_ru(missing)}. Выберите для каждого вопроса «За», "
+                              "«Против», «Воздержался», «Нет отметки» или «Несколько отметок» — как в бланке.")
+    if any(v not in MARKS and v != INVALID for v in given.values()):
+        raise ValidationError("Ответы не приняты: допустимы «За», «Против», «Воздержался», «Нет отметки» или "
+                              "«Несколько отметок».")
+    answers = {q: (INVALID if v in INVALID_MARKS else v) for q, v in given.items()}
+    why = {q: v for q, v in given.items() if v in INVALID_MARKS}
+    return answers, why
+
+
+def invalid_questions(numbers: dict[int, int], answers: dict[int, str],
+                      marks: dict[int, str] | None) -> list[tuple[int, str | None]]:
+    """(question number, none|several|None) of every invalid answer, by number."""
+    return sorted((numbers[q], (marks or {}).get(q)) for q, a in answers.items() if a == INVALID)
+
+
+def describe_invalid(invalid: list[tuple[int, str | None]]) -> list[str]:
+    """«вопрос 3: нет отметки — недействителен (ЖК РФ ст. 48 ч. 6)», one per invalid answer."""
+    return [f"вопрос {n}: {INVALID_MARKS.get(mark, 'ответ')} — недействителен (ЖК РФ ст. 48 ч. 6)"
+            for n, mark in invalid]
 
 
 def _answers_of(s: Session, decision_id: int) -> dict[int, str]:
@@ -507,8 +591,9 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
                             owner_id: int, received_on: dt.date, answers: dict[int, str], user: str = "",
                             source: str = "", today: dt.date | None = None,
                             representative: Representative | None = None) -> StoredDecision:
-    """A signed written decision as it came back. A question without a mark or with several is
-    «invalid» for that question only (ст. 48 ч. 6); received after the end date it is kept but not
+    """A signed written decision as it came back. `answers`: each question's mark as in
+    `check_paper_marks` — every question chosen, «none» or «several» too: a question without a
+    mark or with several is invalid for that question only (ст. 48 ч. 6); received after the end date it is kept but not
     counted (ст. 47 ч. 2); a second decision of the same owner is kept as a conflict, one of a
     joint co-owner counts once (see `_second_status`). `representative`: who signed for the owner
     (ст. 48 ч. 2), sealed with the decision."""
@@ -523,7 +608,7 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
             raise NotFound("Собственник не найден в реестре этого собрания.")
         meeting = s.get(Meeting, meeting_id)
         numbers = question_numbers(s, meeting_id)
-        checked = _check_answers(numbers, answers, allow_invalid=True)
+        checked, marks = check_paper_marks(numbers, answers)
         online = s.scalars(select(Decision).where(Decision.meeting_id == meeting_id, Decision.online_slot == owner_id)
                            .options(selectinload(Decision.answers))).first()
         slot = slot_of(s, owner)
@@ -536,8 +621,9 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
         session_factory, slot=slot, owner_id=owner_id, meeting_id=meeting_id, answers=checked,
         first_status="late" if late else "counted", secret_key=secret_key, kind="paper", online_slot=None,
         received_on=received_on, now=utcnow(), user=user, source=source, numbers=numbers,
-        representative=representative)
+        representative=representative, marks=marks)
     result.differs = differs
+    result.invalid = invalid_questions(numbers, checked, marks)
     return result
 
 
@@ -585,6 +671,166 @@ def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id:
         rebuild_aggregate(s, meeting_id)
         return StoredDecision(chosen.id, decision_number(meeting_id, chosen.seq), chosen.status, chosen.seal,
                               chosen.submitted_at)
+
+
+SAVED = {"counted": "учитывается", "late": "получено после окончания приёма — хранится, но не учитывается",
+         "conflict": "у собственника уже есть учтённое решение — не учитывается"}
+
+
+def saved_message(stored: StoredDecision, owner: str, *, verb: str = "сохранено") -> str:
+    """What the analyst reads after saving a paper decision: whether it counts, and each invalid
+    question with why — a decision with invalid questions still counts for the others."""
+    text = SAVED.get(stored.status) or STATUSES[stored.status]
+    msg = f"Решение № {stored.number} ({owner}) {verb}: {text}."
+    if stored.invalid:
+        msg += " Недействительны: " + "; ".join(describe_invalid(stored.invalid)) + "."
+        if stored.status in ("counted", "joint_same"):
+            msg += " Остальные ответы учитываются, собственник участвует в собрании."
+    if stored.differs:
+        msg += (" Ответы на вопросы " + ", ".join(map(str, stored.differs)) +
+                " отличаются от заполненных онлайн; учитывается письменное решение.")
+    return msg
+
+
+# ---------- correcting or annulling a paper decision ----------
+
+KEEP = object()  # «the representative of the decision corrected», the default of a correction
+
+
+def _resettle_holding(s: Session, key: str, meeting_id: int, owner: OwnerRecord) -> None:
+    """After a joint holding's decision was corrected or annulled: the holding's counted place goes
+    to its earliest remaining decision received in time, if free, and every other co-owner's
+    decision is «joint_same» or «joint_conflict» again against the one that counts now."""
+    members = member_ids(s, owner)
+    if len(members) < 2:
+        return
+    live = s.scalars(select(Decision).where(
+        Decision.meeting_id == meeting_id, Decision.owner_id.in_(members),
+        Decision.status.in_(("counted", "joint_same", "joint_conflict"))).order_by(Decision.seq)).all()
+    if not live:
+        return
+    counted = next((d for d in live if d.counted_slot is not None), None)
+    changed = []
+    if counted is None:
+        counted = live[0]
+        counted.status, counted.counted_slot = "counted", slot_of(s, owner)
+        changed.append(counted)
+    ref = _answers_of(s, counted.id)
+    for d in live:
+        if d is counted:
+            continue
+        status = "joint_same" if _answers_of(s, d.id) == ref else "joint_conflict"
+        if status != d.status:
+            d.status = status
+            changed.append(d)
+    for d in changed:
+        reseal_state(d, key)
+
+
+@dataclass
+class Replacement:
+    """The outcome of a correction or an annulment: the record replaced and the new one."""
+    replaced: str  # the old decision's number
+    stored: StoredDecision  # the correction (a paper decision) or the annulment record
+    annulled: bool
+
+
+def _replace_decision(session_factory: sessionmaker[Session], *, secret_key: str | None, meeting_id: int,
+                      decision_id: int, reason: str, user: str, marks: dict | None, received_on: dt.date | None,
+                      representative, today: dt.date | None) -> Replacement:
+    from services.audit import record
+    from services.seals import instance_key
+    from services.tally import rebuild_aggregate
+
+    annul = marks is None
+    reason = " ".join((reason or "").split())
+    if len(reason) < REASON_MIN:
+        raise ValidationError(f"Укажите причину {'аннулирования' if annul else 'исправления'} — не короче "
+                              f"{REASON_MIN} символов: она хранится с решением и в журнале.")
+    today = today or dt.date.today()
+    if received_on is not None and received_on > today:
+        raise ValidationError("Дата получения решения не может быть позже сегодняшней.")
+    if representative not in (None, KEEP):
+        representative = representative.checked()
+    with session_factory.begin() as s:
+        ensure_open(s, meeting_id)
+        key = instance_key(s, secret_key)
+        if key is None:
+            raise DomainError("Нет ключа экземпляра: решение не изменено (печати решений нельзя обновить).")
+        # the chain's lock first (the meeting's row on PostgreSQL, the write lock on SQLite): a second
+        # click or another analyst's correction of the same decision waits here, then finds it replaced
+        s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count))
+        old = s.get(Decision, decision_id, populate_existing=True)
+        if old is None or old.meeting_id != meeting_id:
+            raise NotFound("Решение не найдено.")
+        number = decision_number(meeting_id, old.seq)
+        if old.status in REPLACED:
+            by = s.get(Decision, old.superseded_by_id) if old.superseded_by_id else None
+            raise ValidationError(f"Решение № {number} уже {'аннулировано' if old.status == 'annulled' else 'исправлено'}"
+                                  + (f" (запись № {decision_number(meeting_id, by.seq)})." if by else ".")
+                                  + " Изменить можно только действующую запись.")
+        if old.kind != "paper":
+            raise ValidationError("Исправить или аннулировать можно только письменное решение, внесённое сотрудником.")
+        numbers = question_numbers(s, meeting_id)
+        owner = s.get(OwnerRecord, old.owner_id)
+        if not annul:
+            answers, why = check_paper_marks(numbers, marks)
+            received = received_on or old.received_on
+            if representative is KEEP:
+                representative = of_decision(old)
+        old.status, old.counted_slot = ("annulled" if annul else "corrected"), None
+        s.flush()  # the holding's counted place is free before the correction may take it
+        common = dict(secret_key=key, meeting_id=meeting_id, owner_id=old.owner_id, online_slot=None,
+                      now=utcnow(), user=user, numbers=numbers, tally=False, replaces=old, reason=reason)
+        if annul:
+            stored = append_decision(s, kind="annulment", status="annulment", counted_slot=None, received_on=today,
+                                     answers={}, source=f"аннулирование решения № {number}", **common)
+        else:
+            end_date = s.scalar(select(Meeting.end_date).where(Meeting.id == meeting_id))
+            slot = slot_of(s, owner)
+            status = "late" if received > end_date else "counted"
+            if status == "counted" and s.scalar(select(Decision.id).where(
+                    Decision.meeting_id == meeting_id, Decision.counted_slot == slot)) is not None:
+                status = _second_status(s, owner_id=old.owner_id, slot=slot, meeting_id=meeting_id, answers=answers)
+            stored = append_decision(s, kind="paper", status=status, counted_slot=slot if status == "counted" else None,
+                                     received_on=received, answers=answers, marks=why,
+                                     representative=representative, source=f"исправление решения № {number}",
+                                     **common)
+            stored.invalid = invalid_questions(numbers, answers, why)
+        old.superseded_by_id = stored.id
+        reseal_state(old, key)
+        s.flush()
+        _resettle_holding(s, key, meeting_id, owner)
+        s.flush()
+        record(s, actor=user, action="decision_annulled" if annul else "decision_corrected", meeting_id=meeting_id,
+               secret_key=key, replaced=number, replacement=stored.number, reason=reason)
+        rebuild_aggregate(s, meeting_id)
+        if not annul:
+            stored.status = s.scalar(select(Decision.status).where(Decision.id == stored.id))
+    return Replacement(number, stored, annul)
+
+
+def correct_paper_decision(session_factory: sessionmaker[Session], *, secret_key: str | None, meeting_id: int,
+                           decision_id: int, marks: dict, reason: str, user: str,
+                           received_on: dt.date | None = None, representative=KEEP,
+                           today: dt.date | None = None) -> Replacement:
+    """Исправление: a paper decision keyed wrongly is replaced by a new sealed record with the marks
+    as on the paper (`check_paper_marks`); the old one stays, «corrected», with a link to the new
+    one. The reason (at least REASON_MIN characters) is sealed with the new record and journaled;
+    the running count follows. A closed count refuses (services/closing.ensure_open)."""
+    return _replace_decision(session_factory, secret_key=secret_key, meeting_id=meeting_id, decision_id=decision_id,
+                             reason=reason, user=user, marks=marks, received_on=received_on,
+                             representative=representative, today=today)
+
+
+def annul_decision(session_factory: sessionmaker[Session], *, secret_key: str | None, meeting_id: int,
+                   decision_id: int, reason: str, user: str, today: dt.date | None = None) -> Replacement:
+    """Аннулирование: a paper decision that should not have been registered (another owner's, a
+    duplicate) stops counting; the old one stays, «annulled», and a sealed annulment record with the
+    reason takes its place in the chain. Journaled; the count follows; a closed count refuses."""
+    return _replace_decision(session_factory, secret_key=secret_key, meeting_id=meeting_id, decision_id=decision_id,
+                             reason=reason, user=user, marks=None, received_on=None, representative=None,
+                             today=today)
 
 
 @dataclass
@@ -692,7 +938,7 @@ class VerifyReport:
         return f"Найдены изменения в базе данных ({len(self.problems)}):"
 
 
-def _recompute_canonical(d: Decision, numbers: dict[int, int]) -> str:
+def _recompute_canonical(d: Decision, numbers: dict[int, int], by_id: dict[int, Decision] | None = None) -> str:
     """The sealed content rebuilt from the decision's rows as they are now. The owner's and the
     premise's data are the snapshot taken when it was sealed: correcting the registry later does
     not alter a decision, while editing the decision's own rows does show."""
@@ -703,9 +949,15 @@ def _recompute_canonical(d: Decision, numbers: dict[int, int]) -> str:
     content.update({
         "meeting": d.meeting_id, "kind": d.kind, "seq": d.seq, "received_on": d.received_on.isoformat(),
         "submitted_at": d.submitted_at.replace(microsecond=0).isoformat(),
-        "answers": [{"question": numbers.get(a.question_id), "question_id": a.question_id, "answer": a.answer}
+        "answers": [_sealed_answer(numbers.get(a.question_id), a.question_id, a.answer, a.mark)
                     for a in sorted(d.answers, key=lambda a: numbers.get(a.question_id, 0))],
     })
+    if d.replaces_id is not None:
+        content["replaces"] = _replaced_ref((by_id or {}).get(d.replaces_id))
+        content["reason"] = d.change_reason
+    else:
+        content.pop("replaces", None)
+        content.pop("reason", None)
     content["owner"] = {**content.get("owner", {}), "id": d.owner_id}
     representative = of_decision(d)
     if representative is not None:
@@ -724,16 +976,22 @@ def _content_changes(sealed: str, current: str, numbers: dict[int, int]) -> list
     changes = []
     if was.get("received_on") != now.get("received_on"):
         changes.append(f"дата получения ({_date_ru(was.get('received_on'))} → {_date_ru(now.get('received_on'))})")
-    old = {a["question_id"]: a["answer"] for a in was.get("answers", [])}
-    new = {a["question_id"]: a["answer"] for a in now.get("answers", [])}
+    old = {a["question_id"]: (a["answer"], a.get("mark")) for a in was.get("answers", [])}
+    new = {a["question_id"]: (a["answer"], a.get("mark")) for a in now.get("answers", [])}
+
+    def label(a) -> str:
+        if not a:
+            return "нет ответа"
+        answer, mark = a
+        return ANSWER_LABELS.get(answer, "нет ответа") + (f": {INVALID_MARKS.get(mark, mark)}" if mark else "")
     for qid in sorted(set(old) | set(new), key=lambda q: numbers.get(q, 0)):
         if old.get(qid) != new.get(qid):
-            label = lambda a: ANSWER_LABELS.get(a, "нет ответа") if a else "нет ответа"  # noqa: E731
             changes.append(f"ответ на вопрос {numbers.get(qid, '?')} ({label(old.get(qid))} → {label(new.get(qid))})")
     if was.get("owner", {}).get("id") != now.get("owner", {}).get("id"):
         changes.append("собственник, от которого решение")
     for key, what in (("kind", "вид решения"), ("submitted_at", "время подачи"), ("seq", "номер"),
-                      ("meeting", "собрание"), ("representative", "представитель")):
+                      ("meeting", "собрание"), ("representative", "представитель"),
+                      ("replaces", "исправленное или аннулированное решение"), ("reason", "причина исправления")):
         if was.get(key) != now.get(key):
             changes.append(what)
     return changes or ["содержание"]
@@ -768,7 +1026,28 @@ def _state_changes(d: Decision, secret_key: str) -> list[str]:
         changes.append(f"место учтённого решения ({_slot_ru(sealed.get('counted_slot'))} → {_slot_ru(d.counted_slot)})")
     if sealed.get("online_slot") != d.online_slot:
         changes.append(f"место онлайн-ответа ({_slot_ru(sealed.get('online_slot'))} → {_slot_ru(d.online_slot)})")
+    if sealed.get("superseded_by") != d.superseded_by_id:
+        changes.append("ссылка на запись, заменившую решение")
     return changes
+
+
+def _replacement_problems(d: Decision, by_id: dict[int, Decision], label: str) -> list[str]:
+    """A correction and the decision it replaced must point at each other, and the replaced one be
+    «corrected» / «annulled»: a replaced decision put back in force with an old state seal, or a
+    correction's link moved, shows here even where each row's own seal holds."""
+    problems = []
+    if d.status in REPLACED:
+        after = by_id.get(d.superseded_by_id) if d.superseded_by_id is not None else None
+        if after is None or after.replaces_id != d.id:
+            problems.append(f"{label}: {STATUSES[d.status].split(' —')[0]}, но записи, которая его заменила, нет "
+                            "(удалена или изменена в базе данных).")
+    if d.replaces_id is not None:
+        before = by_id.get(d.replaces_id)
+        if before is None or before.status not in REPLACED or before.superseded_by_id != d.id:
+            what = decision_number(d.meeting_id, before.seq) if before is not None else "—"
+            problems.append(f"{label}: заменяет решение № {what}, но то решение снова действует или изменено "
+                            "в базе данных.")
+    return problems
 
 
 def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
@@ -793,6 +1072,7 @@ def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
             decisions = s.scalars(select(Decision).where(Decision.meeting_id == m.id)
                                   .options(selectinload(Decision.answers)).order_by(Decision.seq)).all()
             prev, expected_seq = "", 1
+            by_id = {d.id: d for d in decisions}
             for d in decisions:
                 count += 1
                 label = f"Собрание № {m.id}, решение № {decision_number(m.id, d.seq)}"
@@ -801,7 +1081,7 @@ def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
                                     f"удалено решений: {d.seq - expected_seq}.")
                 if d.prev_seal != prev:
                     problems.append(f"{label}: нарушена цепочка печатей (предыдущее решение изменено или удалено).")
-                current = _recompute_canonical(d, numbers)
+                current = _recompute_canonical(d, numbers, by_id)
                 if current != d.canonical:
                     problems.append(f"{label}: в базе данных после подписания изменено: "
                                     f"{'; '.join(_content_changes(d.canonical, current, numbers))}.")
@@ -810,6 +1090,7 @@ def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
                 state = _state_changes(d, secret_key)
                 if state:
                     problems.append(f"{label}: в базе данных изменено: {'; '.join(state)}.")
+                problems.extend(_replacement_problems(d, by_id, label))
                 prev, expected_seq = d.seal, d.seq + 1
             if m.seal_count != expected_seq - 1 or m.seal_head != prev:
                 missing = m.seal_count - (expected_seq - 1)
@@ -926,7 +1207,8 @@ def owner_decision_docx(session_factory: sessionmaker[Session], *, owner_id: int
 def not_answered_owner_ids(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[int]:
     """Owners with no decision of any kind: the ones to print ballots for."""
     with session_factory() as s:
-        decided = select(Decision.owner_id).where(Decision.meeting_id == meeting_id)
+        decided = select(Decision.owner_id).where(Decision.meeting_id == meeting_id,
+                                                  Decision.kind != "annulment", Decision.status != "annulled")
         return list(s.scalars(select(OwnerRecord.id).where(OwnerRecord.meeting_id == meeting_id,
                                                            OwnerRecord.id.not_in(decided))))
 
@@ -1065,6 +1347,44 @@ def voting_summary(session_factory: sessionmaker[Session], *, meeting_id: int) -
                          by_status.get("late", 0), by_status.get("conflict", 0))
 
 
+def _history(d: Decision, by_id: dict[int, Decision]) -> str:
+    """A decision's corrections in words: who replaced it, when and why; or what it replaces."""
+    def act(x: Decision) -> str:
+        return f"{format_local(x.submitted_at)}, {x.created_by or '—'}: «{x.change_reason}»"
+    after = by_id.get(d.superseded_by_id) if d.superseded_by_id is not None else None
+    if d.status == "corrected" and after is not None:
+        return f"исправлено решением № {decision_number(d.meeting_id, after.seq)} — {act(after)}"
+    if d.status == "annulled" and after is not None:
+        return f"аннулировано — {act(after)}"
+    before = by_id.get(d.replaces_id) if d.replaces_id is not None else None
+    if before is not None:
+        verb = "аннулирует" if d.kind == "annulment" else "исправляет"
+        return f"{verb} решение № {decision_number(d.meeting_id, before.seq)}"
+    return ""
+
+
+@dataclass
+class PaperDecision:
+    """A paper decision in force, as the correction form starts from it."""
+    id: int
+    number: str
+    owner_id: int
+    received_on: dt.date
+    marks: dict[int, str]  # question id -> for|against|abstain|none|several|invalid
+    representative: Representative | None
+
+
+def paper_decisions(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[PaperDecision]:
+    """The meeting's paper decisions not yet corrected or annulled, by number: what may be corrected."""
+    with session_factory() as s:
+        found = s.scalars(select(Decision).where(Decision.meeting_id == meeting_id, Decision.kind == "paper",
+                                                 Decision.status.not_in(REPLACED))
+                          .options(selectinload(Decision.answers)).order_by(Decision.seq)).all()
+        return [PaperDecision(d.id, decision_number(meeting_id, d.seq), d.owner_id, d.received_on,
+                              {a.question_id: a.mark or a.answer for a in d.answers}, of_decision(d))
+                for d in found]
+
+
 def decisions_frame(session_factory: sessionmaker[Session], *, meeting_id: int):
     """Every decision of the meeting with its answers; a paper answer that differs from the same
     owner's online answer is listed in «Расходится с онлайн-ответами»."""
@@ -1081,22 +1401,27 @@ def decisions_frame(session_factory: sessionmaker[Session], *, meeting_id: int):
             .options(selectinload(Decision.answers))
         ).all()
     online = {d.owner_id: {a.question_id: a.answer for a in d.answers} for d, _n, _p in rows if d.online_slot}
+    by_id = {d.id: d for d, _n, _p in rows}
     records = []
     for d, name, number in sorted(rows, key=lambda r: (natural_key(r[2]), r[1], r[0].seq)):
         answers = {a.question_id: a.answer for a in d.answers}
+        marks = {a.question_id: a.mark for a in d.answers if a.mark}
         differs = ""
         if d.kind == "paper" and d.owner_id in online:
             differs = ", ".join(str(n) for qid, n in questions if online[d.owner_id].get(qid) != answers.get(qid))
         records.append({
             "id": d.id, "Номер помещения": number, "ФИО/Наименование собственника": name,
             "Решение": decision_number(meeting_id, d.seq), "Вид": KINDS[d.kind], "Статус": STATUSES[d.status],
+            "История": _history(d, by_id),
             "Дата получения": d.received_on,
-            **{f"Вопрос {n}": ANSWER_LABELS.get(answers.get(qid, INVALID)) for qid, n in questions},
+            **{f"Вопрос {n}": "" if d.kind == "annulment" else
+               MARKS[marks[qid]] if qid in marks else ANSWER_LABELS.get(answers.get(qid, INVALID))
+               for qid, n in questions},
             "Расходится с онлайн-ответами": differs,
             "Представитель": representative.describe() if (representative := of_decision(d)) else "",
             "Отпечаток": fingerprint(d.seal),
         })
-    columns = ["id", "Номер помещения", "ФИО/Наименование собственника", "Решение", "Вид", "Статус",
+    columns = ["id", "Номер помещения", "ФИО/Наименование собственника", "Решение", "Вид", "Статус", "История",
                "Дата получения", *[f"Вопрос {n}" for _q, n in questions], "Расходится с онлайн-ответами",
                "Представитель", "Отпечаток"]
     return pd.DataFrame(records, columns=columns)

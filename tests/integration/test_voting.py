@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from services.demo import create_demo_meeting
+from services.errors import ValidationError
 from services.models import AccessCode, Decision, DecisionAnswer, OwnerRecord
 from services.notify import issue_codes
 from services.voting import (
@@ -159,14 +160,24 @@ def test_paper_decisions_invalid_questions_late_and_differences(session_factory,
     page = voter_page(session_factory, owner_id=ids[0])
     q = [x.id for x in page.questions]
     submit_online_decision(session_factory, secret_key=SECRET, owner_id=ids[0], answers={i: "for" for i in q})
+    # a question left without a choice is never taken as «нет отметки»: the analyst chooses it
+    with pytest.raises(ValidationError, match="Не выбрана отметка по вопросам 4, 5"):
+        register_paper_decision(session_factory, secret_key=SECRET, meeting_id=open_meeting, owner_id=ids[0],
+                                received_on=dt.date.today(),
+                                answers={q[0]: "for", q[1]: "against", q[2]: "invalid"})
     paper = register_paper_decision(session_factory, secret_key=SECRET, meeting_id=open_meeting, owner_id=ids[0],
                                     received_on=dt.date.today(),
-                                    answers={q[0]: "for", q[1]: "against", q[2]: "invalid"})
+                                    answers={q[0]: "for", q[1]: "against", q[2]: "invalid", q[3]: "none",
+                                             q[4]: "several"})
     assert paper.status == "counted" and paper.differs == [2, 3, 4, 5]
+    assert paper.invalid == [(3, None), (4, "none"), (5, "several")]
     with session_factory() as s:
-        stored = dict(s.execute(select(DecisionAnswer.question_id, DecisionAnswer.answer)
-                                .where(DecisionAnswer.decision_id == paper.id)).all())
-    assert stored[q[2]] == "invalid" and stored[q[3]] == "invalid", "no mark is invalid for that question only"
+        stored = {qid: (answer, mark) for qid, answer, mark in s.execute(
+            select(DecisionAnswer.question_id, DecisionAnswer.answer, DecisionAnswer.mark)
+            .where(DecisionAnswer.decision_id == paper.id))}
+    assert stored[q[2]] == ("invalid", None) and stored[q[3]] == ("invalid", "none"), \
+        "no mark is invalid for that question only"
+    assert stored[q[4]] == ("invalid", "several")
     late = register_paper_decision(session_factory, secret_key=SECRET, meeting_id=open_meeting, owner_id=ids[1],
                                    received_on=page.end_date + dt.timedelta(days=1),
                                    answers={i: "for" for i in q}, today=page.end_date + dt.timedelta(days=2))
