@@ -4,47 +4,75 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from services.attendance import attendance, attendance_sheet_docx, record_attendance, remove_attendance
 from services.auth import can
 from services.decision_import import parse_decisions, store_decisions
-from services.errors import DomainError
+from services.errors import DomainError, ValidationError
 from services.figures import count_of, format_count
 from services.meetings import get_meeting
-from services.notify import owner_status_index
 from services.representatives import Representative
 from services.spreadsheet import MAX_FILE_BYTES, TableFileError
 from services.voting import (
     ANSWER_LABELS,
-    ANSWERS,
     ELECTRONIC_WARNING,
     INVALID,
+    MARKS,
+    REASON_MIN,
     STATUSES,
+    TYPED_LEGEND,
+    agenda_questions,
+    annul_decision,
     ballots_docx,
     ballots_zip,
+    combine_marks,
+    correct_paper_decision,
     decisions_frame,
     joint_conflicts,
     not_answered_owner_ids,
+    owner_choices,
+    paper_decisions,
     register_paper_decision,
+    saved_message,
     set_electronic_decisions,
     settle_joint_conflict,
-    voter_page,
     voting_summary,
 )
 from ui import state
 
 PREVIEW = "decisions_preview"  # (file digest, the date given for undated rows, the checked report)
 UPLOAD_V = "decisions_upload_v"
-FORM_V = "decisions_form_v"
+FORM_V = "decisions_form_v"  # the paper form's version: a saved form is never submitted again
+PAPER_RESULT = "decisions_paper_result"  # (kind, message) of the last save, shown by the form
+PAPER_ERROR = "decisions_paper_error"  # (form version, message) of a refused save
+LAST_RECEIVED = "decisions_last_received"  # the receipt date of the last save: the next form starts with it
+FOCUS_OWNER = "decisions_focus_owner"  # after a save: put the cursor back into the owner search
+FIX_V = "decisions_fix_v"  # the correction form's version
+FIX_PICK = "decisions_fix_pick"  # the decision chosen for a correction
+FIX_RESULT = "decisions_fix_result"  # (kind, message) of the last correction or annulment
+FIX_ERROR = "decisions_fix_error"  # (form version, decision id, message) of a refused one
 JOINT_PICK = "decisions_joint_pick"  # (decision id, its number, premise) awaiting confirmation
-# what the form says of a stored decision's status (the table shows STATUSES)
-SAVED = {"counted": "учитывается", "late": "получено после окончания приёма — хранится, но не учитывается",
-         "conflict": "у собственника уже есть учтённое решение — не учитывается"}
-MARKS = [*ANSWERS.values(), "Нет отметки", "Несколько отметок"]
-MARK_KEYS = {**{v: k for k, v in ANSWERS.items()}, "Нет отметки": INVALID, "Несколько отметок": INVALID}
+MARK_LABELS = list(MARKS.values())  # «За» … «Несколько отметок»: none is chosen until the analyst does
+MARK_KEYS = {v: k for k, v in MARKS.items()}
+OWNER_LABEL = "Собственник (начните вводить номер помещения или ФИО)"
+# Runs in the component's same-origin iframe: finds the owner search by its label and focuses it
+# (retrying while the page renders). No request leaves the page.
+FOCUS_SCRIPT = """<script>/* __NONCE__ */
+const label = __LABEL__;
+let tries = 0;
+const timer = setInterval(() => {
+  const doc = window.parent.document;
+  const box = [...doc.querySelectorAll('[data-testid="stSelectbox"]')]
+    .find((el) => (el.querySelector('label') || {}).textContent?.startsWith(label));
+  const input = box && box.querySelector('input');
+  if (input || ++tries > 60) { clearInterval(timer); if (input) { input.focus(); } }
+}, 50);
+</script>"""
 
 state.require_permission("view_personal")
 sf = state.session_factory()
@@ -54,6 +82,7 @@ meeting = get_meeting(sf, meeting_id)
 user = st.session_state[state.USER]
 st.session_state.setdefault(UPLOAD_V, 0)
 st.session_state.setdefault(FORM_V, 0)
+st.session_state.setdefault(FIX_V, 0)
 
 state.back_to_stages()
 st.title("Решения собственников")
@@ -86,8 +115,7 @@ with st.expander("Решения, подписанные кодом: " + ("уч�
             state.flash("success", "Решения, подписанные кодом, учитываются. Изменение записано.")
             st.rerun()
 
-index = owner_status_index(sf, meeting_id=meeting_id).sort_values("premise_rank")
-options = {int(r.id): f"пом. {r.premise} — {r.name}" for r in index.itertuples()}
+options = owner_choices(sf, meeting_id=meeting_id)
 
 # ---------- очно-заочное: the in-person discussion's attendance list ----------
 if meeting.form == "очно-заочное":
@@ -133,61 +161,180 @@ if meeting.form == "очно-заочное":
                     st.rerun()
 
 # ---------- registering a paper decision by hand ----------
+# Keyboard first, for hundreds of ballots: type the owner, Enter; Tab; type the marks, one key per
+# question; Enter saves, and the cursor is back in the owner search. Nothing is chosen before the
+# analyst chooses it: a question left without a choice is refused, «нет отметки» is a choice.
 st.subheader("Внести письменное решение")
-questions = voter_page(sf, owner_id=next(iter(options))).questions if options else []
+questions = agenda_questions(sf, meeting_id=meeting_id)
+order = [(q.id, q.number) for q in questions]
+may_edit = can(user, "edit")
+
+
+def chosen_marks(prefix: str) -> dict[int, str | None]:
+    return {q.id: MARK_KEYS.get(st.session_state.get(f"{prefix}_{q.id}")) for q in questions}
+
+
+def form_representative(v: int) -> Representative | None:
+    get = st.session_state.get
+    name, office = get(f"rep_name_{v}") or "", get(f"rep_office_{v}") or ""
+    number, certified, date = get(f"rep_poa_number_{v}") or "", get(f"rep_poa_certified_{v}") or "", \
+        get(f"rep_poa_date_{v}")
+    if any(x.strip() for x in (name, number, certified, office)) or date:
+        return Representative(name, office, number, date, certified)
+    return None
+
+
+def save_paper(v: int) -> None:
+    """The form's submit (button or Enter), before the page runs: saved once per form version."""
+    if st.session_state[FORM_V] != v:
+        return  # this form was saved already: a second click or Enter
+    owner = st.session_state.get(f"paper_owner_{v}")
+    received = st.session_state.get(f"paper_received_{v}") or dt.date.today()
+    try:
+        if owner is None:
+            raise ValidationError("Выберите собственника.")
+        marks = combine_marks(order, st.session_state.get(f"paper_typed_{v}") or "", chosen_marks(f"mark_{v}"))
+        stored = register_paper_decision(
+            sf, secret_key=rt.secret_key, meeting_id=meeting_id, owner_id=owner, received_on=received,
+            answers=marks, user=user.username, source="внесено вручную", representative=form_representative(v))
+    except DomainError as exc:
+        st.session_state[PAPER_ERROR] = (v, exc.message)
+        return
+    st.session_state[FORM_V] = v + 1  # first: the saved form is gone before anything else can run
+    st.session_state[PAPER_ERROR] = None
+    st.session_state[LAST_RECEIVED] = received  # a pile of ballots usually came in on one day
+    st.session_state[FOCUS_OWNER] = v + 1
+    state.audit("decision_registered", meeting_id, status=stored.status)
+    st.session_state[PAPER_RESULT] = ("warning" if stored.status != "counted" or stored.differs or stored.invalid
+                                      else "success", saved_message(stored, state.md(options[owner])))
+
+
 if not options:
     st.info("В реестре нет собственников.")
 else:
-    with st.form(f"paper_{st.session_state[FORM_V]}", clear_on_submit=False, enter_to_submit=False):
-        a, b = st.columns([3, 1])
-        owner = a.selectbox("Собственник (начните вводить номер помещения или ФИО)", list(options),
-                            format_func=options.get, index=None, placeholder="пом. 12 — Иванов …")
-        received = b.date_input("Дата получения", value=dt.date.today(),
-                                max_value=dt.date.today(), format="DD.MM.YYYY")
-        marks = {}
+    v = st.session_state[FORM_V]
+    result = st.session_state.get(PAPER_RESULT)
+    if result:
+        (st.warning if result[0] == "warning" else st.success)(result[1])
+    with st.form(f"paper_{v}", clear_on_submit=False, enter_to_submit=True):
+        a, b, c = st.columns([3, 2, 1])
+        a.selectbox(OWNER_LABEL, list(options), format_func=options.get, index=None,
+                    placeholder="пом. 12 — Иванов …", key=f"paper_owner_{v}")
+        b.text_input("Отметки с клавиатуры", key=f"paper_typed_{v}", max_chars=3 * len(questions) + 10,
+                     placeholder="например, " + "1230"[:len(questions)] + "1" * max(len(questions) - 4, 0),
+                     help=f"По одному знаку на вопрос, по порядку: {TYPED_LEGEND}. Enter — сохранить решение.")
+        c.date_input("Дата получения", value=st.session_state.get(LAST_RECEIVED, dt.date.today()),
+                     max_value=dt.date.today(), format="DD.MM.YYYY", key=f"paper_received_{v}")
+        st.caption(f"Отметки — строкой ({TYPED_LEGEND}) или кнопками у каждого вопроса. Выберите отметку для "
+                   "каждого вопроса, «Нет отметки» тоже: пропущенный вопрос не сохраняется.")
         for q in questions:
-            marks[q.id] = st.radio(f"{q.number}. {q.text}", MARKS, horizontal=True, index=None,
-                                   key=f"mark_{st.session_state[FORM_V]}_{q.id}")
+            st.radio(f"{q.number}. {state.md(q.text)}", MARK_LABELS, horizontal=True, index=None,
+                     key=f"mark_{v}_{q.id}")
         with st.expander("Подписал представитель (ЖК РФ ст. 48 ч. 2)"):
-            v = st.session_state[FORM_V]
-            rep_name = st.text_input("Подписал представитель", key=f"rep_name_{v}", max_chars=300,
-                                     placeholder="ФИО представителя")
+            st.text_input("Подписал представитель", key=f"rep_name_{v}", max_chars=300, placeholder="ФИО представителя")
             a, b = st.columns([1, 1])
-            poa_number = a.text_input("Доверенность №", key=f"rep_poa_number_{v}", max_chars=100)
-            poa_date = b.date_input("от", value=None, min_value=dt.date(1990, 1, 1), max_value=dt.date.today(),
-                                    format="DD.MM.YYYY", key=f"rep_poa_date_{v}")
-            poa_certified = st.text_input("Кем удостоверена", key=f"rep_poa_certified_{v}", max_chars=300,
-                                          placeholder="нотариус …, или организация, выдавшая доверенность")
-            office = st.text_input("Должность (для руководителя юр. лица)", key=f"rep_office_{v}", max_chars=200,
-                                   placeholder="генеральный директор — подписывает без доверенности")
+            a.text_input("Доверенность №", key=f"rep_poa_number_{v}", max_chars=100)
+            b.date_input("от", value=None, min_value=dt.date(1990, 1, 1), max_value=dt.date.today(),
+                         format="DD.MM.YYYY", key=f"rep_poa_date_{v}")
+            st.text_input("Кем удостоверена", key=f"rep_poa_certified_{v}", max_chars=300,
+                          placeholder="нотариус …, или организация, выдавшая доверенность")
+            st.text_input("Должность (для руководителя юр. лица)", key=f"rep_office_{v}", max_chars=200,
+                          placeholder="генеральный директор — подписывает без доверенности")
             st.caption("Доверенность прилагается к протоколу; без доверенности подписывает только руководитель "
                        "юридического лица.")
-        if st.form_submit_button("Сохранить решение", type="primary"):
-            representative = None
-            if any(x.strip() for x in (rep_name, poa_number, poa_certified, office)) or poa_date:
-                representative = Representative(rep_name, office, poa_number, poa_date, poa_certified)
-            if owner is None:
-                st.error("Выберите собственника.")
-            else:
-                try:
-                    stored = register_paper_decision(
-                        sf, secret_key=rt.secret_key, meeting_id=meeting_id, owner_id=owner, received_on=received,
-                        answers={q: MARK_KEYS.get(m, INVALID) for q, m in marks.items()}, user=user.username,
-                        source="внесено вручную", representative=representative)
-                except DomainError as exc:
-                    st.error(exc.message)
-                else:
-                    state.audit("decision_registered", meeting_id, status=stored.status)
-                    text = SAVED.get(stored.status) or STATUSES[stored.status]
-                    msg = f"Решение № {stored.number} ({options[owner]}) сохранено: {text}."
-                    if stored.differs:
-                        msg += (" Ответы на вопросы " + ", ".join(map(str, stored.differs)) +
-                                " отличаются от заполненных онлайн; учитывается письменное решение.")
-                    state.flash("warning" if stored.status != "counted" or stored.differs else "success", msg)
-                    st.session_state[FORM_V] += 1
-                    st.rerun()
+        error = st.session_state.get(PAPER_ERROR)
+        if error and error[0] == v:
+            st.error(error[1])
+        st.form_submit_button("Сохранить решение", type="primary", on_click=save_paper, args=(v,),
+                              disabled=not may_edit)
     st.caption("Вопрос без отметки или с несколькими отметками недействителен только для этого вопроса "
                "(ЖК РФ ст. 48 ч. 6); остальные ответы учитываются.")
+    focus = st.session_state.pop(FOCUS_OWNER, None)
+    if focus is not None:
+        # the cursor back in the owner search for the next ballot: a same-origin script, no request
+        components.html(FOCUS_SCRIPT.replace("__LABEL__", json.dumps(OWNER_LABEL.split(" (")[0]))
+                        .replace("__NONCE__", str(focus)), height=0)
+
+# ---------- correcting or annulling a paper decision ----------
+live = paper_decisions(sf, meeting_id=meeting_id)
+live_by_id = {d.id: d for d in live}
+fix_result = st.session_state.get(FIX_RESULT)
+
+
+def fix_decision(fv: int, decision_id: int, annul: bool) -> None:
+    if st.session_state[FIX_V] != fv:
+        return  # done already: a second click
+    key = f"{fv}_{decision_id}"
+    reason = st.session_state.get(f"fix_reason_{key}") or ""
+    try:
+        if annul:
+            if not st.session_state.get(f"fix_annul_{key}"):
+                raise ValidationError("Чтобы аннулировать решение, отметьте «Аннулировать решение целиком».")
+            done = annul_decision(sf, secret_key=rt.secret_key, meeting_id=meeting_id, decision_id=decision_id,
+                                  reason=reason, user=user.username)
+        else:
+            marks = combine_marks(order, st.session_state.get(f"fix_typed_{key}") or "",
+                                  chosen_marks(f"fixmark_{key}"), typed_wins=True)
+            done = correct_paper_decision(sf, secret_key=rt.secret_key, meeting_id=meeting_id,
+                                          decision_id=decision_id, marks=marks, reason=reason, user=user.username,
+                                          received_on=st.session_state.get(f"fix_received_{key}"))
+    except DomainError as exc:
+        st.session_state[FIX_ERROR] = (fv, decision_id, exc.message)
+        return
+    st.session_state[FIX_V] = fv + 1
+    st.session_state[FIX_ERROR] = None
+    st.session_state[FIX_PICK] = None
+    if done.annulled:
+        st.session_state[FIX_RESULT] = ("success", f"Решение № {done.replaced} аннулировано (запись № "
+                                        f"{done.stored.number}): оно больше не учитывается, история сохранена.")
+    else:
+        owner_label = state.md(options.get(live_by_id[decision_id].owner_id, ""))
+        st.session_state[FIX_RESULT] = (
+            "warning" if done.stored.status != "counted" or done.stored.invalid else "success",
+            f"Решение № {done.replaced} исправлено, прежняя запись сохранена в истории. "
+            + saved_message(done.stored, owner_label))
+
+
+with st.expander("Исправить или аннулировать решение", icon=":material/edit_note:",
+                 expanded=bool(st.session_state.get(FIX_PICK) or fix_result)):
+    st.caption("Внесённое решение не удаляется и не переписывается: исправление или аннулирование — новая "
+               "запечатанная запись; прежняя остаётся в таблице со статусом, кто, когда и почему её заменил. "
+               f"Учитывается только действующая запись. Причина обязательна (не короче {REASON_MIN} символов) и "
+               "записывается в журнал.")
+    if fix_result:
+        (st.warning if fix_result[0] == "warning" else st.success)(fix_result[1])
+        st.session_state[FIX_RESULT] = None
+    choices = {d.id: f"№ {d.number} — {options.get(d.owner_id, '')}" for d in live}
+    picked = st.selectbox("Решение (начните вводить номер, помещение или ФИО)", list(choices),
+                          format_func=choices.get, index=None, key=FIX_PICK, placeholder="№ 1-00012 — пом. 12 — …")
+    if picked in live_by_id:
+        d = live_by_id[picked]
+        fv = st.session_state[FIX_V]
+        key = f"{fv}_{d.id}"
+        with st.form(f"fix_{key}", enter_to_submit=False):
+            a, b = st.columns([3, 1])
+            a.text_input("Отметки с клавиатуры", key=f"fix_typed_{key}", max_chars=3 * len(questions) + 10,
+                         help=f"Если заполнено — заменяет отметки ниже: {TYPED_LEGEND}.")
+            b.date_input("Дата получения", value=d.received_on, max_value=dt.date.today(), format="DD.MM.YYYY",
+                         key=f"fix_received_{key}")
+            for q in questions:
+                was = MARKS.get(d.marks.get(q.id))
+                st.radio(f"{q.number}. {state.md(q.text)}", MARK_LABELS, horizontal=True, key=f"fixmark_{key}_{q.id}",
+                         index=MARK_LABELS.index(was) if was else None)
+            if d.representative is not None:
+                st.caption("Подписал представитель — остаётся в исправленном решении: "
+                           + state.md(d.representative.describe()))
+            st.text_input("Причина исправления или аннулирования", key=f"fix_reason_{key}", max_chars=500,
+                          placeholder="например: при вводе перепутаны ответы на вопросы 2 и 3")
+            st.checkbox("Аннулировать решение целиком: оно перестанет учитываться", key=f"fix_annul_{key}")
+            error = st.session_state.get(FIX_ERROR)
+            if error and error[:2] == (fv, d.id):
+                st.error(error[2])
+            with st.container(horizontal=True):
+                st.form_submit_button("Сохранить исправление", type="primary", on_click=fix_decision,
+                                      args=(fv, d.id, False), disabled=not may_edit)
+                st.form_submit_button("Аннулировать решение", on_click=fix_decision, args=(fv, d.id, True),
+                                      disabled=not may_edit)
 
 # ---------- from a spreadsheet ----------
 with st.expander("Загрузить решения из таблицы", icon=":material/upload_file:"):

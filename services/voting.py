@@ -29,7 +29,7 @@ from services.holdings import member_ids, slot_of
 from services.representatives import Representative, of_decision
 from services.closing import ensure_open
 from services.errors import DomainError, NotFound, ValidationError
-from services.figures import format_area, format_local, format_votes, record_votes
+from services.figures import count_of, format_area, format_local, format_votes, record_votes
 from services.throttle import Bucket, Policy, bucket_key, prune, release, reserve
 from services.models import (
     AccessCode,
@@ -500,6 +500,38 @@ def check_paper_marks(numbers: dict[int, int], marks: dict) -> tuple[dict[int, s
     answers = {q: (INVALID if v in INVALID_MARKS else v) for q, v in given.items()}
     why = {q: v for q, v in given.items() if v in INVALID_MARKS}
     return answers, why
+
+
+# Keyboard entry of a paper decision: one key per question, in the agenda's order. Digits work in
+# any keyboard layout; the letters are the Russian words' first ones.
+TYPED_MARKS = {"1": "for", "з": "for", "2": "against", "п": "against", "3": "abstain", "в": "abstain",
+               "0": "none", "н": "none", "-": "none", "9": "several", "м": "several", "*": "several"}
+TYPED_LEGEND = ("1 или з — За, 2 или п — Против, 3 или в — Воздержался, 0 или н — Нет отметки, "
+                "9 или м — Несколько отметок")
+
+
+def combine_marks(numbers: list[tuple[int, int]], typed: str, chosen: dict[int, str | None], *,
+                  typed_wins: bool = False) -> dict[int, str | None]:
+    """The marks of a paper decision from the keyboard line (`typed`: one key per question of
+    `numbers` — (question id, number) in the agenda's order; spaces ignored) and the buttons
+    (`chosen`: question id -> mark or None). A line gives every question; a button chosen as well
+    must agree with it, unless `typed_wins` (a correction, whose buttons start from the old marks).
+    Questions left without either stay None (refused when saved)."""
+    keys = [c for c in (typed or "").lower() if not c.isspace()]
+    if not keys:
+        return {q: chosen.get(q) for q, _n in numbers}
+    bad = [f"«{c}» (знак {i})" for i, c in enumerate(keys, start=1) if c not in TYPED_MARKS]
+    if bad:
+        raise ValidationError(f"Строка отметок: не распознано {', '.join(bad)}. Допустимо: {TYPED_LEGEND}.")
+    if len(keys) != len(numbers):
+        raise ValidationError(f"Строка отметок: {count_of(len(keys), 'знак', 'знака', 'знаков')}, а "
+                              f"вопросов повестки — {len(numbers)}. Введите по одному знаку на каждый вопрос.")
+    marks = {q: TYPED_MARKS[c] for (q, _n), c in zip(numbers, keys)}
+    differ = [] if typed_wins else [n for q, n in numbers if chosen.get(q) is not None and chosen[q] != marks[q]]
+    if differ:
+        raise ValidationError(f"Строка отметок и выбранные отметки расходятся по {_numbers_ru(differ)}: "
+                              "оставьте что-то одно или исправьте.")
+    return marks
 
 
 def invalid_questions(numbers: dict[int, int], answers: dict[int, str],
@@ -1319,6 +1351,26 @@ def send_receipt_copy(session_factory: sessionmaker[Session], *, settings, decis
 
 
 # ---------- what the staff sees ----------
+
+def owner_choices(session_factory: sessionmaker[Session], *, meeting_id: int) -> dict[int, str]:
+    """Owner id -> «пом. 12 — Иванов Иван Иванович», in the premises' natural order: what the
+    paper entry's owner search offers (one query; no delivery status is needed there)."""
+    from services.registry import natural_key
+
+    with session_factory() as s:
+        rows = s.execute(select(OwnerRecord.id, Premise.number, OwnerRecord.name)
+                         .join(Premise, OwnerRecord.premise_id == Premise.id)
+                         .where(OwnerRecord.meeting_id == meeting_id)).all()
+    rows.sort(key=lambda r: (natural_key(r.number), r.name, r.id))
+    return {r.id: f"пом. {r.number} — {r.name}" for r in rows}
+
+
+def agenda_questions(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[QuestionItem]:
+    """The meeting's agenda questions in order (the paper form's rows)."""
+    with session_factory() as s:
+        return [QuestionItem(q.id, q.number, q.text, q.materials, q.majority, q.proposal) for q in
+                s.scalars(select(AgendaQuestion).where(AgendaQuestion.meeting_id == meeting_id)
+                          .order_by(AgendaQuestion.number))]
 
 @dataclass
 class VotingSummary:
