@@ -54,6 +54,7 @@ def login_page() -> None:
                             st.write(f"— {line}")
                     else:
                         st.session_state[state.USER] = user
+                        browser.sign_in("staff", user_id=user.id)
                         st.rerun()
         return
     st.subheader("Вход для сотрудников")
@@ -68,6 +69,7 @@ def login_page() -> None:
                 st.error(exc.message)
             else:
                 st.session_state[state.USER] = user
+                browser.sign_in("staff", user_id=user.id)
                 st.rerun()
 
 
@@ -75,7 +77,7 @@ def logout(action: str = "logout") -> None:
     user = st.session_state.get(state.USER)
     if user is not None:
         record(state.session_factory(), actor=user.username, action=action)
-    browser.forget()
+    browser.sign_out("staff")  # the server-side session ends: a reload shows the login
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if action == "session_expired":
@@ -83,6 +85,16 @@ def logout(action: str = "logout") -> None:
 
 
 user = st.session_state.get(state.USER)
+if user is None:
+    # a reload, or a second tab: the signed session cookie of a login still live (services/web_sessions.py)
+    restored = browser.restore("staff")
+    user = get_user(state.session_factory(), restored.user_id) if restored is not None else None
+    if user is not None:
+        st.session_state[state.USER] = user
+        st.session_state[LAST_SEEN] = time.monotonic()
+        browser.keep()
+    elif restored is not None:
+        browser.sign_out("staff")
 if user is not None and browser.moved():
     # This session's id was presented by another browser (a second websocket): not the one that
     # signed in, so it is signed out rather than handed over.
@@ -95,6 +107,10 @@ if user is not None and get_user(state.session_factory(), user.id) is None:
 now = time.monotonic()
 if user is not None and now - st.session_state.get(LAST_SEEN, now) > IDLE_TIMEOUT.total_seconds():
     logout("session_expired")
+    user = None
+if user is not None and not browser.still_signed_in("staff"):
+    # ended elsewhere: a logout in another tab, or the account's password reset
+    logout("session_ended")
     user = None
 st.session_state[LAST_SEEN] = now
 if user is not None:
@@ -112,6 +128,8 @@ else:
     with st.sidebar:
         st.caption(f"Вы вошли как **{state.md(user.full_name or user.username)}** ({ROLES[user.role].lower()})")
         st.button("Выйти", on_click=logout, icon=":material/logout:")
+        browser.hand_over("staff")
+    state.meeting_in_address()
     def nav(*pages: tuple[str, str, str]) -> list:
         """Only the pages this role may open (state.may_open): page links read the same rule."""
         return [st.Page(path, title=title, icon=icon, default=path == state.PAGE_MEETINGS,

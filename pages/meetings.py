@@ -37,7 +37,7 @@ def _new_id() -> int:
 
 
 def open_stages(meeting_id: int) -> None:
-    st.session_state[state.MEETING_ID] = meeting_id
+    state.choose_meeting(meeting_id)
 
 
 def _question(qid: int, text: str = "", majority: str = "simple", *, proposal: str = "", speaker: str = "",
@@ -67,7 +67,7 @@ def make_demo() -> None:
     except DomainError as exc:
         state.flash("error", exc.message)
         return
-    st.session_state[state.MEETING_ID] = demo.meeting_id
+    state.choose_meeting(demo.meeting_id)
     state.audit("meeting_created", demo.meeting_id, what="демонстрационное")
     state.flash("success", f"Создано демонстрационное собрание № {demo.meeting_id}: голосование идёт, собственники "
                            f"уведомлены, часть решений уже получена. Чтобы проголосовать как собственник, откройте "
@@ -272,13 +272,13 @@ if c1.button("Сохранить", type="primary"):
         if is_new:
             new_id = create_meeting(sf, data=data)
             state.audit("meeting_created", new_id)
-            st.session_state[state.MEETING_ID] = new_id
+            state.choose_meeting(new_id)
             state.flash("success", f"Собрание № {new_id} создано. Следующий шаг — реестр собственников.")
         else:
             changed = update_meeting(sf, meeting_id=editing, data=data, user=state.current_user().username)
             state.audit("meeting_updated", editing, what="условия сообщения изменены" if changed else "карточка",
                         count=len(changed))
-            st.session_state[state.MEETING_ID] = editing  # the stages page opened next shows this meeting
+            state.choose_meeting(editing)  # the stages page opened next shows this meeting
             if changed:
                 state.flash("warning", f"Собрание № {editing} сохранено. Изменены условия, указанные в сообщении: "
                                        f"{'; '.join(changed)}. Сообщения, направленные раньше, содержат прежние условия: "

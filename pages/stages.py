@@ -73,7 +73,7 @@ if may_edit and dt.date.today() > meeting.end_date and not live_tally(sf, meetin
                     st.write("— " + line)
             else:
                 state.audit("meeting_repeated", new_id, new_meeting=new_id)
-                st.session_state[state.MEETING_ID] = new_id
+                state.choose_meeting(new_id)
                 state.flash("success", f"Создано повторное заочное собрание № {new_id} с реестром и повесткой "
                                        f"собрания № {meeting_id}. Проверьте даты и отправьте сообщения.")
                 st.rerun()

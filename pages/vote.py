@@ -59,12 +59,41 @@ def client_keys() -> list[str]:
 
 
 def sign_out() -> None:
-    for key in (VOTER, VOTER_CODE, STEP, DRAFT, RESULT):
+    for key in (VOTER, VOTER_CODE, STEP, DRAFT, RESULT, SAVED_DRAFT):
         st.session_state.pop(key, None)
-    browser.forget()
+    browser.sign_out("owner")  # a reload no longer opens the ballot
+
+
+SAVED_DRAFT = "voter_saved_draft"  # the ballot's state as last kept server side: written only on a change
+
+
+def ballot_state() -> dict:
+    """What a reload needs (services/web_sessions.py keeps it with the owner's session): the code
+    the ballot was opened with (its hash), the step, the answers chosen and not yet sent."""
+    return {"code_hash": st.session_state.get(VOTER_CODE), "step": st.session_state.get(STEP, "answer"),
+            "answers": {str(q): a for q, a in st.session_state.get(DRAFT, {}).items()}}
+
+
+def keep_ballot() -> None:
+    kept = ballot_state()
+    if st.session_state.get(SAVED_DRAFT) != kept:
+        browser.save_draft("owner", kept)
+        st.session_state[SAVED_DRAFT] = kept
 
 
 owner_id = st.session_state.get(VOTER)
+if owner_id is None:
+    # a reload mid-ballot, or a second tab: the ballot this browser opened with a code, and its answers
+    restored = browser.restore("owner")
+    if restored is not None and restored.owner_id is not None:
+        kept = restored.draft
+        owner_id = restored.owner_id
+        st.session_state[VOTER] = owner_id
+        st.session_state[VOTER_CODE] = kept.get("code_hash")
+        st.session_state[STEP] = kept.get("step") if kept.get("step") in ("answer", "review") else "answer"
+        st.session_state[DRAFT] = {int(q): a for q, a in (kept.get("answers") or {}).items()
+                                   if str(q).isdigit() and a in ANSWERS}
+        st.session_state[SAVED_DRAFT] = ballot_state()
 if owner_id is not None and browser.moved():
     sign_out()  # the session's id came from another browser: the ballot stays with the one that entered the code
     owner_id = None
@@ -75,8 +104,12 @@ if owner_id is not None:
     except CodeRefused as exc:
         sign_out()
         owner_id, notice = None, exc.message
+if owner_id is not None and not browser.still_signed_in("owner"):
+    sign_out()  # signed out in another tab, or idle past the timeout
+    owner_id, notice = None, "Сеанс завершён. Введите код ещё раз."
 if owner_id is not None:
     browser.keep()
+    browser.hand_over("owner")
 if owner_id is None:
     st.title("Голосование собственников")
     if notice:
@@ -96,6 +129,8 @@ if owner_id is None:
                 st.session_state[VOTER_CODE] = access.code_hash
                 st.session_state[STEP] = "answer"
                 st.session_state[DRAFT] = {}
+                browser.sign_in("owner", owner_id=access.owner_id, draft=ballot_state())
+                st.session_state[SAVED_DRAFT] = ballot_state()
                 st.rerun()
     st.caption("Нет кода? Обратитесь к инициатору собрания: вам выдадут новый код или бумажный бланк решения.")
     st.stop()
@@ -183,11 +218,14 @@ def submit() -> None:
         st.session_state[RESULT] = ("error", exc.message)
         return
     st.session_state[RESULT] = ("success", f"Решение № {stored.number} сохранено.")
+    st.session_state[DRAFT] = {}  # sent: nothing unsent is kept for a reload
+    keep_ballot()
     if page.electronic_counts:
         send_receipt_copy(sf, settings=rt.settings, decision_id=stored.id)
 
 
 if st.session_state.get(STEP) == "review":
+    keep_ballot()
     st.subheader("Проверьте ответы")
     show_answers(draft)
     if page.electronic_counts:
@@ -217,6 +255,7 @@ else:
                               label_visibility="collapsed")
             if choice:
                 draft[q.id] = LABELS[choice]
+    keep_ballot()  # a reload on this device finds the answers chosen so far
     missing = [q.number for q in page.questions if q.id not in draft]
     if st.button("Далее: проверить ответы", type="primary", width="stretch"):
         if missing:

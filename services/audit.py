@@ -32,6 +32,7 @@ log = logging.getLogger("kvorum.audit")
 ACTIONS = {
     "login": "Вход", "login_failed": "Неудачный вход", "logout": "Выход", "session_expired": "Сеанс истёк",
     "session_moved": "Сеанс открыт в другом браузере: завершён",
+    "session_ended": "Сеанс завершён в другой вкладке или администратором",
     "user_created": "Создан сотрудник", "user_changed": "Изменён сотрудник", "password_reset": "Сброшен пароль",
     "meeting_created": "Создано собрание", "meeting_updated": "Изменено собрание",
     "registry_imported": "Импорт реестра", "registry_edited": "Изменение реестра",

@@ -16,6 +16,7 @@ from services.errors import AuthError, NotFound, ValidationError
 from services.models import User, utcnow
 from services.throttle import Bucket, Policy, bucket_key, locks, prune, release, reserve
 from services.throttle import clear as clear_throttle
+from services.web_sessions import IDLE_TIMEOUT, revoke_user  # noqa: F401 (IDLE_TIMEOUT: app.py reads it here)
 
 ROLES = {"admin": "Администратор", "operator": "Оператор", "observer": "Наблюдатель"}
 MIN_PASSWORD = 8
@@ -26,7 +27,6 @@ ADDRESS_FREE_FAILURES = 20  # failures from one client address (a whole office m
 ADDRESS_POLICY = Policy(free=ADDRESS_FREE_FAILURES, first_wait=dt.timedelta(seconds=30), max_wait=MAX_LOCK)
 PRUNE_CHANCE = 0.01  # one login in a hundred drops counters quiet for a day
 
-IDLE_TIMEOUT = dt.timedelta(minutes=30)  # a staff session left alone this long ends
 COMMON_PASSWORDS = {"password1", "password123", "qwerty123", "qwerty12", "1q2w3e4r", "1q2w3e4r5t", "abc12345",
                     "passw0rd", "admin123", "administrator1", "welcome1", "zaq12wsx", "йцукен123", "пароль123",
                     "iloveyou1", "letmein1", "kvorum123"}
@@ -209,6 +209,8 @@ def update_user(session_factory, *, admin: StaffUser, user_id: int, role: str, i
         if (role != "admin" or not is_active) and user.role == "admin" and not _admins_left(s, user.id):
             raise ValidationError("Нельзя отключить или понизить последнего администратора.")
         user.role, user.is_active = role, is_active
+        if not is_active:
+            revoke_user(s, user.id)  # a disabled account's open browsers sign out at their next click
         record(s, actor=admin.username, action="user_changed", target_user=user.username, role=role,
                enabled=is_active)
 
@@ -225,6 +227,7 @@ def reset_password(session_factory, *, admin: StaffUser, user_id: int, new_passw
         user.password_hash = _hasher.hash(new_password)
         user.failed_logins, user.locked_until = 0, None
         clear_throttle(s, _user_key(user.id))
+        revoke_user(s, user.id)  # whoever knew the old password is signed out everywhere
         record(s, actor=admin.username, action="password_reset", target_user=user.username)
 
 

@@ -8,6 +8,9 @@ download at /media/<id> to whoever asks for it. Kvorum ties both to the browser 
 - A staff login (or an owner's code) remembers that browser for the session (`bind`); a session
   presented later by another browser — a second websocket with a stolen session id — no longer
   matches and is signed out by the page (`same_browser`).
+- `POST …/_kvorum/session` trades a sign-in's one-time ticket for the signed session cookie
+  `kvorum_session` (an owner's: `kvorum_ballot`; services/web_sessions.py), so a reload keeps the login; only from the browser
+  that signed in, once.
 - /media/ answers only to a browser that holds a signed-in session of this server process and
   has been seen within the idle timeout; to anyone else it is «not found». The files there are
   generated on click (deferred downloads) and live in this process's memory, so an in-process
@@ -89,16 +92,69 @@ def _cookies(scope) -> dict[str, str]:
     return {}
 
 
+def session_path(base_path: str = "") -> str:
+    """Where the page trades a ticket for the session cookie (under Streamlit's baseUrlPath)."""
+    return "/" + "/".join(p for p in (base_path.strip("/"), "_kvorum", "session") if p)
+
+
+def _trade(ticket: str, digest: str) -> tuple[str, str] | None:
+    from services import process
+    from services.web_sessions import trade_ticket
+
+    rt = process.runtime()
+    return trade_ticket(rt.session_factory, secret_key=rt.secret_key, ticket=ticket, browser_digest=digest)
+
+
+async def _read_body(receive, limit: int = 1024) -> bytes | None:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body"):
+            return body
+
+
 class BrowserGate:
-    """ASGI middleware: sets the browser cookie; refuses /media/ to a browser without a session."""
+    """ASGI middleware: sets the browser cookie; trades a sign-in's ticket for the session cookie;
+    refuses /media/ to a browser without a session."""
 
     def __init__(self, app, base_path: str = "") -> None:
         self.app = app
         self.media_prefix = "/" + "/".join(p for p in (base_path.strip("/"), "media") if p) + "/"
+        self.session_path = session_path(base_path)
+
+    async def _session(self, scope, receive, send) -> None:
+        import json
+
+        import anyio
+        cookie = None
+        body = await _read_body(receive) if scope.get("method") == "POST" else None
+        digest = browser_digest(_cookies(scope).get(COOKIE))
+        try:
+            ticket = json.loads(body or b"{}").get("ticket", "")
+        except (ValueError, AttributeError):
+            ticket = ""
+        if isinstance(ticket, str) and ticket and digest:
+            cookie = await anyio.to_thread.run_sync(_trade, ticket, digest)
+        headers = [(b"cache-control", b"no-store"), (b"content-type", b"text/plain; charset=utf-8")]
+        if cookie:
+            value = f"{cookie[0]}={cookie[1]}; Path=/; HttpOnly; SameSite=Strict"
+            if scope.get("scheme") == "https":
+                value += "; Secure"
+            headers.append((b"set-cookie", value.encode("ascii")))
+        await send({"type": "http.response.start", "status": 204 if cookie else 403, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope.get("path", "") == self.session_path or scope.get("path", "").endswith("/_kvorum/session"):
+            await self._session(scope, receive, send)
             return
         value = _cookies(scope).get(COOKIE)
         if scope.get("path", "").startswith(self.media_prefix) and not is_signed_in(browser_digest(value)):

@@ -122,10 +122,43 @@ def require_meeting() -> int:
             get_meeting(session_factory(), meeting_id)
             return meeting_id
         except NotFound:
-            st.session_state[MEETING_ID] = None
+            choose_meeting(None)
     st.info("Сначала выберите собрание.")
     page_link(PAGE_MEETINGS, label="К списку собраний", icon=":material/list:")
     st.stop()
+
+
+def choose_meeting(meeting_id: int | None) -> None:
+    """The meeting the stage pages show, in the session and in the address (?meeting=N): a reload,
+    a bookmark or a link sent to a colleague opens the same meeting."""
+    st.session_state[MEETING_ID] = meeting_id
+    if meeting_id is None:
+        st.query_params.pop(ADDRESS_MEETING, None)
+    else:
+        st.query_params[ADDRESS_MEETING] = str(meeting_id)
+
+
+ADDRESS_MEETING = "meeting"
+
+
+def meeting_in_address() -> None:
+    """app.py, on every signed-in run: a fresh session (a reload, a new tab, a bookmark) takes the
+    meeting from the address; otherwise the address follows the session's choice (a page switch
+    in the sidebar drops the query)."""
+    from services.errors import NotFound
+    from services.meetings import get_meeting
+
+    chosen = st.session_state.get(MEETING_ID)
+    given = str(st.query_params.get(ADDRESS_MEETING) or "")
+    if chosen is None and given.isdigit() and len(given) < 12:
+        try:
+            get_meeting(session_factory(), int(given))
+        except NotFound:
+            st.query_params.pop(ADDRESS_MEETING, None)
+        else:
+            st.session_state[MEETING_ID] = int(given)
+    elif chosen is not None and given != str(chosen):
+        st.query_params[ADDRESS_MEETING] = str(chosen)
 
 
 def back_to_stages() -> None:
