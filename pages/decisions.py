@@ -8,7 +8,6 @@ import json
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from services.attendance import attendance, attendance_sheet_docx, record_attendance, remove_attendance
 from services.auth import can
@@ -60,7 +59,7 @@ JOINT_PICK = "decisions_joint_pick"  # (decision id, its number, premise) awaiti
 MARK_LABELS = list(MARKS.values())  # «За» … «Несколько отметок»: none is chosen until the analyst does
 MARK_KEYS = {v: k for k, v in MARKS.items()}
 OWNER_LABEL = "Собственник (начните вводить номер помещения или ФИО)"
-# Runs in the component's same-origin iframe: finds the owner search by its label and focuses it
+# Runs in st.iframe's same-origin frame (the successor of components.html): finds the owner search by its label and focuses it
 # (retrying while the page renders). No request leaves the page.
 FOCUS_SCRIPT = """<script>/* __NONCE__ */
 const label = __LABEL__;
@@ -252,8 +251,8 @@ else:
     focus = st.session_state.pop(FOCUS_OWNER, None)
     if focus is not None:
         # the cursor back in the owner search for the next ballot: a same-origin script, no request
-        components.html(FOCUS_SCRIPT.replace("__LABEL__", json.dumps(OWNER_LABEL.split(" (")[0]))
-                        .replace("__NONCE__", str(focus)), height=0)
+        st.iframe(FOCUS_SCRIPT.replace("__LABEL__", json.dumps(OWNER_LABEL.split(" (")[0]))
+                  .replace("__NONCE__", str(focus)), height=1)
 
 # ---------- correcting or annulling a paper decision ----------
 live = paper_decisions(sf, meeting_id=meeting_id)
