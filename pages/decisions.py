@@ -220,12 +220,13 @@ else:
         a.selectbox(OWNER_LABEL, list(options), format_func=options.get, index=None,
                     placeholder="пом. 12 — Иванов …", key=f"paper_owner_{v}")
         b.text_input("Отметки с клавиатуры", key=f"paper_typed_{v}", max_chars=3 * len(questions) + 10,
-                     placeholder="например, " + "1230"[:len(questions)] + "1" * max(len(questions) - 4, 0),
-                     help=f"По одному знаку на вопрос, по порядку: {TYPED_LEGEND}. Enter — сохранить решение.")
+                     placeholder="например, " + "1230"[:len(questions)] + "1" * max(len(questions) - 4, 0))
         c.date_input("Дата получения", value=st.session_state.get(LAST_RECEIVED, dt.date.today()),
                      max_value=dt.date.today(), format="DD.MM.YYYY", key=f"paper_received_{v}")
-        st.caption(f"Отметки — строкой ({TYPED_LEGEND}) или кнопками у каждого вопроса. Выберите отметку для "
-                   "каждого вопроса, «Нет отметки» тоже: пропущенный вопрос не сохраняется.")
+        # no help icon on the line: it would be one more Tab stop between the owner and the marks
+        st.caption(f"Отметки — строкой, по одному знаку на вопрос по порядку ({TYPED_LEGEND}), или кнопками у "
+                   "каждого вопроса. Выберите отметку для каждого вопроса, «Нет отметки» тоже: пропущенный вопрос "
+                   "не сохраняется. С клавиатуры: собственник — Enter, Tab, Tab — отметки — Enter сохраняет.")
         for q in questions:
             st.radio(f"{q.number}. {state.md(q.text)}", MARK_LABELS, horizontal=True, index=None,
                      key=f"mark_{v}_{q.id}")
