@@ -27,6 +27,13 @@ st.title("Активность")
 st.caption(f"{state.md(meeting.address)} · голосование {meeting.start_date:%d.%m.%Y} — {meeting.end_date:%d.%m.%Y}")
 today = dt.date.today()
 voting_open = meeting.start_date <= today <= meeting.end_date
+# each column as wide as its header; «Вопрос» takes the rest and shows the text's beginning
+VERDICT_WIDTHS = {"№": st.column_config.NumberColumn(width=40), "Вопрос": st.column_config.TextColumn(width=250),
+                  "Решение": st.column_config.TextColumn(width=95),
+                  "«За», % по правилу": st.column_config.TextColumn(width=150),
+                  "Требуется": st.column_config.TextColumn(width=205),
+                  "За, голосов": st.column_config.TextColumn(width=100),
+                  "Против, голосов": st.column_config.TextColumn(width=125)}
 ANSWER_COLORS = alt.Scale(domain=["За", "Против", "Воздержался", "Недействительно"],
                           range=["#2e7d32", "#c62828", "#f9a825", "#9e9e9e"])
 
@@ -104,10 +111,9 @@ def render() -> None:
             tooltip=["Вопрос", "Ответ", alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов"), "Решение"])
         st.altair_chart(bars.configure(locale=RU), width="stretch")
         # the verdict next to the percentage its majority is measured against (services/results.py)
+        # no horizontal scroll at 1440 px: abstentions and invalid votes are in the chart above and the .xlsx
         st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",
-                     column_config={"№": st.column_config.NumberColumn(width=40),
-                                    "Вопрос": st.column_config.TextColumn(width="large"),
-                                    "Решение": st.column_config.TextColumn(width=95)})
+                     column_order=VERDICT_COLUMNS[:7], column_config=VERDICT_WIDTHS)
     st.download_button("Скачать показатели (.xlsx)", data=lambda: activity_xlsx(sf, meeting_id=meeting_id, tally=t),
                        file_name=f"активность_ОСС_{meeting_id}.xlsx", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

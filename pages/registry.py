@@ -11,7 +11,11 @@ from services.errors import DomainError
 from services.figures import count_of, format_area, format_count, format_votes, plural
 from services.meetings import get_meeting
 from services.registry import (
+    COL_CONTACTS,
+    COL_DATE,
+    COL_DOC,
     COL_STATUS,
+    REGISTRY_COLUMNS,
     EDITABLE_COLUMNS,
     REGISTRY_PAGE_ROWS,
     OwnerInput,
@@ -279,6 +283,12 @@ for line in st.session_state[ERRORS]:
     st.error(line)
 if search and frame.empty:
     st.info("Никто не найден.")
+# At 1440 px with the sidebar open the table has about 980 px; the eight columns under their full
+# headers (an editable one has a pencil before its header) need about 1 300. The contacts and the
+# ownership documents are shown on request, so «Статус» and every header fit without a horizontal scroll.
+more = st.toggle("Показать контакты и документы о праве собственности", key="registry_more_columns")
+if more:
+    st.caption("Все столбцы реестра: таблица прокручивается вправо.")
 st.data_editor(
     frame.reset_index(drop=True),  # positions map to ids through EDITOR_IDS
     key=f"registry_editor_{st.session_state[EDITOR_V]}",
@@ -288,15 +298,17 @@ st.data_editor(
     width="stretch",
     height=min(38 + 35 * max(len(frame), 3), 700),
     disabled=[COL_STATUS],
-    column_config={
-        "Номер помещения": st.column_config.TextColumn(required=True, width=90),
-        "Общая площадь": st.column_config.TextColumn(required=True, width=100, help="Например: 50,00 м²"),
-        "ФИО/Наименование собственника": st.column_config.TextColumn(required=True, width=330),
-        "Доля собственника": st.column_config.TextColumn(width=80, help="1, 1/2, 0,5 или 50%"),
-        "Номер документа": st.column_config.TextColumn(width=170),
-        "Дата документа": st.column_config.TextColumn(width=100, help="ДД.ММ.ГГГГ"),
-        "Адрес эл. почты и номер телефона": st.column_config.TextColumn(width=260),
-        COL_STATUS: st.column_config.TextColumn(width=80, help="Отправка кода и вход по коду — на этапе уведомления"),
+    column_order=[c for c in REGISTRY_COLUMNS if more or c not in (COL_DOC, COL_DATE, COL_CONTACTS)],
+    column_config={  # each at least as wide as its header (14 px semibold), its pencil and its padding
+        "Номер помещения": st.column_config.TextColumn(required=True, width=155),
+        "Общая площадь": st.column_config.TextColumn(required=True, width=140, help="Например: 50,00 м²"),
+        "ФИО/Наименование собственника": st.column_config.TextColumn(required=True, width=360),
+        "Доля собственника": st.column_config.TextColumn(width=160, help="1, 1/2, 0,5 или 50%"),
+        COL_DOC: st.column_config.TextColumn(width=180),
+        COL_DATE: st.column_config.TextColumn(width=140, help="ДД.ММ.ГГГГ"),
+        COL_CONTACTS: st.column_config.TextColumn(width=280),
+        COL_STATUS: st.column_config.TextColumn(width=110, help="✉ — уведомление отправлено, 🔑 — вход по коду; "
+                                                             "отправка кода и вход — на этапе уведомления"),
     },
 )
 st.caption("Щёлкните ячейку, чтобы исправить значение; строку можно добавить внизу таблицы или удалить, "

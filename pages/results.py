@@ -76,10 +76,15 @@ if t.online_records:
             f"{count_of(t.online_records, 'собственник', 'собственника', 'собственников')}, {format_votes(t.online_votes)} "
             "голосов — в подсчёт не входят, пока не зарегистрированы подписанные решения.")
 # each verdict next to the percentage its majority is measured against, in a table that fits the page
+# (no horizontal scroll at 1440 px: abstentions and invalid votes are in the expander below and the .xlsx)
 st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",
-             key="results_verdicts", column_config={
-                 "№": st.column_config.NumberColumn(width=40), "Вопрос": st.column_config.TextColumn(width="large"),
-                 "Решение": st.column_config.TextColumn(width=95)})
+             key="results_verdicts", column_order=VERDICT_COLUMNS[:7], column_config={
+                 "№": st.column_config.NumberColumn(width=40), "Вопрос": st.column_config.TextColumn(width=250),
+                 "Решение": st.column_config.TextColumn(width=95),
+                 "«За», % по правилу": st.column_config.TextColumn(width=150),
+                 "Требуется": st.column_config.TextColumn(width=205),
+                 "За, голосов": st.column_config.TextColumn(width=100),
+                 "Против, голосов": st.column_config.TextColumn(width=125)})
 with st.expander("Все показатели: голоса и проценты от участников и от всех голосов"):
     header, rows = results_rows(t)
     table = pd.DataFrame(rows, columns=header)
