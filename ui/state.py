@@ -68,6 +68,20 @@ def russian_widgets() -> None:
     st.html(RUSSIAN_WIDGETS_CSS.replace("{limit}", f"Файл до {MAX_FILE_BYTES // 1024 // 1024}\u00a0МБ"))
 
 
+# A table's toolbar: Streamlit's English tip of the hovered button, by the button's aria-label, in Russian.
+# Only one tip is open at a time, the hovered button's: the page (body) is matched while that button is hovered.
+_TOOLBAR_LABELS = {
+    "Search": "Поиск по таблице", "Fullscreen": "Во весь экран", "Close fullscreen": "Выйти из полноэкранного режима",
+    "Show/hide columns": "Показать или скрыть столбцы", "Add row": "Добавить строку", "Delete row(s)": "Удалить строки",
+    "Clear selection": "Снять выделение", "Edit": "Изменить", "Save (": "Сохранить", "Cancel (": "Отменить",
+}
+_TIP_TEXT = '[data-testid="stTooltipContent"] [data-testid="stMarkdownContainer"] p'
+_TOOLBAR_TIPS = "\n".join(
+    f'body:has([data-testid="stElementToolbarButton"] button[aria-label^="{english}"]:hover) {_TIP_TEXT}'
+    f' {{ font-size: 0; }}\n'
+    f'body:has([data-testid="stElementToolbarButton"] button[aria-label^="{english}"]:hover) {_TIP_TEXT}::after'
+    f' {{ content: "{russian}"; font-size: 0.875rem; }}'
+    for english, russian in _TOOLBAR_LABELS.items())
 _DROPZONE = '[data-testid="stFileUploaderDropzone"]'
 _SEGMENT = '[data-testid="stDateInputField"] [role="spinbutton"][data-placeholder="true"]'
 RUSSIAN_WIDGETS_CSS = f"""<style>
@@ -85,6 +99,9 @@ RUSSIAN_WIDGETS_CSS = f"""<style>
 {_SEGMENT}[data-type="year"]::after {{ content: "ГГГГ"; font-size: 1rem; }}
 [data-testid="stFullScreenFrame"]:has([data-testid="stVegaLiteChart"]) [data-testid="stElementToolbar"]
   {{ display: none; }}
+[data-testid="stElementToolbarButton"]:has(button[aria-label^="Download as CSV"]) {{ display: none; }}
+[data-testid="stFileChipName"] ~ * {{ display: none; }}
+{_TOOLBAR_TIPS}
 </style>"""
 
 

@@ -137,3 +137,45 @@ def test_charts_write_numbers_the_russian_way_and_have_no_english_toolbar(page, 
     for english in ("Download as PNG", "Show data", "Fullscreen"):
         expect(charts.get_by_role("button", name=english)).to_have_count(0)
     page.screenshot(path=str(screenshot_dir / "local_activity_chart.png"))
+
+
+TABLE_TIPS = {"Search": "Поиск по таблице", "Fullscreen": "Во весь экран",
+              "Show/hide columns": "Показать или скрыть столбцы"}
+
+
+def test_a_tables_toolbar_has_russian_tips_and_no_csv_download(page, server, screenshot_dir):
+    open_demo(page, server)
+    go(page, "Итоги и протокол")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.hover()  # the toolbar shows on hover
+    toolbar = page.get_by_test_id("stElementToolbar").first
+    expect(toolbar.get_by_role("button", name="Search")).to_be_visible()
+    # the .xlsx downloads below are the page's export: the CSV of the shown columns is not offered
+    expect(page.get_by_test_id("stElementToolbarButton").filter(
+        has=page.get_by_role("button", name="Download as CSV"))).to_be_hidden()
+    for english, russian in TABLE_TIPS.items():
+        toolbar.get_by_role("button", name=english, exact=True).hover()
+        tip = page.get_by_test_id("stTooltipContent").locator("p")
+        expect(tip).to_be_visible()  # Streamlit's tip opens a second after the pointer stops
+        # Streamlit's English is still in the page, drawn at no size; the Russian is drawn in its place
+        assert (tip.inner_text(), drawn_size(tip), after(tip)) == (english, "0px", russian)
+        if english == "Search":
+            page.screenshot(path=str(screenshot_dir / "local_table_tip.png"))
+        page.mouse.move(0, 0)
+        expect(tip).to_have_count(0)
+        grid.hover()
+
+
+def test_an_uploaded_files_chip_shows_no_english_size(page, server, tmp_path):
+    open_demo(page, server)
+    go(page, "Реестр собственников")
+    page.get_by_text("Загрузить реестр из файла").click()
+    path = tmp_path / "реестр.csv"
+    path.write_text("Номер помещения;Общая площадь;ФИО/Наименование собственника;Доля собственника\n"
+                    "1;50;Иванов Иван Иванович;1\n" * 1, encoding="utf-8")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    chip = page.get_by_test_id("stFileChip")
+    expect(chip.get_by_test_id("stFileChipName")).to_have_text("реестр.csv")
+    size = chip.get_by_test_id("stFileChipName").locator("xpath=following-sibling::*[1]")
+    assert re.fullmatch(r"[\d.]+\s*(B|KB|MB)", size.inner_text())  # Streamlit's own «123B», in the page…
+    expect(size).to_be_hidden()  # …and not shown
