@@ -518,12 +518,26 @@ def test_a_paper_decision_with_an_unmarked_question_counts_except_for_that_quest
         open_page, session_factory, busy_meeting):
     meeting_id, qs = busy_meeting["meeting_id"], busy_meeting["questions"]
     at = open_page(PAGE_DECISIONS, meeting_id)
-    marks = ["За", "Нет отметки", "Против", None, "Несколько отметок"]
+    # a question left without a choice is refused, never saved as a silent «нет отметки» (issue 16, item 6)
+    at = fill_paper_form(at, owner_id=busy_meeting["c"], marks=["За", "Нет отметки", "Против", None,
+                                                                 "Несколько отметок"], received=TODAY)
+    assert_ran_cleanly(at)
+    assert any("Не выбрана отметка" in e.value and "4" in e.value for e in at.error), [e.value for e in at.error]
+    assert not [d for d in stored_decisions(session_factory, meeting_id) if d.kind == "paper"]
+
+    at = open_page(PAGE_DECISIONS, meeting_id)
+    marks = ["За", "Нет отметки", "Против", "Нет отметки", "Несколько отметок"]
     at = fill_paper_form(at, owner_id=busy_meeting["c"], marks=marks, received=TODAY)
     assert_ran_cleanly(at)
     assert not at.error
-    [flash] = flashes(at, "success")
-    assert flash.startswith(f"Решение № {meeting_id}-00002 (пом. ") and flash.endswith("сохранено: учитывается.")
+    # invalid questions make it a warning, not a plain success
+    assert not flashes(at, "success")
+    [flash] = flashes(at, "warning")
+    flash = flash.replace("\\", "")  # the owner's name is Markdown-escaped (state.md); shown as typed
+    assert flash.startswith(f"Решение № {meeting_id}-00002 (пом. ") and "сохранено: учитывается." in flash
+    # the save message names each invalid question and why
+    assert "вопрос 2: нет отметки" in flash and "вопрос 4: нет отметки" in flash, flash
+    assert "вопрос 5: несколько отметок" in flash, flash
 
     [paper] = [d for d in stored_decisions(session_factory, meeting_id) if d.kind == "paper"]
     assert (paper.owner_id, paper.status, paper.counted_slot) == (busy_meeting["c"], "counted", busy_meeting["c"])
@@ -534,8 +548,8 @@ def test_a_paper_decision_with_an_unmarked_question_counts_except_for_that_quest
     table = decisions_table(at)
     row = table[table["Вид"] == KINDS["paper"]].iloc[0]
     assert row["Статус"] == STATUSES["counted"]
-    assert [row[f"Вопрос {n}"] for n in range(1, 6)] == ["За", "Недействительно", "Против", "Недействительно",
-                                                         "Недействительно"]
+    assert [row[f"Вопрос {n}"] for n in range(1, 6)] == ["За", "Нет отметки", "Против", "Нет отметки",
+                                                         "Несколько отметок"]
     # the form is blank for the next decision: a mark left over from this one would be saved
     # into the next owner's decision whenever the operator skips that question
     assert [r.value for r in at.radio if r.key and r.key.startswith("mark_")] == [None] * 5
