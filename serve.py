@@ -17,7 +17,8 @@ import sys
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.web import cli
 
-from services import process, warmup
+from services import process
+from ui import warmup
 from services.settings import SettingsError
 
 if __name__ == "__main__":
@@ -26,9 +27,10 @@ if __name__ == "__main__":
         process.start()  # also the umask: files this process creates are its account's only
     except SettingsError as exc:
         sys.exit(f"Ошибка настроек: {exc}")
-    # the pages' imports now, not on each page's first visit (services/warmup.py, bench/page_speed.py)
+    # the pages' imports now, not on each page's first visit (ui/warmup.py, bench/page_speed.py)
     warmup.warm_first_page()
-    warmup.warm_pages_in_background()
+    warmup.warm_pages()
+    warmup.freeze_heap()
     # asgi.py: app.py behind the browser gate (ui/gate.py), Streamlit's own st.App way to add middleware
     sys.argv = ["streamlit", "run", "asgi.py", *sys.argv[1:]]
     sys.exit(cli.main())
