@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.meetings import get_meeting
-from services.results import VERDICT_COLUMNS, activity_xlsx, live_activity_figures, verdict_rows
+from services.results import VERDICT_COLUMNS, activity_xlsx, live_activity_figures, no_quorum_note, verdict_rows
 from services.figures import chart_locale, count_of, format_percent, format_votes, round2
 from services.tally import live_tally
 from ui import state
@@ -110,6 +110,8 @@ def render() -> None:
             color=alt.Color("Ответ:N", scale=ANSWER_COLORS),
             tooltip=["Вопрос", "Ответ", alt.Tooltip(f"{VOTES_TEXT}:N", title="Голосов"), "Решение"])
         st.altair_chart(bars.configure(locale=RU), width="stretch")
+        if note := no_quorum_note(t):
+            st.caption(note)
         # the verdict next to the percentage its majority is measured against (services/results.py)
         # no horizontal scroll at 1440 px: abstentions and invalid votes are in the chart above and the .xlsx
         st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",

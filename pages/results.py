@@ -27,6 +27,7 @@ from services.results import (
     VERDICT_COLUMNS,
     results_rows,
     results_xlsx,
+    no_quorum_note,
     verdict_rows,
     save_protocol_data,
 )
@@ -75,6 +76,8 @@ if t.online_records:
     st.info(f"Заполнено онлайн, решение не сдано: "
             f"{count_of(t.online_records, 'собственник', 'собственника', 'собственников')}, {format_votes(t.online_votes)} "
             "голосов — в подсчёт не входят, пока не зарегистрированы подписанные решения.")
+if note := no_quorum_note(t):
+    st.warning(note, icon=":material/group_off:")
 # each verdict next to the percentage its majority is measured against, in a table that fits the page
 # (no horizontal scroll at 1440 px: abstentions and invalid votes are in the expander below and the .xlsx)
 st.dataframe(pd.DataFrame(verdict_rows(t), columns=VERDICT_COLUMNS), hide_index=True, width="stretch",

@@ -138,6 +138,15 @@ VERDICT_COLUMNS = ["№", "Вопрос", "Решение", "«За», % по п
                    "Воздержались, голосов", "Недействительно, голосов"]
 
 
+def no_quorum_note(t: Tally) -> str | None:
+    """Said above the verdicts while there is no quorum: a «не принято» beside a share above its bar
+    otherwise reads as a contradiction (ЖК РФ ст. 45 ч. 3: without a quorum the meeting decides nothing)."""
+    if t.quorum:
+        return None
+    return ("Кворума нет: ни одно решение не принято, какой бы ни была доля «за» (ЖК РФ ст. 45 ч. 3). "
+            f"Для кворума нужно более 50 % всех голосов, сейчас — {format_percent(t.participation)}.")
+
+
 def verdict_rows(t: Tally) -> list[dict]:
     """Each question's verdict next to the percentage its majority is measured against (of the
     participants for a simple majority, of all votes otherwise) and the bar it had to clear: what

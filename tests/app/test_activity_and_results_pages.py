@@ -115,6 +115,8 @@ def test_exactly_half_shows_what_is_missing_to_the_quorum(open_page, session_fac
     at = open_page(PAGE_RESULTS, m)
     assert metrics(at)["Кворум"][0] == "нет"
     assert list(results_table(at)["Решение"]) == ["не принято"] * 3
+    # and the page says why, above the verdicts: without a quorum nothing is adopted
+    assert any(w.startswith("Кворума нет: ни одно решение не принято") and "50,00" in w for w in texts(at.warning))
 
 
 def test_saving_the_protocol_without_a_chair_is_refused_in_russian(open_page, session_factory):
