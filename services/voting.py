@@ -674,7 +674,10 @@ def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id:
         key = instance_key(s, secret_key)
         if key is None:
             raise DomainError("Нет ключа экземпляра: выбор не сохранён (печати решений нельзя обновить).")
-        chosen = s.get(Decision, decision_id)
+        # the chain's lock, as a correction takes it (_replace_decision): a choice and a correction of
+        # the same holding at once are done one after the other, never interleaved
+        s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count))
+        chosen = s.get(Decision, decision_id, populate_existing=True)
         if chosen is None or chosen.meeting_id != meeting_id:
             raise NotFound("Решение не найдено.")
         if chosen.status not in ("counted", "joint_same", "joint_conflict", "superseded"):
@@ -730,28 +733,42 @@ KEEP = object()  # «the representative of the decision corrected», the default
 
 
 def _resettle_holding(s: Session, key: str, meeting_id: int, owner: OwnerRecord) -> None:
-    """After a joint holding's decision was corrected or annulled: the holding's counted place goes
-    to its earliest remaining decision received in time, if free, and every other co-owner's
-    decision is «joint_same» or «joint_conflict» again against the one that counts now."""
+    """After a decision was corrected or annulled, the holding (an owner alone, or joint co-owners)
+    is settled again, so that a valid decision received in time is never left out of the count:
+
+    - its counted place, if free, goes to the earliest remaining decision received in time — a
+      co-owner's (agreeing, differing, or set aside by the analyst's choice) or the owner's own
+      second decision kept as a «conflict» (say, the analyst keyed one owner's paper under another's
+      name; annulling the mistake brings the real owner's decision back into the count);
+    - every other decision of the holding is then, against the one that counts, the owner's own
+      second decision («conflict») or a co-owner's, «joint_same» or «joint_conflict»; a choice the
+      analyst made while its chosen decision still counts («superseded») is kept."""
     members = member_ids(s, owner)
-    if len(members) < 2:
-        return
+    slot = slot_of(s, owner)
+    counted = s.scalars(select(Decision).where(Decision.meeting_id == meeting_id,
+                                               Decision.counted_slot == slot)).first()
+    kinds = ["paper"]
+    if s.scalar(select(Meeting.electronic_decisions_count).where(Meeting.id == meeting_id)):
+        kinds.append("electronic")
+    waiting = ("joint_same", "joint_conflict") if counted is not None else (
+        "joint_same", "joint_conflict", "conflict", "superseded")
     live = s.scalars(select(Decision).where(
-        Decision.meeting_id == meeting_id, Decision.owner_id.in_(members),
-        Decision.status.in_(("counted", "joint_same", "joint_conflict"))).order_by(Decision.seq)).all()
-    if not live:
-        return
-    counted = next((d for d in live if d.counted_slot is not None), None)
+        Decision.meeting_id == meeting_id, Decision.owner_id.in_(members), Decision.kind.in_(kinds),
+        Decision.status.in_(waiting)).order_by(Decision.seq)).all()
     changed = []
     if counted is None:
-        counted = live[0]
-        counted.status, counted.counted_slot = "counted", slot_of(s, owner)
+        if not live:
+            return
+        counted, live = live[0], live[1:]
+        counted.status, counted.counted_slot = "counted", slot
+        s.flush()
         changed.append(counted)
     ref = _answers_of(s, counted.id)
     for d in live:
-        if d is counted:
-            continue
-        status = "joint_same" if _answers_of(s, d.id) == ref else "joint_conflict"
+        if d.owner_id == counted.owner_id:
+            status = "conflict"
+        else:
+            status = "joint_same" if _answers_of(s, d.id) == ref else "joint_conflict"
         if status != d.status:
             d.status = status
             changed.append(d)

@@ -216,6 +216,43 @@ def test_a_joint_holding_counts_once_through_corrections_and_annulments(session_
     assert verify_decisions(session_factory, secret_key=SECRET).ok
 
 
+def test_annulling_the_counted_decision_brings_the_owners_other_decision_into_the_count(session_factory, house):
+    """The analyst keyed another paper as Андреев's; his real decision then arrived and was kept as a
+    «conflict». Annulling the mistake must count the real one, not leave the flat out of the count."""
+    mistake = paper(session_factory, house, ANDREEV, "for", "for", "for")
+    real = paper(session_factory, house, ANDREEV, "against", "against", "for")
+    assert (mistake.status, real.status) == ("counted", "conflict")
+    annul_decision(session_factory, secret_key=SECRET, meeting_id=house["meeting"], decision_id=mistake.id,
+                   reason="бланк другого собственника", user="anna")
+    assert (row(session_factory, real.id).status, row(session_factory, real.id).counted_slot) == (
+        "counted", house[ANDREEV])
+    assert live_tally(session_factory, meeting_id=house["meeting"]).participants == 40
+    assert votes(session_factory, house, 1, "against") == 40 and votes(session_factory, house, 1, "for") == 0
+    assert house[ANDREEV] not in not_answered_owner_ids(session_factory, meeting_id=house["meeting"])
+    assert_count_is_the_recount(session_factory, house)
+    assert verify_decisions(session_factory, secret_key=SECRET).ok
+
+
+def test_annulling_the_analysts_choice_puts_the_co_owners_decision_back(session_factory, house):
+    from services.voting import joint_conflicts, settle_joint_conflict
+
+    first = paper(session_factory, house, VLASOV, "for", "for", "for")
+    second = paper(session_factory, house, VLASOVA, "against", "for", "for")
+    assert second.status == "joint_conflict"
+    settle_joint_conflict(session_factory, meeting_id=house["meeting"], decision_id=second.id, user="anna",
+                          secret_key=SECRET)
+    assert row(session_factory, first.id).status == "superseded"
+    annul_decision(session_factory, secret_key=SECRET, meeting_id=house["meeting"], decision_id=second.id,
+                   reason="подписал не собственник", user="anna")
+    # the set-aside co-owner's decision counts again: the holding is not dropped from the count
+    assert row(session_factory, first.id).status == "counted"
+    assert live_tally(session_factory, meeting_id=house["meeting"]).participants == 40
+    assert votes(session_factory, house, 1, "for") == 40
+    assert joint_conflicts(session_factory, meeting_id=house["meeting"]) == []
+    assert_count_is_the_recount(session_factory, house)
+    assert verify_decisions(session_factory, secret_key=SECRET).ok
+
+
 def test_a_closed_count_refuses_a_correction(session_factory):
     mid = meeting_with_registry(session_factory)
     ids = closing_owners(session_factory, mid)
