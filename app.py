@@ -9,6 +9,7 @@ import streamlit as st
 from services.audit import record
 from services.auth import IDLE_TIMEOUT, ROLES, authenticate, get_user
 from services.first_run import announce_setup_code, create_first_admin_with_code
+from services import web_sessions
 from services.errors import DomainError
 from ui import browser, client, state
 
@@ -78,6 +79,7 @@ def logout(action: str = "logout") -> None:
     if user is not None:
         record(state.session_factory(), actor=user.username, action=action)
     browser.sign_out("staff")  # the server-side session ends: a reload shows the login
+    browser.sign_out("owner")  # and a ballot a colleague opened with an owner's code on this browser
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if action == "session_expired":
@@ -105,13 +107,18 @@ if user is not None and get_user(state.session_factory(), user.id) is None:
     logout()
     user = None
 now = time.monotonic()
-if user is not None and now - st.session_state.get(LAST_SEEN, now) > IDLE_TIMEOUT.total_seconds():
-    logout("session_expired")
-    user = None
-if user is not None and not browser.still_signed_in("staff"):
-    # ended elsewhere: a logout in another tab, or the account's password reset
-    logout("session_ended")
-    user = None
+if user is not None:
+    # the idle timeout: the server-side session's, shared by the browser's tabs (a tab left alone is
+    # not signed out while another is in use); this tab's own clock only without one
+    where = browser.session_state("staff")
+    if where == web_sessions.IDLE or (where is None and
+                                      now - st.session_state.get(LAST_SEEN, now) > IDLE_TIMEOUT.total_seconds()):
+        logout("session_expired")
+        user = None
+    elif where == web_sessions.ENDED:
+        # ended elsewhere: a logout in another tab, a disabled account, a password reset
+        logout("session_ended")
+        user = None
 st.session_state[LAST_SEEN] = now
 if user is not None:
     browser.keep()

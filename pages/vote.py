@@ -19,6 +19,7 @@ from services.voting import (
     submit_online_decision,
     voter_page,
 )
+from services import web_sessions
 from ui import browser, client, state
 
 VOTER = "voter_owner_id"
@@ -59,12 +60,21 @@ def client_keys() -> list[str]:
 
 
 def sign_out() -> None:
-    for key in (VOTER, VOTER_CODE, STEP, DRAFT, RESULT, SAVED_DRAFT):
+    for key in (VOTER, VOTER_CODE, STEP, DRAFT, RESULT, SAVED_DRAFT, PENDING):
         st.session_state.pop(key, None)
     browser.sign_out("owner")  # a reload no longer opens the ballot
 
 
 SAVED_DRAFT = "voter_saved_draft"  # the ballot's state as last kept server side: written only on a change
+PENDING = "voter_pending_answers"  # (owner id, step, answers) kept from before a reload, until the code
+
+
+def signing_by_code(owner_id: int) -> bool:
+    """Whether the owner's meeting counts decisions signed with the code (DOMAIN.md rule 2)."""
+    try:
+        return voter_page(sf, owner_id=owner_id).electronic_counts
+    except DomainError:
+        return False
 
 
 def ballot_state() -> dict:
@@ -82,29 +92,37 @@ def keep_ballot() -> None:
 
 
 owner_id = st.session_state.get(VOTER)
-if owner_id is None:
+notice = None
+if owner_id is None and PENDING not in st.session_state:
     # a reload mid-ballot, or a second tab: the ballot this browser opened with a code, and its answers
     restored = browser.restore("owner")
     if restored is not None and restored.owner_id is not None:
         kept = restored.draft
-        owner_id = restored.owner_id
-        st.session_state[VOTER] = owner_id
-        st.session_state[VOTER_CODE] = kept.get("code_hash")
-        st.session_state[STEP] = kept.get("step") if kept.get("step") in ("answer", "review") else "answer"
-        st.session_state[DRAFT] = {int(q): a for q, a in (kept.get("answers") or {}).items()
-                                   if str(q).isdigit() and a in ANSWERS}
-        st.session_state[SAVED_DRAFT] = ballot_state()
+        answers = {int(q): a for q, a in (kept.get("answers") or {}).items() if str(q).isdigit() and a in ANSWERS}
+        step = kept.get("step") if kept.get("step") in ("answer", "review") else "answer"
+        if signing_by_code(restored.owner_id):
+            # where a code-signed decision counts, the code signs it: the cookie alone does not open a
+            # ballot that can be signed (a shared computer's next user); the answers wait for the code
+            st.session_state[PENDING] = (restored.owner_id, step, answers)
+        else:
+            owner_id = restored.owner_id
+            st.session_state[VOTER] = owner_id
+            st.session_state[VOTER_CODE] = kept.get("code_hash")
+            st.session_state[STEP] = step
+            st.session_state[DRAFT] = answers
+            st.session_state[SAVED_DRAFT] = ballot_state()
+if owner_id is None and PENDING in st.session_state:
+    notice = "Для подписи решения введите код ещё раз: ответы, выбранные на этом устройстве, сохранены."
 if owner_id is not None and browser.moved():
     sign_out()  # the session's id came from another browser: the ballot stays with the one that entered the code
     owner_id = None
-notice = None
 if owner_id is not None:
     try:
         check_access(sf, owner_id=owner_id, code_hash=st.session_state.get(VOTER_CODE))
     except CodeRefused as exc:
         sign_out()
         owner_id, notice = None, exc.message
-if owner_id is not None and not browser.still_signed_in("owner"):
+if owner_id is not None and browser.session_state("owner") in (web_sessions.IDLE, web_sessions.ENDED):
     sign_out()  # signed out in another tab, or idle past the timeout
     owner_id, notice = None, "Сеанс завершён. Введите код ещё раз."
 if owner_id is not None:
@@ -129,6 +147,10 @@ if owner_id is None:
                 st.session_state[VOTER_CODE] = access.code_hash
                 st.session_state[STEP] = "answer"
                 st.session_state[DRAFT] = {}
+                pending = st.session_state.pop(PENDING, None)
+                if pending and pending[0] == access.owner_id:  # the same owner's answers from before the reload
+                    st.session_state[STEP], st.session_state[DRAFT] = pending[1], pending[2]
+                browser.end_server_session("owner")  # the session restored before the code, if any: replaced
                 browser.sign_in("owner", owner_id=access.owner_id, draft=ballot_state())
                 st.session_state[SAVED_DRAFT] = ballot_state()
                 st.rerun()
@@ -218,8 +240,8 @@ def submit() -> None:
         st.session_state[RESULT] = ("error", exc.message)
         return
     st.session_state[RESULT] = ("success", f"Решение № {stored.number} сохранено.")
-    st.session_state[DRAFT] = {}  # sent: nothing unsent is kept for a reload
-    keep_ballot()
+    st.session_state[DRAFT] = {}  # sent: nothing unsent is left, and a reload asks for the code again
+    browser.end_server_session("owner")
     if page.electronic_counts:
         send_receipt_copy(sf, settings=rt.settings, decision_id=stored.id)
 

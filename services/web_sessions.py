@@ -149,22 +149,25 @@ def _load(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+LIVE, IDLE, ENDED = "live", "idle", "ended"
+
+
 def touch(session_factory: sessionmaker[Session], session_id: int, *, mark_seen: bool = True,
-          now: dt.datetime | None = None) -> bool:
-    """Whether a session is still live (a page run); marks it seen unless `mark_seen` is False (the
-    page writes at most once a minute). False when it has ended meanwhile (revoked elsewhere, or
-    idle past the timeout): the page then signs out."""
+          now: dt.datetime | None = None) -> str:
+    """Where a session stands at a page run: LIVE (marked seen unless `mark_seen` is False — the page
+    writes at most once a minute); IDLE — nobody used it, in any tab, for the idle timeout (it is
+    revoked here); ENDED — revoked elsewhere (a logout in another tab, a disabled account)."""
     now = now or utcnow()
     with session_factory.begin() as s:
         row = s.get(WebSession, session_id)
         if row is None or row.revoked_at is not None:
-            return False
+            return ENDED
         if now - row.last_seen_at > IDLE_TIMEOUT:
             row.revoked_at = now
-            return False
+            return IDLE
         if mark_seen:
             row.last_seen_at = now
-        return True
+        return LIVE
 
 
 def save_draft(session_factory: sessionmaker[Session], session_id: int, draft: dict) -> None:

@@ -106,13 +106,15 @@ def restore(kind: str):
     return found
 
 
-def still_signed_in(kind: str) -> bool:
-    """On every run of a signed-in session: False when it was ended elsewhere (a logout in another
-    tab, a disabled account, a password reset, the idle timeout); marks it seen at most once a minute."""
+def session_state(kind: str) -> str | None:
+    """Where this tab's server-side session stands (web_sessions.LIVE, IDLE or ENDED), checked on
+    every run and marked seen at most once a minute; None when the tab signed in without one (a test
+    harness, cookies blocked), whose idle time the page keeps itself. The server-side row is shared
+    by every tab of the browser: a tab left alone is not signed out while another is in use."""
     session_key, _, touched_key = _keys(kind)
     session_id = st.session_state.get(session_key)
     if session_id is None:
-        return True  # signed in without a cookie (a test harness, cookies blocked): this tab only
+        return None
     now = time.monotonic()
     mark = now - st.session_state.get(touched_key, 0) >= web_sessions.TOUCH_EVERY.total_seconds()
     if mark:
@@ -124,6 +126,15 @@ def save_draft(kind: str, draft: dict) -> None:
     session_id = st.session_state.get(_keys(kind)[0])
     if session_id is not None:
         web_sessions.save_draft(state.runtime().session_factory, session_id, draft)
+
+
+def end_server_session(kind: str) -> None:
+    """The server-side session ends (a reload no longer restores it); this tab goes on as it is —
+    an owner's page after the decision was sent, say."""
+    session_key, handover_key, touched_key = _keys(kind)
+    web_sessions.revoke(state.runtime().session_factory, st.session_state.pop(session_key, None))
+    st.session_state.pop(handover_key, None)
+    st.session_state.pop(touched_key, None)
 
 
 def sign_out(kind: str) -> None:

@@ -1,6 +1,8 @@
 """Streamlit-specific shared parts: session-state keys, the process runtime, page guards."""
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from services import process
@@ -66,6 +68,49 @@ def russian_widgets() -> None:
     from services.spreadsheet import MAX_FILE_BYTES
 
     st.html(RUSSIAN_WIDGETS_CSS.replace("{limit}", f"Файл до {MAX_FILE_BYTES // 1024 // 1024}\u00a0МБ"))
+    # A table's column menu (sort, pin, hide, format, statistics) has no testid per item: its words
+    # are replaced where they are drawn, inside the grid's own menus only (never a user's text).
+    st.html(GRID_MENU_JS, unsafe_allow_javascript=True)
+
+
+#: Streamlit's words in a table's column menu and its submenus (DataFrame.*.js in Streamlit 1.67).
+GRID_MENU_WORDS = {
+    "Sort ascending": "По возрастанию", "Sort descending": "По убыванию", "Pin column": "Закрепить столбец",
+    "Unpin column": "Открепить столбец", "Hide column": "Скрыть столбец", "Autosize": "Ширина по содержимому",
+    "Format": "Формат", "Statistics": "Статистика", "Copy column name": "Скопировать название столбца",
+    "Automatic": "Автоматически", "Localized": "По языку браузера", "Plain": "Без форматирования",
+    "Percent": "Проценты", "Dollar": "Доллары", "Euro": "Евро", "Yen": "Иены", "Accounting": "Бухгалтерский",
+    "Scientific": "Экспоненциальный", "Compact": "Сокращённо", "Calendar": "Календарный", "Distance": "Относительно",
+    "Duration": "Длительность", "Average": "Среднее", "Median": "Медиана", "Minimum": "Минимум",
+    "Maximum": "Максимум", "Sum": "Сумма", "Range": "Диапазон", "Count": "Количество", "Distinct": "Различных",
+    "Empty": "Пустых", "Values": "Значения", "Standard deviation": "Стандартное отклонение",
+    "Average length": "Средняя длина", "Minimum length": "Минимальная длина", "Maximum length": "Максимальная длина",
+    "Select all": "Выбрать все",
+}
+_GRID_MENUS = ", ".join(f'[data-testid="{m}"]' for m in (
+    "stDataFrameColumnMenu", "stDataFrameColumnFormattingMenu", "stDataFrameStatisticsMenu",
+    "stDataFrameColumnVisibilityMenu"))
+GRID_MENU_JS = """<script>
+(() => {
+  if (window.__kvorumGridMenu) return;  // once per page load: st.html runs again on every rerun
+  window.__kvorumGridMenu = true;
+  const words = __WORDS__;
+  const menus = '__MENUS__';
+  const translate = root => {
+    root.querySelectorAll(menus).forEach(menu => {
+      const walker = document.createTreeWalker(menu, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const ru = words[n.nodeValue.trim()];
+        if (ru) n.nodeValue = ru;
+      }
+      menu.querySelectorAll('[title], [aria-label]').forEach(e => {
+        for (const a of ['title', 'aria-label']) { const ru = words[e.getAttribute(a)]; if (ru) e.setAttribute(a, ru); }
+      });
+    });
+  };
+  new MutationObserver(() => translate(document)).observe(document.body, {childList: true, subtree: true});
+})();
+</script>""".replace("__WORDS__", json.dumps(GRID_MENU_WORDS, ensure_ascii=False)).replace("__MENUS__", _GRID_MENUS)
 
 
 # A table's toolbar: Streamlit's English tip of the hovered button, by the button's aria-label, in Russian.

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browserkit import log_in, wait_idle
+from ui.state import GRID_MENU_WORDS
 
 pytestmark = pytest.mark.e2e
 
@@ -179,3 +180,25 @@ def test_an_uploaded_files_chip_shows_no_english_size(page, server, tmp_path):
     size = chip.get_by_test_id("stFileChipName").locator("xpath=following-sibling::*[1]")
     assert re.fullmatch(r"[\d.]+\s*(B|KB|MB)", size.inner_text())  # Streamlit's own «123B», in the page…
     expect(size).to_be_hidden()  # …and not shown
+
+
+def test_a_tables_column_menu_reads_russian(page, server, screenshot_dir):
+    from test_tables_fit import column_edges
+
+    open_demo(page, server)
+    go(page, "Итоги и протокол")
+    grid = page.get_by_test_id("stDataFrame").first
+    edges = column_edges(page, grid)
+    assert len(edges) >= 3, edges
+    y = grid.bounding_box()["y"] + 18
+    page.mouse.move(edges[2] - 40, y)  # the header shows its menu button (⋮) at its right end on hover
+    page.wait_for_timeout(300)
+    page.mouse.click(edges[2] - 16, y)
+    menu = page.get_by_test_id("stDataFrameColumnMenu")
+    expect(menu).to_be_visible()
+    for russian in ("По возрастанию", "По убыванию", "Закрепить столбец", "Скрыть столбец"):
+        expect(menu.get_by_role("menuitem", name=russian)).to_be_visible()
+    text = menu.inner_text()
+    leaked = [english for english in GRID_MENU_WORDS if re.search(rf"(?m)^{re.escape(english)}$", text)]
+    assert not leaked, text
+    page.screenshot(path=str(screenshot_dir / "local_column_menu.png"))

@@ -118,3 +118,46 @@ def test_an_owners_unsent_answers_survive_a_reload(page, browser, server, screen
         expect(owner.get_by_role("heading", name="Вопросы повестки дня")).to_have_count(0)
     finally:
         phone.close()
+
+
+def test_where_code_signed_decisions_count_a_reload_asks_for_the_code_and_keeps_the_answers(
+        page, browser, server, screenshot_dir):
+    """A code-signed decision counts here: the cookie alone must not open a ballot that can be signed
+    (a shared computer's next user); the answers chosen wait for the code."""
+    from services.db import make_engine, make_session_factory
+    from services.voting import set_electronic_decisions
+
+    from sqlalchemy import func, select
+
+    from services.models import Meeting
+
+    code = open_demo(page, server)
+    engine = make_engine(server.database_url)
+    try:
+        sf = make_session_factory(engine)
+        with sf() as s:
+            meeting_id = s.scalar(select(func.max(Meeting.id)))  # the demo: this server's only meeting
+        set_electronic_decisions(sf, meeting_id=meeting_id, enabled=True, user="e2e")
+    finally:
+        engine.dispose()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")
+    try:
+        owner = phone.new_page()
+        owner.goto(f"{server.url}/vote")
+        owner.get_by_label("Персональный код").fill(code)
+        owner.get_by_role("button", name="Войти").click()
+        expect(owner.get_by_role("heading", name="Вопросы повестки дня")).to_be_visible()
+        groups = owner.get_by_role("radiogroup")
+        groups.nth(0).get_by_text("Против", exact=True).click()
+        wait_idle(owner)
+
+        owner.reload()
+        expect(owner.get_by_text("Для подписи решения введите код ещё раз")).to_be_visible()
+        expect(owner.get_by_role("heading", name="Вопросы повестки дня")).to_have_count(0)
+        owner.get_by_label("Персональный код").fill(code)
+        owner.get_by_role("button", name="Войти").click()
+        expect(owner.get_by_role("heading", name="Вопросы повестки дня")).to_be_visible()
+        expect(groups.nth(0).get_by_role("radio", name="Против", exact=True)).to_be_checked()
+        owner.screenshot(path=str(screenshot_dir / "owner_reload_code_signed.png"), full_page=True)
+    finally:
+        phone.close()

@@ -129,10 +129,24 @@ def test_idle_past_the_timeout_ends_the_session_for_good(session_factory, staff)
 def test_touch_says_when_the_session_ended_elsewhere(session_factory, staff):
     cookie = signed_in(session_factory, staff[1].id)
     found = restore(session_factory, cookie)
-    assert web_sessions.touch(session_factory, found.id, mark_seen=False)
+    assert web_sessions.touch(session_factory, found.id, mark_seen=False) == web_sessions.LIVE
     web_sessions.revoke(session_factory, found.id)  # a logout in another tab
-    assert not web_sessions.touch(session_factory, found.id)
+    assert web_sessions.touch(session_factory, found.id) == web_sessions.ENDED
     assert restore(session_factory, cookie) is None
+
+
+def test_touch_says_idle_only_when_no_tab_used_the_session_for_the_timeout(session_factory, staff):
+    t0 = utcnow()
+    cookie = signed_in(session_factory, staff[1].id, now=t0)
+    found = restore(session_factory, cookie, now=t0)
+    # another tab's click 29 minutes in keeps it live for this tab too (one row for the browser)
+    later = t0 + dt.timedelta(minutes=29)
+    assert web_sessions.touch(session_factory, found.id, now=later) == web_sessions.LIVE
+    assert web_sessions.touch(session_factory, found.id, mark_seen=False,
+                              now=later + dt.timedelta(minutes=20)) == web_sessions.LIVE
+    assert web_sessions.touch(session_factory, found.id,
+                              now=later + web_sessions.IDLE_TIMEOUT + dt.timedelta(seconds=1)) == web_sessions.IDLE
+    assert web_sessions.touch(session_factory, found.id) == web_sessions.ENDED  # revoked by the idle check
 
 
 def test_disabling_an_account_or_resetting_its_password_revokes_its_sessions(session_factory, staff):
