@@ -148,6 +148,9 @@ def test_a_tables_toolbar_has_russian_tips_and_no_csv_download(page, server, scr
     open_demo(page, server)
     go(page, "Итоги и протокол")
     grid = page.get_by_test_id("stDataFrame").first
+    # the grid is drawn once the page's layout settles (its canvas sized): hover it only then
+    grid.scroll_into_view_if_needed()
+    expect(grid.locator("canvas").first).to_be_visible()
     grid.hover()  # the toolbar shows on hover
     toolbar = page.get_by_test_id("stElementToolbar").first
     expect(toolbar.get_by_role("button", name="Search")).to_be_visible()
