@@ -136,6 +136,7 @@ else:
         st.caption(f"Вы вошли как **{state.md(user.full_name or user.username)}** ({ROLES[user.role].lower()})")
         st.button("Выйти", on_click=logout, icon=":material/logout:")
         browser.hand_over("staff")
+        state.preload_elements()
     state.meeting_in_address()
     def nav(*pages: tuple[str, str, str]) -> list:
         """Only the pages this role may open (state.may_open): page links read the same rule."""

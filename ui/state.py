@@ -108,7 +108,14 @@ GRID_MENU_JS = """<script>
       });
     });
   };
-  new MutationObserver(() => translate(document)).observe(document.body, {childList: true, subtree: true});
+  // only what was just added is looked at (a menu opens as a new popover): a page's own rendering
+  // adds thousands of nodes, and a search of the whole document for each batch would slow it down
+  new MutationObserver(records => {
+    for (const r of records) for (const node of r.addedNodes) {
+      if (node.nodeType !== 1) continue;
+      if (node.matches(menus) || node.querySelector(menus) || node.closest(menus)) { translate(document); return; }
+    }
+  }).observe(document.body, {childList: true, subtree: true});
 })();
 </script>""".replace("__WORDS__", json.dumps(GRID_MENU_WORDS, ensure_ascii=False)).replace("__MENUS__", _GRID_MENUS)
 
@@ -148,6 +155,31 @@ RUSSIAN_WIDGETS_CSS = f"""<style>
 [data-testid="stFileChipName"] ~ * {{ display: none; }}
 {_TOOLBAR_TIPS}
 </style>"""
+
+
+#: The frontend modules of the elements the staff pages draw (Streamlit loads each on the first page that
+#: shows one): fetched and compiled while the analyst is still on «Собрания», not on the first click.
+PRELOADED_ELEMENTS = ("DataFrame", "DateInput", "DateField", "Radio", "Selectbox", "TextInput", "TextField", "Input",
+                      "FileUploader", "ArrowVegaLiteChart", "loadVegaEmbed", "embed", "Checkbox", "DownloadButton",
+                      "Metric", "IFrame", "Multiselect", "Toast", "ButtonGroup", "FormClearHelper",
+                      "InputInstructions", "WidgetLabel", "WidgetLabelHelpIcon", "WidgetLabelHelpIconInline",
+                      "Tooltip", "Text", "BaseButton", "Button", "PageLink", "UploadFileInfo", "IFrameUtil",
+                      "checkboxIndicatorStyles", "inputUtils", "Autocomplete")
+
+
+def preload_elements() -> None:
+    """<link rel="modulepreload"> for PRELOADED_ELEMENTS' hashed files in Streamlit's static folder
+    (app.py, once a signed-in run; static names only)."""
+    from pathlib import Path
+
+    static = Path(st.__file__).parent / "static" / "static" / "js"
+    names = sorted(p.name for p in static.glob("*.js") if p.name.split(".")[0] in PRELOADED_ELEMENTS)
+    base = "/" + (st.get_option("server.baseUrlPath") or "").strip("/")
+    links = "".join(f"const l{i} = document.createElement('link'); l{i}.rel = 'modulepreload'; "
+                    f"l{i}.href = {json.dumps(base.rstrip('/') + '/static/js/' + n)}; document.head.appendChild(l{i});"
+                    for i, n in enumerate(names))
+    st.html(f"<script>if (!window.__kvorumPreload) {{ window.__kvorumPreload = true; {links} }}</script>",
+            unsafe_allow_javascript=True)
 
 
 def flash(kind: str, text: str) -> None:
