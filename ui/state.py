@@ -1,6 +1,7 @@
 """Streamlit-specific shared parts: session-state keys, the process runtime, page guards."""
 from __future__ import annotations
 
+import functools
 import json
 
 import streamlit as st
@@ -167,13 +168,19 @@ PRELOADED_ELEMENTS = ("DataFrame", "DateInput", "DateField", "Radio", "Selectbox
                       "checkboxIndicatorStyles", "inputUtils", "Autocomplete")
 
 
-def preload_elements() -> None:
-    """<link rel="modulepreload"> for PRELOADED_ELEMENTS' hashed files in Streamlit's static folder
-    (app.py, once a signed-in run; static names only)."""
+@functools.cache
+def preloaded_files() -> tuple[str, ...]:
+    """The hashed file names of PRELOADED_ELEMENTS in this Streamlit's static folder (read once)."""
     from pathlib import Path
 
     static = Path(st.__file__).parent / "static" / "static" / "js"
-    names = sorted(p.name for p in static.glob("*.js") if p.name.split(".")[0] in PRELOADED_ELEMENTS)
+    return tuple(sorted(p.name for p in static.glob("*.js") if p.name.split(".")[0] in PRELOADED_ELEMENTS))
+
+
+def preload_elements() -> None:
+    """<link rel="modulepreload"> for PRELOADED_ELEMENTS' hashed files in Streamlit's static folder
+    (app.py, once a signed-in run; static names only)."""
+    names = preloaded_files()
     base = "/" + (st.get_option("server.baseUrlPath") or "").strip("/")
     links = "".join(f"const l{i} = document.createElement('link'); l{i}.rel = 'modulepreload'; "
                     f"l{i}.href = {json.dumps(base.rstrip('/') + '/static/js/' + n)}; document.head.appendChild(l{i});"

@@ -19,3 +19,13 @@ def test_import_all_goes_past_names_that_are_not_modules_and_imports_the_rest(mo
     monkeypatch.delitem(sys.modules, "json.decoder", raising=False)
     warmup.import_all(["services.auth.authenticate", "no_such_module_kvorum", "json.decoder"])
     assert "json.decoder" in sys.modules
+
+
+def test_the_preloaded_frontend_modules_exist_in_this_streamlit():
+    """A Streamlit upgrade that renames its element modules makes the preload silently useless: fail here."""
+    from ui.state import PRELOADED_ELEMENTS, preloaded_files
+
+    found = {name.split(".")[0] for name in preloaded_files()}
+    for element in ("DataFrame", "DateInput", "Radio", "Selectbox", "TextInput", "FileUploader", "ArrowVegaLiteChart"):
+        assert element in found, element
+    assert found <= set(PRELOADED_ELEMENTS)
