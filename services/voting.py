@@ -659,6 +659,23 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
     return result
 
 
+def _locked_decision(s: Session, secret_key: str | None, meeting_id: int, decision_id: int,
+                     no_key: str) -> tuple[str, Decision]:
+    """The instance key and the decision, read after taking the meeting's seal-chain lock (the
+    meeting's row on PostgreSQL, the write lock on SQLite): a second click, another analyst's
+    correction or a joint choice of the same holding waits here, then sees the state left behind."""
+    from services.seals import instance_key
+
+    key = instance_key(s, secret_key)
+    if key is None:
+        raise DomainError(no_key)
+    s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count))
+    decision = s.get(Decision, decision_id, populate_existing=True)
+    if decision is None or decision.meeting_id != meeting_id:
+        raise NotFound("Решение не найдено.")
+    return key, decision
+
+
 def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id: int, decision_id: int,
                           user: str, secret_key: str | None = None) -> StoredDecision:
     """The analyst picks which of a joint holding's differing decisions counts: that one takes the
@@ -667,19 +684,10 @@ def settle_joint_conflict(session_factory: sessionmaker[Session], *, meeting_id:
     from services.audit import record
     from services.tally import rebuild_aggregate
 
-    from services.seals import instance_key
-
     with session_factory.begin() as s:
         ensure_open(s, meeting_id)
-        key = instance_key(s, secret_key)
-        if key is None:
-            raise DomainError("Нет ключа экземпляра: выбор не сохранён (печати решений нельзя обновить).")
-        # the chain's lock, as a correction takes it (_replace_decision): a choice and a correction of
-        # the same holding at once are done one after the other, never interleaved
-        s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count))
-        chosen = s.get(Decision, decision_id, populate_existing=True)
-        if chosen is None or chosen.meeting_id != meeting_id:
-            raise NotFound("Решение не найдено.")
+        key, chosen = _locked_decision(s, secret_key, meeting_id, decision_id,
+                                       "Нет ключа экземпляра: выбор не сохранён (печати решений нельзя обновить).")
         if chosen.status not in ("counted", "joint_same", "joint_conflict", "superseded"):
             raise ValidationError("Выбрать можно только решение совместного собственника, полученное в срок.")
         owner = s.get(OwnerRecord, chosen.owner_id)
@@ -788,7 +796,6 @@ def _replace_decision(session_factory: sessionmaker[Session], *, secret_key: str
                       decision_id: int, reason: str, user: str, marks: dict | None, received_on: dt.date | None,
                       representative, today: dt.date | None) -> Replacement:
     from services.audit import record
-    from services.seals import instance_key
     from services.tally import rebuild_aggregate
 
     annul = marks is None
@@ -803,15 +810,8 @@ def _replace_decision(session_factory: sessionmaker[Session], *, secret_key: str
         representative = representative.checked()
     with session_factory.begin() as s:
         ensure_open(s, meeting_id)
-        key = instance_key(s, secret_key)
-        if key is None:
-            raise DomainError("Нет ключа экземпляра: решение не изменено (печати решений нельзя обновить).")
-        # the chain's lock first (the meeting's row on PostgreSQL, the write lock on SQLite): a second
-        # click or another analyst's correction of the same decision waits here, then finds it replaced
-        s.execute(update(Meeting).where(Meeting.id == meeting_id).values(seal_count=Meeting.seal_count))
-        old = s.get(Decision, decision_id, populate_existing=True)
-        if old is None or old.meeting_id != meeting_id:
-            raise NotFound("Решение не найдено.")
+        key, old = _locked_decision(s, secret_key, meeting_id, decision_id,
+                                    "Нет ключа экземпляра: решение не изменено (печати решений нельзя обновить).")
         number = decision_number(meeting_id, old.seq)
         if old.status in REPLACED:
             by = s.get(Decision, old.superseded_by_id) if old.superseded_by_id else None

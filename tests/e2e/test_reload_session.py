@@ -37,6 +37,20 @@ def session_cookie(context) -> dict:
     return cookies["kvorum_session"]
 
 
+def phone_context(browser):
+    return browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")
+
+
+def owner_ballot(context, server, code: str):
+    """A new page in `context`, logged in at /vote with the owner's code, showing the questions."""
+    owner = context.new_page()
+    owner.goto(f"{server.url}/vote")
+    owner.get_by_label("Персональный код").fill(code)
+    owner.get_by_role("button", name="Войти").click()
+    expect(owner.get_by_role("heading", name="Вопросы повестки дня")).to_be_visible()
+    return owner
+
+
 def test_a_reload_and_a_second_tab_keep_the_login_and_the_meeting(page, server, screenshot_dir):
     open_demo(page, server)
     nav = page.get_by_test_id("stSidebarNav")
@@ -90,13 +104,9 @@ def test_a_copied_session_cookie_opens_nothing_in_another_browser(page, browser,
 
 def test_an_owners_unsent_answers_survive_a_reload(page, browser, server, screenshot_dir):
     code = open_demo(page, server)
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")
+    phone = phone_context(browser)
     try:
-        owner = phone.new_page()
-        owner.goto(f"{server.url}/vote")
-        owner.get_by_label("Персональный код").fill(code)
-        owner.get_by_role("button", name="Войти").click()
-        expect(owner.get_by_role("heading", name="Вопросы повестки дня")).to_be_visible()
+        owner = owner_ballot(phone, server, code)
         groups = owner.get_by_role("radiogroup")
         groups.nth(0).get_by_text("За", exact=True).click()
         wait_idle(owner)
@@ -140,13 +150,9 @@ def test_where_code_signed_decisions_count_a_reload_asks_for_the_code_and_keeps_
         set_electronic_decisions(sf, meeting_id=meeting_id, enabled=True, user="e2e")
     finally:
         engine.dispose()
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")
+    phone = phone_context(browser)
     try:
-        owner = phone.new_page()
-        owner.goto(f"{server.url}/vote")
-        owner.get_by_label("Персональный код").fill(code)
-        owner.get_by_role("button", name="Войти").click()
-        expect(owner.get_by_role("heading", name="Вопросы повестки дня")).to_be_visible()
+        owner = owner_ballot(phone, server, code)
         groups = owner.get_by_role("radiogroup")
         groups.nth(0).get_by_text("Против", exact=True).click()
         wait_idle(owner)
