@@ -10,6 +10,8 @@
     python manage.py send-notices --meeting ID (--all | --not-notified) [--wait] [--late]
     python manage.py send-worker [--once]
     python manage.py import-decisions --meeting ID FILE [--received YYYY-MM-DD]
+    python manage.py ballots --meeting ID --out FILE.pdf [--not-voted]
+    python manage.py read-scans --meeting ID FILE... [--json] [--dry-run] [--register --received YYYY-MM-DD]
     python manage.py verify-decisions [--meeting ID]
     python manage.py verify-journal
     python manage.py rebuild-totals --meeting ID --yes
@@ -241,6 +243,73 @@ def cmd_import_decisions(args) -> int:
     return 0
 
 
+def cmd_ballots(args) -> int:
+    from services.ballot_sheet import ballots_pdf
+    from services.voting import not_answered_owner_ids, owner_ids_of
+
+    rt = _runtime()
+    ids = (not_answered_owner_ids(rt.session_factory, meeting_id=args.meeting) if args.not_voted
+           else owner_ids_of(rt.session_factory, meeting_id=args.meeting))
+    pdf = ballots_pdf(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting, owner_ids=ids)
+    Path(args.out).write_bytes(pdf)
+    print(f"Бланков решений: {len(ids)}; записано в {args.out}.", file=sys.stderr)
+    return 0
+
+
+def cmd_read_scans(args) -> int:
+    from services.scan_batches import read_scans, register_batch
+    from services.scan_reader import FileError
+
+    if args.register and args.dry_run:
+        raise DomainError("--register и --dry-run вместе не имеют смысла: при --dry-run ничего не сохраняется.")
+    if args.register and args.received is None:
+        raise DomainError("Для --register укажите дату получения решений: --received ГГГГ-ММ-ДД.")
+    for f in args.files:
+        if not Path(f).is_file():
+            raise DomainError(f"Файл «{f}» не найден.")
+    rt = _runtime()
+    report = read_scans(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting,
+                        files=[(f, Path(f).name) for f in args.files], user="manage.py", dry_run=args.dry_run,
+                        workers=args.workers)
+    premises = _premises(rt, args.meeting)
+    items = sorted(report.items, key=lambda i: (i.file, i.page or 0))
+    if args.json:
+        out = []
+        for item in items:
+            if isinstance(item, FileError):
+                out.append({"file": item.file, "page": item.page, "error": item.message, "review": True})
+            else:
+                out.append(item.as_json(premises.get(item.owner_id)))
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        for item in items:
+            if isinstance(item, FileError):
+                print(item.message)
+            elif item.review:
+                print(f"{item.file}, стр. {item.page}: на проверку — {' '.join(item.reasons)}")
+    print(f"Страниц: {report.pages}; принято без проверки: {report.accepted}; на проверку: {report.review}"
+          + (f"; прочитаны раньше и пропущены: {report.skipped}" if report.skipped else "")
+          + (f"; пакет № {report.batch_id}" if report.batch_id else "; ничего не сохранено (--dry-run)") + ".",
+          file=sys.stderr)
+    if args.register and report.batch_id:
+        result = register_batch(rt.session_factory, secret_key=rt.secret_key, meeting_id=args.meeting,
+                                batch_id=report.batch_id, received_on=args.received, user="manage.py")
+        print(f"Внесено решений: {result.registered} (учитываются {result.counted}, поздних {result.late}, "
+              f"повторных {result.conflicts}); ждут проверки или листов: {len(result.waiting)}.", file=sys.stderr)
+    return 0
+
+
+def _premises(rt, meeting_id: int) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from services.models import OwnerRecord, Premise
+
+    with rt.session_factory() as s:
+        return dict(s.execute(select(OwnerRecord.id, Premise.number).join(Premise, Premise.id == OwnerRecord.premise_id)
+                              .where(OwnerRecord.meeting_id == meeting_id)).all())
+
+
 def cmd_verify_decisions(args) -> int:
     from services.voting import verify_decisions
 
@@ -400,6 +469,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", action="store_true", help="отправить сейчас и дождаться окончания")
     s.add_argument("--late", action="store_true", help="подтвердить отправку после 10-дневного срока")
     s.set_defaults(func=cmd_send_notices)
+
+    s = sub.add_parser("ballots", help="бланки решений для печати (PDF, читаются со сканов)")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("--out", required=True, metavar="FILE.pdf")
+    s.add_argument("--not-voted", action="store_true", help="только для собственников без решения")
+    s.set_defaults(func=cmd_ballots)
+
+    s = sub.add_parser("read-scans", help="прочитать сканы подписанных решений (PDF, TIFF, JPEG, PNG)")
+    s.add_argument("--meeting", type=int, required=True)
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--json", action="store_true", help="по странице на объект JSON")
+    s.add_argument("--dry-run", action="store_true", help="только прочитать, ничего не сохранять")
+    s.add_argument("--workers", type=int, default=None, help="процессов чтения (по умолчанию: ядер − 1)")
+    s.add_argument("--register", action="store_true",
+                   help="внести решения с листов, принятых без проверки (остальные ждут проверки на странице)")
+    s.add_argument("--received", type=_iso_date, metavar="ГГГГ-ММ-ДД", help="дата получения решений пакета")
+    s.set_defaults(func=cmd_read_scans)
 
     s = sub.add_parser("import-decisions", help="загрузить письменные решения из таблицы")
     s.add_argument("--meeting", type=int, required=True)

@@ -50,12 +50,14 @@ ACTIONS = {
     "meeting_repeated": "Создано повторное собрание", "no_ground_confirmed": "Заочное без основания подтверждено",
     "attendance_recorded": "Лист регистрации очного обсуждения", "results_notice_queued": "Сообщение об итогах",
     "reminders_queued": "Напоминание о голосовании",
+    "scans_read": "Распознаны сканы решений", "scan_reviewed": "Проверена страница скана",
+    "scans_registered": "Внесены решения со сканов",
 }
 # Keys that may go into `details`: numbers and short labels, never names, addresses or codes.
 ALLOWED_DETAILS = {"count", "owners", "premises", "rejected", "queued", "skipped", "edited", "added", "deleted",
                    "what", "mode", "status", "enabled", "role", "reason", "target_user", "file_rows", "late",
                    "decision", "set_aside", "differed", "meetings", "events", "version", "number",
-                   "new_meeting", "replaced", "replacement"}
+                   "new_meeting", "replaced", "replacement", "pages", "batch", "review"}
 # What the journal page says of each detail, in this order: «роль: наблюдатель, сотрудник: anna».
 DETAIL_LABELS = {
     "what": "что", "mode": "способ", "target_user": "сотрудник", "role": "роль", "enabled": "учётная запись активна",
@@ -66,6 +68,7 @@ DETAIL_LABELS = {
     "skipped": "без эл. почты", "late": "после срока", "edited": "изменено", "added": "добавлено",
     "deleted": "удалено", "differed": "расходились с полным пересчётом", "meetings": "собраний",
     "events": "записей журнала", "file_rows": "записей журнала",
+    "batch": "пакет сканов №", "pages": "страниц", "review": "на проверку",
 }
 LOGIN_FAILURES = {"wrong password": "неверный пароль", "disabled": "учётная запись отключена",
                   "unknown name": "нет такого сотрудника"}

@@ -369,6 +369,10 @@ class Decision(Base):
     answers: Mapped[list["DecisionAnswer"]] = relationship(
         back_populates="decision", cascade="all, delete-orphan", order_by="DecisionAnswer.question_id"
     )
+    # the scanned pages the decision was registered from (issue 17): their hashes are in its seal
+    scans: Mapped[list["ScanPage"]] = relationship(
+        viewonly=True, order_by="(ScanPage.sheet, ScanPage.id)",
+        primaryjoin="Decision.id == foreign(ScanPage.decision_id)")
 
 
 class DecisionAnswer(Base):
@@ -534,3 +538,54 @@ class WebSession(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # the browser took the cookie
     draft: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScanBatch(Base):
+    """A stack of scanned paper decisions read at once (issue 17): the files' pages, read and then
+    reviewed; registered as decisions only when an analyst confirms them, with one receipt date."""
+
+    __tablename__ = "scan_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(20), default="reading")  # reading | read | failed
+    files: Mapped[str] = mapped_column(Text, default="")  # JSON: [{"name", "pages", "error"}]
+    pages_total: Mapped[int] = mapped_column(Integer, default=0)
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScanPage(Base):
+    """One scanned page: where it came from, the image (JPEG) and its SHA-256, what the reader
+    found, and what became of it. status: accepted (every mark clear, signed) | review (a doubt, for
+    the analyst) | manual (no Kvorum code, or a code that does not fit: typed in by hand) | error
+    (unreadable) | confirmed (the analyst checked it) | registered (a decision holds it) |
+    dismissed (set aside by the analyst)."""
+
+    __tablename__ = "scan_pages"
+    __table_args__ = (Index("ix_scan_page_batch", "batch_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("scan_batches.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    file_name: Mapped[str] = mapped_column(String(300))
+    file_sha256: Mapped[str] = mapped_column(String(64), default="", index=True)  # the uploaded file's
+    file_page: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of Russian messages
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner_records.id", ondelete="SET NULL"),
+                                                 nullable=True, index=True)
+    sheet: Mapped[int | None] = mapped_column(Integer, nullable=True)  # page of the owner's sheet
+    sheets: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answers: Mapped[str] = mapped_column(Text, default="{}")  # JSON: question number -> answer, as read
+    doubtful: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [[question number, option]]
+    measures: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the boxes' ink shares
+    signed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    homography: Mapped[str] = mapped_column(Text, default="")  # JSON 3×3: image -> straightened page
+    image: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    reviewed_by: Mapped[str] = mapped_column(String(100), default="")
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    decision_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)

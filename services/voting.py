@@ -298,7 +298,7 @@ def voter_page(session_factory: sessionmaker[Session], *, owner_id: int) -> Vote
 def _canonical(*, meeting_id: int, owner: OwnerRecord, premise: Premise, kind: str, received_on: dt.date,
                submitted_at: dt.datetime, seq: int, answers: dict[int, str], numbers: dict[int, int],
                representative: Representative | None = None, marks: dict[int, str] | None = None,
-               replaces: dict | None = None, reason: str = "") -> str:
+               replaces: dict | None = None, reason: str = "", scans: list[dict] | None = None) -> str:
     votes = Fraction(premise.area) * Fraction(owner.share_num, owner.share_den)
     content = {
         "meeting": meeting_id, "kind": kind, "seq": seq,
@@ -314,6 +314,8 @@ def _canonical(*, meeting_id: int, owner: OwnerRecord, premise: Premise, kind: s
         content["representative"] = representative.sealed()
     if replaces is not None:  # a correction or an annulment: what it replaces, and why
         content["replaces"], content["reason"] = replaces, reason
+    if scans:  # registered from scanned pages: their SHA-256, so the images are bound to the decision
+        content["scans"] = scans
     return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
@@ -390,14 +392,16 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
                     answers: dict[int, str], now: dt.datetime | None, user: str, source: str = "",
                     numbers: dict[int, int] | None = None, tally: bool = True,
                     representative: Representative | None = None, marks: dict[int, str] | None = None,
-                    replaces: Decision | None = None, reason: str = "") -> StoredDecision:
+                    replaces: Decision | None = None, reason: str = "",
+                    scans: list[dict] | None = None) -> StoredDecision:
     """Seal and add one decision in the caller's transaction (the chain's next link).
 
     `numbers` (question id -> number) saves the agenda query for a caller that has read it;
     `tally=False` leaves the running count to the caller, which must then rebuild it in the same
     transaction (a bulk import does, once). An owner already loaded in the session is not re-read.
     `marks`: why invalid answers are invalid (question id -> none|several); `replaces`: the decision
-    this record corrects or annuls, sealed with the analyst's `reason`.
+    this record corrects or annuls, sealed with the analyst's `reason`; `scans`: the scanned pages
+    it is registered from ({"sheet", "sha256"}), sealed with it.
     """
     now = now or utcnow()
     # Core statements on the session's connection: the ORM's per-statement bookkeeping cost more
@@ -419,7 +423,7 @@ def append_decision(s: Session, *, secret_key: str, meeting_id: int, owner_id: i
     canonical = _canonical(meeting_id=meeting_id, owner=owner, premise=premise, kind=kind, received_on=received_on,
                            submitted_at=now, seq=seq, answers=answers, numbers=numbers, representative=representative,
                            marks=marks, replaces=_replaced_ref(replaces) if replaces is not None else None,
-                           reason=reason)
+                           reason=reason, scans=scans)
     seal = compute_seal(secret_key, prev, canonical)
     state = state_json(status=status, counted_slot=counted_slot, online_slot=online_slot)
     row = dict(meeting_id=meeting_id, owner_id=owner_id, kind=kind, status=status, online_slot=online_slot,
@@ -563,9 +567,10 @@ def _second_status(s: Session, *, owner_id: int, slot: int, meeting_id: int, ans
 
 
 def _store_counted_or_second(session_factory, *, slot: int, owner_id: int, meeting_id: int, answers: dict[int, str],
-                             first_status: str, **kw) -> StoredDecision:
+                             first_status: str, then=None, **kw) -> StoredDecision:
     """Store as `first_status` in the holding's counted slot; when the database says the slot is
-    taken (now, or by a concurrent request), store it with the status `_second_status` gives."""
+    taken (now, or by a concurrent request), store it with the status `_second_status` gives.
+    `then(session, stored)` runs in the same transaction (what else the decision's storing changes)."""
     for attempt in (1, 2):
         status = first_status
         try:
@@ -573,8 +578,11 @@ def _store_counted_or_second(session_factory, *, slot: int, owner_id: int, meeti
                 if status == "counted" and s.scalar(select(Decision.id).where(
                         Decision.meeting_id == meeting_id, Decision.counted_slot == slot)) is not None:
                     status = _second_status(s, owner_id=owner_id, slot=slot, meeting_id=meeting_id, answers=answers)
-                return append_decision(s, meeting_id=meeting_id, owner_id=owner_id, status=status,
-                                       counted_slot=slot if status == "counted" else None, answers=answers, **kw)
+                stored = append_decision(s, meeting_id=meeting_id, owner_id=owner_id, status=status,
+                                         counted_slot=slot if status == "counted" else None, answers=answers, **kw)
+                if then is not None:
+                    then(s, stored)
+                return stored
         except IntegrityError:
             if attempt == 2 or status != "counted":
                 raise
@@ -622,13 +630,15 @@ def submit_online_decision(session_factory: sessionmaker[Session], *, secret_key
 def register_paper_decision(session_factory: sessionmaker[Session], *, secret_key: str, meeting_id: int,
                             owner_id: int, received_on: dt.date, answers: dict[int, str], user: str = "",
                             source: str = "", today: dt.date | None = None,
-                            representative: Representative | None = None) -> StoredDecision:
+                            representative: Representative | None = None, scans: list[dict] | None = None,
+                            then=None) -> StoredDecision:
     """A signed written decision as it came back. `answers`: each question's mark as in
     `check_paper_marks` — every question chosen, «none» or «several» too: a question without a
     mark or with several is invalid for that question only (ст. 48 ч. 6); received after the end date it is kept but not
     counted (ст. 47 ч. 2); a second decision of the same owner is kept as a conflict, one of a
     joint co-owner counts once (see `_second_status`). `representative`: who signed for the owner
-    (ст. 48 ч. 2), sealed with the decision."""
+    (ст. 48 ч. 2), sealed with the decision; `scans`, the scanned pages it was read from, too
+    (`then` as in `_store_counted_or_second`)."""
     today = today or dt.date.today()
     if received_on > today:
         raise ValidationError("Дата получения решения не может быть позже сегодняшней.")
@@ -653,7 +663,7 @@ def register_paper_decision(session_factory: sessionmaker[Session], *, secret_ke
         session_factory, slot=slot, owner_id=owner_id, meeting_id=meeting_id, answers=checked,
         first_status="late" if late else "counted", secret_key=secret_key, kind="paper", online_slot=None,
         received_on=received_on, now=utcnow(), user=user, source=source, numbers=numbers,
-        representative=representative, marks=marks)
+        representative=representative, marks=marks, scans=scans, then=then)
     result.differs = differs
     result.invalid = invalid_questions(numbers, checked, marks)
     return result
@@ -987,6 +997,11 @@ class VerifyReport:
         return f"Найдены изменения в базе данных ({len(self.problems)}):"
 
 
+def sealed_scans(pages) -> list[dict]:
+    """What a decision's seal holds of the scanned pages it was registered from."""
+    return [{"sheet": p.sheet, "sha256": p.image_sha256} for p in pages]
+
+
 def _recompute_canonical(d: Decision, numbers: dict[int, int], by_id: dict[int, Decision] | None = None) -> str:
     """The sealed content rebuilt from the decision's rows as they are now. The owner's and the
     premise's data are the snapshot taken when it was sealed: correcting the registry later does
@@ -1007,6 +1022,11 @@ def _recompute_canonical(d: Decision, numbers: dict[int, int], by_id: dict[int, 
     else:
         content.pop("replaces", None)
         content.pop("reason", None)
+    scans = sealed_scans(d.scans)
+    if scans:
+        content["scans"] = scans
+    else:
+        content.pop("scans", None)
     content["owner"] = {**content.get("owner", {}), "id": d.owner_id}
     representative = of_decision(d)
     if representative is not None:
@@ -1040,7 +1060,8 @@ def _content_changes(sealed: str, current: str, numbers: dict[int, int]) -> list
         changes.append("собственник, от которого решение")
     for key, what in (("kind", "вид решения"), ("submitted_at", "время подачи"), ("seq", "номер"),
                       ("meeting", "собрание"), ("representative", "представитель"),
-                      ("replaces", "исправленное или аннулированное решение"), ("reason", "причина исправления")):
+                      ("replaces", "исправленное или аннулированное решение"), ("reason", "причина исправления"),
+                      ("scans", "сканы бланка, с которых внесено решение")):
         if was.get(key) != now.get(key):
             changes.append(what)
     return changes or ["содержание"]
@@ -1119,7 +1140,8 @@ def verify_decisions(session_factory: sessionmaker[Session], *, secret_key: str,
             numbers = dict(s.execute(select(AgendaQuestion.id, AgendaQuestion.number)
                                      .where(AgendaQuestion.meeting_id == m.id)).all())
             decisions = s.scalars(select(Decision).where(Decision.meeting_id == m.id)
-                                  .options(selectinload(Decision.answers)).order_by(Decision.seq)).all()
+                                  .options(selectinload(Decision.answers), selectinload(Decision.scans))
+                                  .order_by(Decision.seq)).all()
             prev, expected_seq = "", 1
             by_id = {d.id: d for d in decisions}
             for d in decisions:
@@ -1231,26 +1253,43 @@ def _agenda(s: Session, meeting_id: int):
     return view, questions
 
 
+def owner_ballot(s: Session, owner_id: int):
+    """(meeting id, the owner's decision form filled with the answers given online)."""
+    from services.documents import Ballot
+
+    owner = s.get(OwnerRecord, owner_id)
+    if owner is None:
+        raise NotFound("Собственник не найден.")
+    d = s.scalars(select(Decision).where(Decision.meeting_id == owner.meeting_id, Decision.online_slot == owner_id)
+                  .options(selectinload(Decision.answers))).first()
+    if d is None:
+        raise ValidationError("Сначала ответьте на вопросы повестки дня.")
+    representative = of_decision(d) or _representatives(s, owner.meeting_id, [owner.id]).get(owner.id)
+    ballot = Ballot(owner=_ballot_owner(owner, s.get(Premise, owner.premise_id),
+                                        _co_owner_names(s, [owner]).get(owner.id)),
+                    answers={a.question_id: a.answer for a in d.answers}, fingerprint=fingerprint(d.seal),
+                    submitted=format_local(d.submitted_at, zone=True),
+                    representative=_ballot_representative(representative))
+    return owner.meeting_id, ballot
+
+
 def owner_decision_docx(session_factory: sessionmaker[Session], *, owner_id: int) -> bytes:
     """The owner's written decision filled with the answers given online, to sign and hand in."""
-    from services.documents import Ballot, decisions_docx
+    from services.documents import decisions_docx
 
     with session_factory() as s:
-        owner = s.get(OwnerRecord, owner_id)
-        if owner is None:
-            raise NotFound("Собственник не найден.")
-        d = s.scalars(select(Decision).where(Decision.meeting_id == owner.meeting_id, Decision.online_slot == owner_id)
-                      .options(selectinload(Decision.answers))).first()
-        if d is None:
-            raise ValidationError("Сначала ответьте на вопросы повестки дня.")
-        view, questions = _agenda(s, owner.meeting_id)
-        representative = of_decision(d) or _representatives(s, owner.meeting_id, [owner.id]).get(owner.id)
-        ballot = Ballot(owner=_ballot_owner(owner, s.get(Premise, owner.premise_id),
-                                            _co_owner_names(s, [owner]).get(owner.id)),
-                        answers={a.question_id: a.answer for a in d.answers}, fingerprint=fingerprint(d.seal),
-                        submitted=format_local(d.submitted_at, zone=True),
-                        representative=_ballot_representative(representative))
+        meeting_id, ballot = owner_ballot(s, owner_id)
+        view, questions = _agenda(s, meeting_id)
     return decisions_docx(meeting=view, questions=questions, ballots=[ballot])
+
+
+def owner_ids_of(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[int]:
+    """Every owner record of the meeting (a ballot for each)."""
+    with session_factory() as s:
+        if s.get(Meeting, meeting_id) is None:
+            raise NotFound("Собрание не найдено.")
+        return list(s.scalars(select(OwnerRecord.id).where(OwnerRecord.meeting_id == meeting_id)
+                              .order_by(OwnerRecord.id)))
 
 
 def not_answered_owner_ids(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[int]:
