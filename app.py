@@ -150,6 +150,7 @@ else:
         "Этапы": nav((state.PAGE_REGISTRY, "Реестр собственников", ":material/groups:"),
                      (state.PAGE_NOTIFY, "Уведомление собственников", ":material/mail:"),
                      (state.PAGE_DECISIONS, "Решения собственников", ":material/ballot:"),
+                     (state.PAGE_SCANS, "Сканы решений", ":material/document_scanner:"),
                      (state.PAGE_ACTIVITY, "Активность", ":material/monitoring:"),
                      (state.PAGE_RESULTS, "Итоги и протокол", ":material/description:")),
         "Для собственников": nav((state.PAGE_VOTE, "Страница голосования", ":material/how_to_vote:")),

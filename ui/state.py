@@ -20,17 +20,18 @@ PAGE_STAGES = "pages/stages.py"
 PAGE_REGISTRY = "pages/registry.py"
 PAGE_NOTIFY = "pages/notify.py"
 PAGE_DECISIONS = "pages/decisions.py"
+PAGE_SCANS = "pages/scans.py"
 PAGE_VOTE = "pages/vote.py"
 PAGE_ACTIVITY = "pages/activity.py"
 PAGE_USERS = "pages/users.py"
 PAGE_AUDIT = "pages/audit.py"
 PAGE_RESULTS = "pages/results.py"
-STAFF_PAGES = (PAGE_MEETINGS, PAGE_STAGES, PAGE_REGISTRY, PAGE_NOTIFY, PAGE_DECISIONS, PAGE_ACTIVITY, PAGE_RESULTS,
-               PAGE_USERS, PAGE_AUDIT)
+STAFF_PAGES = (PAGE_MEETINGS, PAGE_STAGES, PAGE_REGISTRY, PAGE_NOTIFY, PAGE_DECISIONS, PAGE_SCANS, PAGE_ACTIVITY,
+               PAGE_RESULTS, PAGE_USERS, PAGE_AUDIT)
 #: The permission (services.auth.can) a staff page needs beyond a login; the others open for all staff.
 #: The navigation (app.py) and every page link read it, so a link never points outside the navigation.
 PAGE_PERMISSION = {PAGE_REGISTRY: "view_personal", PAGE_NOTIFY: "view_personal", PAGE_DECISIONS: "view_personal",
-                   PAGE_USERS: "manage_users", PAGE_AUDIT: "view_audit"}
+                   PAGE_SCANS: "view_personal", PAGE_USERS: "manage_users", PAGE_AUDIT: "view_audit"}
 
 
 def runtime() -> Runtime:

@@ -84,6 +84,7 @@ TITLES = {
     "pages/registry.py": "Реестр собственников",
     "pages/notify.py": "Уведомление собственников",
     "pages/decisions.py": "Решения собственников",
+    "pages/scans.py": "Сканы решений",
     "pages/activity.py": "Активность",
     "pages/results.py": "Итоги и протокол",
     "pages/users.py": "Сотрудники",
@@ -91,7 +92,7 @@ TITLES = {
     "pages/vote.py": "Голосование собственников",
 }
 _OBSERVED = {"pages/meetings.py", "pages/stages.py", "pages/activity.py", "pages/results.py", "pages/vote.py"}
-_OPERATED = _OBSERVED | {"pages/registry.py", "pages/notify.py", "pages/decisions.py"}
+_OPERATED = _OBSERVED | {"pages/registry.py", "pages/notify.py", "pages/decisions.py", "pages/scans.py"}
 #: What each role may open; `None` is an owner or anyone without a staff login.
 MAY_OPEN = {
     "admin": set(TITLES),
