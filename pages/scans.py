@@ -41,7 +41,8 @@ QUEUE_SHOWN = 10  # review cards at a time: each one is a page image and a form
 SCAN_TYPES = ["pdf", "tif", "tiff", "jpg", "jpeg", "png"]
 ANSWER_LABELS = list(ANSWER_RU.values())
 ANSWER_KEYS = {v: k for k, v in ANSWER_RU.items()}
-BATCH_STATE = {"reading": "читается", "failed": "чтение прервано"}
+BATCH_STATE = {"reading": "читается", "failed": "чтение прервано",
+               "interrupted": "чтение прервано — загрузите те же файлы снова, прочитанные страницы пропускаются"}
 
 state.require_permission("view_personal")
 sf = state.session_factory()

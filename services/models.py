@@ -550,6 +550,7 @@ class ScanBatch(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # the reading's last step
     status: Mapped[str] = mapped_column(String(20), default="reading")  # reading | read | failed
     files: Mapped[str] = mapped_column(Text, default="")  # JSON: [{"name", "pages", "error"}]
     pages_total: Mapped[int] = mapped_column(Integer, default=0)

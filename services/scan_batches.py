@@ -17,7 +17,7 @@ from typing import Callable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.errors import NotFound, ValidationError
+from services.errors import DomainError, NotFound, ValidationError
 from services.models import Meeting, OwnerRecord, ScanBatch, ScanPage, utcnow
 from services.scan_reader import FileError, PageRead, owner_sheets, read_files
 
@@ -97,10 +97,22 @@ def read_scans(session_factory: sessionmaker[Session], *, secret_key: str, meeti
             for item in pending:
                 s.add(_page_row(item, batch_id=batch_id, meeting_id=meeting_id))
             s.execute(update(ScanBatch).where(ScanBatch.id == batch_id)
-                      .values(pages_done=ScanBatch.pages_done + sum(1 for i in pending if i.page is not None)))
+                      .values(pages_done=ScanBatch.pages_done + sum(1 for i in pending if i.page is not None),
+                              updated_at=utcnow()))
+        for item in pending:  # stored: the report keeps what was read, not the images
+            if isinstance(item, PageRead):
+                item.image = b""
         pending.clear()
 
+    announced = False
+
     def on_progress(done: int, total: int) -> None:
+        nonlocal announced
+        if not announced and batch_id is not None:  # how many pages there are, for any session to see
+            announced = True
+            with session_factory.begin() as s:
+                s.execute(update(ScanBatch).where(ScanBatch.id == batch_id)
+                          .values(pages_total=total, updated_at=utcnow()))
         if progress:
             progress(done, total)
 
@@ -128,14 +140,14 @@ def read_scans(session_factory: sessionmaker[Session], *, secret_key: str, meeti
         if batch_id is not None:
             with session_factory.begin() as s:
                 s.execute(update(ScanBatch).where(ScanBatch.id == batch_id)
-                          .values(status="failed", error=str(exc)[:500] or type(exc).__name__))
+                          .values(status="failed", error=str(exc)[:500] or type(exc).__name__, updated_at=utcnow()))
         raise
     if batch_id is not None:
         with session_factory.begin() as s:
             s.execute(update(ScanBatch).where(ScanBatch.id == batch_id)
-                      .values(status="read", pages_total=report.pages))
+                      .values(status="read", pages_total=report.pages, updated_at=utcnow()))
             record(s, actor=user, action="scans_read", meeting_id=meeting_id, batch=batch_id, pages=report.pages,
-                   review=report.review)
+                   review=report.review, secret_key=secret_key)
     return report
 
 
@@ -213,14 +225,18 @@ def batch_pages(session_factory: sessionmaker[Session], *, meeting_id: int, batc
         return [_queue_page(p, o, n or "") for p, o, n in s.execute(stmt)]
 
 
+STALE = dt.timedelta(minutes=10)  # a reading that stored nothing for this long was cut short (a restart)
+
+
 @dataclass
 class BatchSummary:
     id: int
     created_at: dt.datetime
     created_by: str
-    status: str
+    status: str  # reading | read | failed | interrupted
     pages: int
     counts: dict[str, int]
+    pages_total: int = 0
 
     @property
     def waiting(self) -> int:
@@ -238,7 +254,10 @@ def batches(session_factory: sessionmaker[Session], *, meeting_id: int) -> list[
                                              .where(ScanPage.meeting_id == meeting_id)
                                              .group_by(ScanPage.batch_id, ScanPage.status)):
             counts[batch_id][status] = n
-        return [BatchSummary(b.id, b.created_at, b.created_by, b.status, sum(counts[b.id].values()), counts[b.id])
+        now = utcnow()
+        return [BatchSummary(b.id, b.created_at, b.created_by,
+                             "interrupted" if b.status == "reading" and now - (b.updated_at or b.created_at) > STALE
+                             else b.status, sum(counts[b.id].values()), counts[b.id], b.pages_total)
                 for b in s.scalars(select(ScanBatch).where(ScanBatch.meeting_id == meeting_id)
                                    .order_by(ScanBatch.id.desc()))]
 
@@ -336,6 +355,8 @@ def register_batch(session_factory: sessionmaker[Session], *, secret_key: str, m
     from services.voting import question_numbers, register_paper_decision
 
     report = RegisterReport()
+    if received_on > (today or dt.date.today()):
+        raise ValidationError("Дата получения решений не может быть позже сегодняшней.")
     with session_factory() as s:
         if s.get(ScanBatch, batch_id) is None or s.get(ScanBatch, batch_id).meeting_id != meeting_id:
             raise NotFound("Пакет сканов не найден.")
@@ -347,7 +368,7 @@ def register_batch(session_factory: sessionmaker[Session], *, secret_key: str, m
         for p in pages:
             by_owner[p.owner_id].append(p)
         owners = {o.id: o for o in s.scalars(select(OwnerRecord).where(OwnerRecord.id.in_(by_owner)))}
-        plans = []
+        plans, names = [], {}
         for owner_id, group in by_owner.items():
             owner = owners[owner_id]
             who = f"{owner.name}"
@@ -375,6 +396,7 @@ def register_batch(session_factory: sessionmaker[Session], *, secret_key: str, m
                 report.waiting.append(f"{who}: на листах не все вопросы повестки — бланк другой редакции.")
                 continue
             source = "скан: " + "; ".join(f"{p.file_name}, стр. {p.file_page}" for p in group)
+            names[owner_id] = who
             plans.append((owner_id, marks, [p.id for p in group],
                           [{"sheet": p.sheet, "sha256": p.image_sha256} for p in group], source[:200]))
 
@@ -390,13 +412,16 @@ def register_batch(session_factory: sessionmaker[Session], *, secret_key: str, m
                                              source=source, today=today, scans=scans, then=mark_pages)
         except _AlreadyRegistered:
             continue
+        except DomainError as exc:  # e.g. the count closed meanwhile: this one waits, the report tells why
+            report.waiting.append(f"{names[owner_id]}: {exc.message}")
+            continue
         report.registered += 1
         report.counted += stored.status == "counted"
         report.conflicts += stored.status in ("conflict", "joint_conflict")
         report.late += stored.status == "late"
     if report.registered:
         record(session_factory, actor=user, action="scans_registered", meeting_id=meeting_id, batch=batch_id,
-               count=report.registered, late=report.late)
+               count=report.registered, late=report.late, secret_key=secret_key)
     return report
 
 

@@ -31,16 +31,23 @@ RENDER_LONG_SIDE = 2200  # a PDF page is rendered to this many pixels on its lon
 WORK_LONG_SIDE = 2400  # a larger photo is scaled down to this before reading
 
 # the bands (shares of ink); between «empty» and «marked» a box is doubtful and goes to review
-INNER_EMPTY, INNER_MARKED = 0.03, 0.09
-RING_EMPTY, RING_MARKED = 0.025, 0.07
+INNER_EMPTY, INNER_MARKED = 0.012, 0.035
+RING_EMPTY, RING_MARKED = 0.012, 0.05
+FAINT_MARKED = 0.12  # a light pen: its faint ink over this share of the box is a stroke, not noise
+FAINT_MARGIN = 0.6  # mm further from the printed edge for faint ink
+DOT = 0.005  # clear ink over this share (a dot of a pen, about 0.2 mm²) keeps a box from «empty»
 SIGN_EMPTY, SIGN_MARKED = 0.004, 0.012
+# ink: darker than the paper by this share of the printed edges' darkness on the same page; faint
+# ink, enough to make an «empty» box doubtful, by the smaller share
+INK_SHARE, FAINT_SHARE = 0.4, 0.22
 INNER_MARGIN = 1.0  # mm inside the box's printed edge
 RING_INNER, RING_OUTER = BOX / 2 + 1.2, 7.0  # mm from the box's centre
 SIGN_MARGIN = 1.5
 MARK_TOLERANCE = 1.5  # mm: the marks and the QR code must agree this well, else the page is reviewed
+SEARCH = 3.0  # mm around its place where a row's printed boxes are looked for
+ROW_SCORE = 0.45  # a row's boxes matched less well than this are «not found»: the question goes to review
+SIGN_SCORE = 0.3  # the same for a signature box (its long outline is distinct; a signature inside lowers the match)
 
-ANSWER_RU = {"for": "за", "against": "против", "abstain": "воздержался", "blank": "нет отметки",
-             "invalid": "несколько отметок"}
 OPTION_RU = {"for": "«За»", "against": "«Против»", "abstain": "«Воздержался»"}
 
 
@@ -55,6 +62,8 @@ class BoxMeasure:
     inner: float
     ring: float
     state: str  # empty | marked | doubtful
+    faint_inner: float = 0.0
+    faint_ring: float = 0.0
 
 
 @dataclass
@@ -73,6 +82,8 @@ class PageRead:
     signed: bool | None = None  # None: the page has no signature box
     homography: list[list[float]] | None = None  # page image -> straightened page (PX per mm)
     measures: list[BoxMeasure] = field(default_factory=list)
+    signature_shares: list[tuple[float, float]] = field(default_factory=list)  # (clear, faint) ink per box
+    signature_scores: list[float] = field(default_factory=list)  # how well each box was found
     image: bytes = b""  # the page as read (JPEG), kept with the decision
     image_size: tuple[int, int] = (0, 0)  # width, height
 
@@ -173,6 +184,8 @@ def _image_size_ok(name: str, data: bytes) -> None:
     try:
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
+    except Image.DecompressionBombError:
+        raise ScanFileError(f"{name}: изображение слишком велико; сканируйте с разрешением 150–300 dpi.") from None
     except Exception:
         raise ScanFileError(f"{name}: изображение повреждено или не читается.") from None
     if w * h > MAX_PIXELS:
@@ -231,11 +244,15 @@ def _find_code(gray: np.ndarray):
     import zxingcpp
 
     other = None
-    for attempt in (gray, None):
-        if attempt is None:  # a faint or blurred code: once more, sharpened and binarised
-            attempt = cv2.adaptiveThreshold(cv2.GaussianBlur(gray, (3, 3), 0), 255, cv2.ADAPTIVE_THRESH_MEAN_C,
-                                            cv2.THRESH_BINARY, 31, 10)
-        for code in zxingcpp.read_barcodes(attempt, formats=zxingcpp.BarcodeFormat.QRCode):
+    for attempt in ("as is", "sharpened", "binarised"):
+        if attempt == "as is":
+            image = gray
+        elif attempt == "sharpened":  # a blurred photo: an unsharp mask
+            image = cv2.addWeighted(gray, 2.0, cv2.GaussianBlur(gray, (0, 0), 3), -1.0, 0)
+        else:  # a faint code
+            image = cv2.adaptiveThreshold(cv2.GaussianBlur(gray, (3, 3), 0), 255, cv2.ADAPTIVE_THRESH_MEAN_C,
+                                          cv2.THRESH_BINARY, 31, 10)
+        for code in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
             token = parse_token(code.text)
             if token is not None:
                 return code, token
@@ -249,50 +266,115 @@ def _corner_pts(code) -> np.ndarray:
                        [p.bottom_right.x, p.bottom_right.y], [p.bottom_left.x, p.bottom_left.y]])
 
 
-def _find_marks(gray: np.ndarray, H0: np.ndarray) -> list[np.ndarray | None]:
-    """The image positions of the four corner marks, searched where the code's corners predict them."""
+def _match_mark(win: np.ndarray, px_mm: float, guess: tuple[float, float]) -> np.ndarray | None:
+    """The centre of a corner mark in a window of the page (its pixels), or None: the best match of a
+    black square in a white margin (robust to blur, a dark table around the page, uneven light),
+    a little penalised by its distance from `guess` (the window's pixel where the fit expects it),
+    then the centroid of the square's dark pixels for sub-pixel accuracy."""
     import cv2
 
-    inv = np.linalg.inv(H0)
-    scale = float(np.sqrt(abs(np.linalg.det(inv[:2, :2]))))  # image pixels per template pixel
-    px_mm = scale * PX
-    found: list[np.ndarray | None] = []
-    area = (MARK * px_mm) ** 2
-    for cx, cy in MARK_CENTERS:
-        guess = cv2.perspectiveTransform(np.float32([[[cx * PX, cy * PX]]]), inv)[0, 0]
-        r = int(22 * px_mm)  # the prediction from a small code is rough far from it
+    f = min(1.0, 4.0 / px_mm)  # match at about 4 px/mm: fast, and the square is still 24 px wide
+    small = cv2.resize(win, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else win
+    k, m = max(int(round(MARK * px_mm * f)), 6), max(int(round(2.0 * px_mm * f)), 3)
+    if small.shape[0] < k + 2 * m or small.shape[1] < k + 2 * m:
+        return None
+    tpl = np.full((k + 2 * m, k + 2 * m), 255, np.uint8)
+    tpl[m:m + k, m:m + k] = 0
+    res = cv2.matchTemplate(small, tpl, cv2.TM_CCOEFF_NORMED)
+    ys, xs = np.indices(res.shape, dtype=np.float32)
+    half = (k + 2 * m) / 2
+    dist_mm = np.hypot(xs + half - guess[0] * f, ys + half - guess[1] * f) / (px_mm * f)
+    _mn, _mx, _mnl, (bx, by) = cv2.minMaxLoc(res - 0.004 * dist_mm)
+    if res[by, bx] < 0.55:
+        return None
+    cx, cy = (bx + half) / f, (by + half) / f
+    half = (MARK / 2 + 1.2) * px_mm
+    x0, y0 = int(max(cx - half, 0)), int(max(cy - half, 0))
+    sub = win[y0:int(cy + half) + 1, x0:int(cx + half) + 1].astype(np.float32)
+    if sub.size == 0:
+        return None
+    level = (float(sub.min()) + float(np.percentile(sub, 90))) / 2
+    weight = np.clip(level - sub, 0, None)  # the square's dark pixels, weighted by how dark
+    total = float(weight.sum())
+    if total <= 0:
+        return None
+    ys, xs = np.indices(sub.shape)
+    return np.float32([x0 + float((xs * weight).sum()) / total, y0 + float((ys * weight).sum()) / total])
+
+
+def _affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The least-squares affine map (2×3) of src points onto dst points: every point weighs, the far
+    marks too (a robust estimator would drop them as outliers of the code's four corners)."""
+    X = np.hstack([src.astype(np.float64), np.ones((len(src), 1))])
+    sol, *_ = np.linalg.lstsq(X, dst.astype(np.float64), rcond=None)
+    return sol.T
+
+
+def _find_marks(gray: np.ndarray, qr_img: np.ndarray) -> list[np.ndarray | None]:
+    """The image positions of the four corner marks. The code's corners place the page roughly (an
+    affine fit: a perspective fitted to a 2 cm code would be wild 25 cm away); each mark found,
+    nearest first, joins the fit before the next is searched."""
+    import cv2
+
+    anchors_t = list(_template_pts_qr())
+    anchors_i = list(qr_img)
+    found: list[np.ndarray | None] = [None] * 4
+    qr_centre = np.float32([QR_LEFT, QR_TOP]) + 12.5 * QR_MODULE
+    order = sorted(range(4), key=lambda i: np.hypot(*(np.float32(MARK_CENTERS[i]) - qr_centre)))
+    for i in order:
+        A = _affine(np.float32(anchors_t), np.float32(anchors_i))
+        px_mm = float(np.sqrt(abs(np.linalg.det(A[:, :2])))) * PX
+        area = (MARK * px_mm) ** 2
+        cx, cy = MARK_CENTERS[i]
+        guess = A @ np.float32([cx * PX, cy * PX, 1])
+        # the first mark, next to the code, is predicted well; the far ones from a short baseline and
+        # without the photo's perspective: searched wider
+        r = int((20 if len(anchors_t) == 4 else 40) * px_mm)
         x0, y0 = max(int(guess[0]) - r, 0), max(int(guess[1]) - r, 0)
         x1, y1 = min(int(guess[0]) + r, gray.shape[1]), min(int(guess[1]) + r, gray.shape[0])
         if x1 - x0 < 8 or y1 - y0 < 8:
-            found.append(None)
             continue
-        win = gray[y0:y1, x0:x1]
-        _t, binary = cv2.threshold(win, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-        n, _labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        best, best_d = None, None
-        for i in range(1, n):
-            x, y, w, h, a = stats[i]
-            if not (0.45 * area <= a <= 1.8 * area):
-                continue
-            if not (0.6 <= w / max(h, 1) <= 1.6) or a < 0.7 * w * h * 0.9:
-                continue
-            c = centroids[i] + (x0, y0)
-            d = float(np.hypot(*(c - guess)))
-            if best_d is None or d < best_d:
-                best, best_d = c, d
-        found.append(None if best is None else np.float32(best))
+        best = _match_mark(gray[y0:y1, x0:x1], px_mm, (guess[0] - x0, guess[1] - y0))
+        if best is not None:
+            best = best + (x0, y0)
+        if best is not None:
+            found[i] = np.float32(best)
+            anchors_t.append(np.float32([cx * PX, cy * PX]))
+            anchors_i.append(found[i])
     return found
 
 
-def _ink(warped: np.ndarray) -> np.ndarray:
-    """The pen's ink on the straightened page (bool): darker than the paper around it by a margin."""
+def _darkness(warped: np.ndarray) -> np.ndarray:
+    """How much darker than the paper around it each pixel of the straightened page is (int16)."""
     import cv2
 
     # paper: the brightest level nearby (a grey dilation wider than a pen's stroke and a filled box)
     paper = cv2.dilate(warped, cv2.getStructuringElement(cv2.MORPH_RECT, (61, 61)))
     paper = cv2.blur(paper, (31, 31))
-    dark = paper.astype(np.int16) - warped.astype(np.int16)
-    ink = (dark > np.maximum(45, paper.astype(np.int16) * 0.3)).astype(np.uint8)
+    return paper.astype(np.int16) - warped.astype(np.int16)
+
+
+def _print_contrast(dark: np.ndarray, boxes) -> float:
+    """How dark the printed box edges came out on this page: the yardstick of a pen's ink, so a dim
+    photo or a light scan is judged by its own contrast."""
+    samples = []
+    for box in boxes:
+        for y in (box.y, box.y + box.h):  # the top and bottom edges, ±0.4 mm
+            a, b = int(round((box.x + 1) * PX)), int(round((box.x + box.w - 1) * PX))
+            r0, r1 = int(round((y - 0.4) * PX)), int(round((y + 0.4) * PX)) + 1
+            strip = dark[r0:r1, a:b]
+            if strip.size:
+                samples.append(strip.max(axis=0))
+    if not samples:
+        return 120.0
+    return float(np.percentile(np.concatenate(samples), 50))
+
+
+def _ink(dark: np.ndarray, contrast: float, share: float, floor: int) -> np.ndarray:
+    """Pixels darker than the paper by `share` of the print's contrast (at least `floor` levels)."""
+    import cv2
+
+    ink = (dark > max(floor, share * contrast)).astype(np.uint8)
     return cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))  # lone noise pixels go
 
 
@@ -305,20 +387,58 @@ def _share(ink: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> tuple
     return (cv2.countNonZero(region) if region.size else 0), int(region.size)
 
 
-def _measure_box(ink: np.ndarray, box) -> tuple[float, float]:
+def _locate(warped: np.ndarray, boxes) -> tuple[float, float, float]:
+    """(dx, dy in mm, score): where a row's printed box outlines really are on the straightened page,
+    searched ±SEARCH mm around their places. The page's fit is good to a millimetre or two; the boxes
+    themselves put each question's measures exactly, and a row not found is not measured on a guess."""
+    import cv2
+
+    from services.ballot_sheet import Box
+
+    pad = 1.0
+    x0, y0 = min(b.x for b in boxes) - pad, min(b.y for b in boxes) - pad
+    x1, y1 = max(b.x + b.w for b in boxes) + pad, max(b.y + b.h for b in boxes) + pad
+    tw, th = int(round((x1 - x0) * PX)), int(round((y1 - y0) * PX))
+    tpl = np.full((th, tw), 255, np.uint8)
+    line = max(2, int(round(0.4 * PX)))
+    for b in boxes:
+        cv2.rectangle(tpl, (int(round((b.x - x0) * PX)), int(round((b.y - y0) * PX))),
+                      (int(round((b.x + b.w - x0) * PX)), int(round((b.y + b.h - y0) * PX))), 0, line)
+    s = int(round(SEARCH * PX))
+    r0, c0 = int(round(y0 * PX)) - s, int(round(x0 * PX)) - s
+    region = warped[max(r0, 0):r0 + th + 2 * s, max(c0, 0):c0 + tw + 2 * s]
+    if r0 < 0 or c0 < 0 or region.shape[0] < th + 2 * s or region.shape[1] < tw + 2 * s:
+        return 0.0, 0.0, 0.0
+    res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
+    _mn, score, _mnl, (bx, by) = cv2.minMaxLoc(res)
+    return (bx - s) / PX, (by - s) / PX, float(score)
+
+
+def _moved(box, dx: float, dy: float):
+    from services.ballot_sheet import Box
+
+    return Box(box.x + dx, box.y + dy, box.w, box.h)
+
+
+def _measure_box(ink: np.ndarray, box, margin: float = 0.0) -> tuple[float, float]:
+    """Shares of ink inside the box (INNER_MARGIN from its printed edge) and in the ring around it;
+    `margin` keeps both that much further from the edge (a blurred photo smears the edge's grey)."""
     cx, cy = box.center
-    h = box.w / 2 - INNER_MARGIN
+    h = box.w / 2 - INNER_MARGIN - margin
     n_in, a_in = _share(ink, cx - h, cy - h, cx + h, cy + h)
     n_out, a_out = _share(ink, cx - RING_OUTER, cy - RING_OUTER, cx + RING_OUTER, cy + RING_OUTER)
-    n_mid, a_mid = _share(ink, cx - RING_INNER, cy - RING_INNER, cx + RING_INNER, cy + RING_INNER)
+    ring_inner = RING_INNER + margin
+    n_mid, a_mid = _share(ink, cx - ring_inner, cy - ring_inner, cx + ring_inner, cy + ring_inner)
     ring_area = max(a_out - a_mid, 1)
     return n_in / max(a_in, 1), (n_out - n_mid) / ring_area
 
 
-def _state(inner: float, ring: float) -> str:
-    if inner >= INNER_MARKED or ring >= RING_MARKED:
+def _state(inner: float, ring: float, faint_inner: float, faint_ring: float) -> str:
+    """marked: clear ink in or around the box (or a light pen's stroke covering much of it); empty:
+    neither faint ink spread over the box nor a dark dot in it; anything between is doubtful."""
+    if inner >= INNER_MARKED or ring >= RING_MARKED or faint_inner >= FAINT_MARKED or faint_ring >= FAINT_MARKED:
         return "marked"
-    if inner < INNER_EMPTY and ring < RING_EMPTY:
+    if faint_inner < INNER_EMPTY and faint_ring < RING_EMPTY and inner < DOT and ring < DOT:
         return "empty"
     return "doubtful"
 
@@ -364,23 +484,26 @@ def read_page(img: np.ndarray, *, file: str, page: int, secret_key: str, meeting
     layout = owner.pages[token.page - 1]
 
     H0 = cv2.getPerspectiveTransform(_corner_pts(code), _template_pts_qr())
-    marks = _find_marks(gray, H0)
+    marks = _find_marks(gray, _corner_pts(code))
     template_marks = np.float32(MARK_CENTERS) * PX
     found = [i for i, m in enumerate(marks) if m is not None]
     H = H0
-    if len(found) == 4:
-        H = cv2.getPerspectiveTransform(np.float32([marks[i] for i in found]), template_marks[found])
-        qr_back = cv2.perspectiveTransform(_corner_pts(code)[None], H)[0]
-        if float(np.abs(qr_back - _template_pts_qr()).max()) > MARK_TOLERANCE * PX:
+    qr_img, qr_tmpl = _corner_pts(code), _template_pts_qr()
+    if len(found) >= 3:
+        # the marks span the page and the code's corners pin its top right: one perspective fitted to
+        # all of them, checked by how well each point falls back on its place
+        src = np.vstack([np.float32([marks[i] for i in found]), qr_img])
+        dst = np.vstack([template_marks[found], qr_tmpl])
+        H, _mask = cv2.findHomography(src, dst, 0)
+        err = float(np.abs(cv2.perspectiveTransform(src[None], H)[0] - dst).max()) if H is not None else 1e9
+        if H is None or err > MARK_TOLERANCE * PX:
+            H = H if H is not None else H0
             result.reasons.append("Метки по углам и QR-код не совпадают: проверьте отметки по изображению.")
             result.doubtful.append((0, "alignment"))
     else:
         result.reasons.append(f"Найдено меток по углам: {len(found)} из 4 — лист выровнен по QR-коду; "
                               "проверьте отметки по изображению.")
         result.doubtful.append((0, "alignment"))
-        if len(found) == 3:
-            H = np.vstack([cv2.getAffineTransform(np.float32([marks[i] for i in found]), template_marks[found]),
-                           [0, 0, 1]])
     result.homography = H.tolist()
 
     # the ink: the darkest channel, so a blue pen reads as dark as a black one
@@ -391,14 +514,29 @@ def read_page(img: np.ndarray, *, file: str, page: int, secret_key: str, meeting
         low = img
     warped = cv2.warpPerspective(low, H, (int(PAGE_W * PX), int(PAGE_H * PX)), flags=cv2.INTER_LINEAR,
                                  borderValue=255)
-    ink = _ink(cv2.medianBlur(warped, 3))
-
+    warped = cv2.medianBlur(warped, 3)
+    dark = _darkness(warped)
+    rows = []
     for q in layout.questions:
+        dx, dy, score = _locate(warped, list(q.boxes.values()))
+        rows.append((q, {o: _moved(b, dx, dy) for o, b in q.boxes.items()}, score))
+    signatures = []
+    for box in layout.signatures:
+        dx, dy, score = _locate(warped, [box])
+        signatures.append((_moved(box, dx, dy), score))
+    contrast = _print_contrast(dark, [b for _q, boxes, score in rows if score >= ROW_SCORE for b in boxes.values()]
+                               + [b for b, score in signatures if score >= SIGN_SCORE])
+    ink = _ink(dark, contrast, INK_SHARE, 14)
+    faint = _ink(dark, contrast, FAINT_SHARE, 12)
+
+    for q, boxes, score in rows:
         marked, doubtful = [], []
         for option in OPTIONS:
-            inner, ring = _measure_box(ink, q.boxes[option])
-            state = _state(inner, ring)
-            result.measures.append(BoxMeasure(q.number, option, round(inner, 4), round(ring, 4), state))
+            inner, ring = _measure_box(ink, boxes[option])
+            faint_inner, faint_ring = _measure_box(faint, boxes[option], FAINT_MARGIN)
+            state = _state(inner, ring, faint_inner, faint_ring) if score >= ROW_SCORE else "doubtful"
+            result.measures.append(BoxMeasure(q.number, option, round(inner, 4), round(ring, 4), state,
+                                              round(faint_inner, 4), round(faint_ring, 4)))
             if state == "marked":
                 marked.append(option)
             elif state == "doubtful":
@@ -406,16 +544,24 @@ def read_page(img: np.ndarray, *, file: str, page: int, secret_key: str, meeting
         result.answers[q.number] = "blank" if not marked else marked[0] if len(marked) == 1 else "invalid"
         for option in doubtful:
             result.doubtful.append((q.number, option))
-        if doubtful:
+        if score < ROW_SCORE:
+            result.reasons.append(f"Вопрос {q.number}: квадраты не найдены на изображении — проверьте отметки.")
+        elif doubtful:
             result.reasons.append(f"Вопрос {q.number}: неясная отметка в квадрате "
                                   f"{', '.join(OPTION_RU[o] for o in doubtful)}.")
     if layout.signatures:
         states = []
-        for box in layout.signatures:
-            n, a = _share(ink, box.x + SIGN_MARGIN, box.y + SIGN_MARGIN, box.x + box.w - SIGN_MARGIN,
-                          box.y + box.h - SIGN_MARGIN)
-            share = n / max(a, 1)
-            states.append("marked" if share >= SIGN_MARKED else "empty" if share < SIGN_EMPTY else "doubtful")
+        for box, score in signatures:
+            result.signature_scores.append(round(score, 3))
+            if score < SIGN_SCORE:
+                states.append("doubtful")
+                continue
+            region = (box.x + SIGN_MARGIN, box.y + SIGN_MARGIN, box.x + box.w - SIGN_MARGIN, box.y + box.h - SIGN_MARGIN)
+            n, a = _share(ink, *region)
+            n_faint, _a = _share(faint, *region)
+            share, faint_share = n / max(a, 1), n_faint / max(a, 1)
+            result.signature_shares.append((round(share, 4), round(faint_share, 4)))
+            states.append("marked" if share >= SIGN_MARKED else "empty" if faint_share < SIGN_EMPTY else "doubtful")
         result.signed = "marked" in states
         if not result.signed:
             if "doubtful" in states:

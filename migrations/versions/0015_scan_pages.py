@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column('meeting_id', sa.Integer(), sa.ForeignKey('meetings.id', ondelete='CASCADE'), nullable=False),
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.Column('created_by', sa.String(length=100), nullable=False),
+        sa.Column('updated_at', sa.DateTime(), nullable=True),
         sa.Column('status', sa.String(length=20), nullable=False),
         sa.Column('files', sa.Text(), nullable=False),
         sa.Column('pages_total', sa.Integer(), nullable=False),
