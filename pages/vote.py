@@ -8,6 +8,7 @@ import streamlit as st
 
 from services.errors import DomainError
 from services.figures import format_local
+from services.ballot_sheet import owner_decision_pdf
 from services.voting import (
     ANSWERS,
     AlreadyDecided,
@@ -185,9 +186,18 @@ def show_answers(answers: dict[int, str]) -> None:
 
 
 def decision_download() -> None:
-    st.download_button("Скачать решение (.docx) для подписи", data=lambda: owner_decision_docx(sf, owner_id=owner_id),
-                       file_name=f"решение_помещение_{page.premise}.docx", type="primary", width="stretch",
-                       icon=":material/download:",
+    # The PDF is the sheet the office reads back from a scan (its QR code names this owner and the
+    # meeting, with a keyed check): the main download. The .docx stays for those who edit or print
+    # from Word, and is entered by hand.
+    st.download_button("Скачать решение для подписи (PDF)",
+                       data=lambda: owner_decision_pdf(sf, secret_key=rt.secret_key, owner_id=owner_id),
+                       file_name=f"решение_помещение_{page.premise}.pdf", type="primary", width="stretch",
+                       icon=":material/download:", mime="application/pdf")
+    st.caption("Распечатайте решение на листе A4, подпишите его в рамке «Подпись» и не закрывайте чёрные метки "
+               "по углам и QR-код: по ним решение читается со скана.")
+    st.download_button("Скачать решение в формате Word (.docx)", data=lambda: owner_decision_docx(sf, owner_id=owner_id),
+                       file_name=f"решение_помещение_{page.premise}.docx", type="secondary", width="stretch",
+                       icon=":material/description:",
                        mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
@@ -209,7 +219,7 @@ if page.online is not None:
         st.success("Ваши ответы сохранены. Распечатайте решение, подпишите его и передайте до "
                    f"{page.end_date:%d.%m.%Y} — учитывается подписанное письменное решение.")
         decision_download()
-        st.caption(f"Отпечаток печати ваших ответов: {d.fingerprint}. Он напечатан в решении.")
+        st.caption(f"Отпечаток печати ваших ответов: {d.fingerprint}. Он напечатан в решении .docx.")
     with st.expander("Ваши ответы", expanded=True):
         show_answers(d.answers)
     st.button("Выйти", on_click=sign_out)

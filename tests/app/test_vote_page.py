@@ -11,15 +11,21 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+import numpy as np
+import pypdfium2 as pdfium
 import pytest
+import streamlit as st
+import zxingcpp
 from sqlalchemy import select
 
 from pagekit import assert_ran_cleanly, button, meeting_data, registry_xlsx, texts
+from services.ballot_sheet import parse_token, token_valid
 from services.demo import create_demo_meeting
 from services.meetings import QuestionData, create_meeting
 from services.models import AccessCode, Decision, Meeting, OwnerRecord
 from services.notify import issue_codes
 from services.registry import import_registry
+from services.scan_reader import owner_sheets, read_files
 from services.voting import (
     ELECTRONIC_WARNING,
     KINDS,
@@ -40,7 +46,9 @@ CODE_LABEL = "Персональный код"
 NEXT = "Далее: проверить ответы"
 SAVE = "Сохранить ответы и сформировать решение"
 SIGN = "Подписать и отправить"
-DOWNLOAD = "Скачать решение (.docx) для подписи"
+DOWNLOAD_PDF = "Скачать решение для подписи (PDF)"  # the sheet the office reads back from its scan
+DOWNLOAD_DOCX = "Скачать решение в формате Word (.docx)"
+DOWNLOADS = [DOWNLOAD_PDF, DOWNLOAD_DOCX]
 DEMO_OWNERS = 48
 
 
@@ -51,6 +59,37 @@ def secret_env(monkeypatch) -> str:
     Autouse, so it is set before any fixture runs the app (which caches the runtime and its key)."""
     monkeypatch.setenv("SECRET_KEY", SECRET)
     return SECRET
+
+
+@pytest.fixture
+def data_functions(monkeypatch) -> dict:
+    """The data each download button is given, by label: what Streamlit calls when the button is
+    clicked in a browser (AppTest has no server to call it)."""
+    given: dict = {}
+    original = st.download_button
+
+    def recording(label, data=None, *args, **kwargs):
+        given[label] = (data, kwargs)
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    return given
+
+
+def sheet_tokens(pdf: bytes) -> list:
+    """The Kvorum code of each page of a PDF, as the office's scanner would see it: the page drawn
+    at 150 dpi and its QR code decoded (None for a page without one)."""
+    assert pdf.startswith(b"%PDF"), pdf[:20]
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        tokens = []
+        for i in range(len(doc)):
+            image = np.asarray(doc[i].render(scale=150 / 72, grayscale=True).to_pil())
+            codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+            tokens.append(parse_token(codes[0].text) if codes else None)
+        return tokens
+    finally:
+        doc.close()
 
 
 @dataclass
@@ -265,7 +304,8 @@ def test_the_review_step_refuses_unanswered_questions_by_number(app, voter):
     assert [r.value for r in at.radio] == ["За", None, "Против", None, None]
 
 
-def test_answering_reviewing_and_saving_stores_one_online_decision_and_offers_the_docx(app, session_factory, voter):
+def test_answering_reviewing_and_saving_stores_one_online_decision_and_offers_the_readable_pdf(
+        app, session_factory, voter, data_functions, tmp_path):
     labels = ["За", "Против", "Воздержался", "За", "Против"]
     at = answer_all(type_code(open_vote(app), voter.code), labels)
     at = button(at, NEXT).click().run()
@@ -297,16 +337,39 @@ def test_answering_reviewing_and_saving_stores_one_online_decision_and_offers_th
         f"Решение № {number} сохранено.",
         f"Ваши ответы сохранены. Распечатайте решение, подпишите его и передайте до {page.end_date:%d.%m.%Y} — "
         "учитывается подписанное письменное решение."]
-    assert [b.label for b in at.get("download_button")] == [DOWNLOAD]
+    assert [b.label for b in at.get("download_button")] == DOWNLOADS
     fingerprint = "-".join(decision.seal[i:i + 4].upper() for i in range(0, 16, 4))
-    assert f"Отпечаток печати ваших ответов: {fingerprint}. Он напечатан в решении." in texts(at.caption)
+    assert f"Отпечаток печати ваших ответов: {fingerprint}. Он напечатан в решении .docx." in texts(at.caption)
     assert not at.radio and not [b for b in at.button if b.label in (NEXT, SAVE)]
+
+    # the main download is the machine-readable sheet: a PDF whose every page carries this owner's
+    # code for this meeting, with the instance's keyed check, and the answers given printed in
+    make_pdf, given = data_functions[DOWNLOAD_PDF]
+    assert (given["type"], given["mime"]) == ("primary", "application/pdf")
+    assert given["file_name"] == f"решение_помещение_{voter.premise}.pdf"
+    tokens = sheet_tokens(make_pdf())
+    assert tokens and None not in tokens
+    assert [(t.meeting_id, t.owner_id, t.page, t.pages) for t in tokens] == [
+        (voter.meeting_id, voter.owner_id, n, len(tokens)) for n in range(1, len(tokens) + 1)]
+    assert all(token_valid(SECRET, t) for t in tokens)
+    # read back as the office reads a scan of it: this owner's sheet, the answers given online marked
+    pdf_path = tmp_path / "решение.pdf"
+    pdf_path.write_bytes(make_pdf())
+    reads = list(read_files([(str(pdf_path), pdf_path.name)], secret_key=SECRET, meeting_id=voter.meeting_id,
+                            owners=owner_sheets(session_factory, meeting_id=voter.meeting_id), keep_image=False))
+    assert {r.owner_id for r in reads} == {voter.owner_id}
+    read = {n: a for r in reads for n, a in r.answers.items()}
+    assert read == {q.number: keys[label] for q, label in zip(page.questions, labels)}
+    # the .docx stays, second
+    make_docx, given = data_functions[DOWNLOAD_DOCX]
+    assert given["type"] == "secondary" and given["file_name"].endswith(".docx")
+    assert make_docx()[:2] == b"PK"
 
     # coming back later with the code shows the saved answers, not a new ballot
     at = [b for b in at.button if b.label == "Выйти"][0].click().run()
     at = type_code(at, voter.code)
     assert not at.radio
-    assert [b.label for b in at.get("download_button")] == [DOWNLOAD]
+    assert [b.label for b in at.get("download_button")] == DOWNLOADS
     assert len(stored_decisions(session_factory, voter.meeting_id)) == 1
 
 

@@ -1,7 +1,8 @@
 """An owner votes with the code from the notice e-mail, in Chromium on a phone-sized screen, and
 the staff sees it: the app server sends through a real SMTP server (aiosmtpd in this process),
 the notices go out with `manage.py send-notices --wait` against the server's own database, the
-filled decision and the ballots are downloaded and opened with python-docx."""
+filled decision is downloaded as the machine-readable PDF (its QR code decoded: this owner, this
+meeting) and as .docx, and the ballots are downloaded; the .docx files are opened with python-docx."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,12 +12,16 @@ import sys
 import time
 
 import docx
+import numpy as np
+import pypdfium2 as pdfium
 import pytest
+import zxingcpp
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from browserkit import ROOT, UI_TIMEOUT, log_in, wait_idle
 from tests import hang
+from services.ballot_sheet import parse_token, token_valid
 from services.demo import create_demo_meeting
 from services.models import AccessCode, Decision, OwnerRecord
 from services.runtime import build_runtime
@@ -41,6 +46,22 @@ def docx_text(data_path) -> str:
         for row in table.rows:
             lines.extend(c.text for c in row.cells)
     return "\n".join(lines)
+
+
+def sheet_tokens(pdf: bytes) -> list:
+    """The Kvorum code of each page of a PDF: the page drawn at 150 dpi, its QR code decoded."""
+    assert pdf.startswith(b"%PDF"), pdf[:20]
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        tokens = []
+        for i in range(len(doc)):
+            image = np.asarray(doc[i].render(scale=150 / 72, grayscale=True).to_pil())
+            [code] = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+            tokens.append(parse_token(code.text))
+        assert None not in tokens
+        return tokens
+    finally:
+        doc.close()
 
 
 def grid_rows(grid) -> list[list[str]]:
@@ -160,13 +181,30 @@ def test_an_owner_votes_with_the_emailed_code_on_a_phone_and_the_staff_sees_it(
         captions = " ".join(page.get_by_test_id("stCaptionContainer").all_inner_texts())
         [fingerprint] = FINGERPRINT_RE.findall(captions)
         page.screenshot(path=str(screenshot_dir / "vote_phone_saved.png"), full_page=True)
+        # the main download: the machine-readable sheet the office reads back from its scan
         with page.expect_download() as download:
-            page.get_by_role("button", name="Скачать решение (.docx) для подписи").click()
+            page.get_by_role("button", name="Скачать решение для подписи (PDF)").click()
+        assert download.value.suggested_filename == f"решение_помещение_{premise}.pdf"
+        sheet_path = tmp_path / "decision.pdf"
+        download.value.save_as(sheet_path)
+        wait_idle(page)
+        # the .docx, second
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Скачать решение в формате Word (.docx)").click()
         assert download.value.suggested_filename.endswith(".docx")
         decision_path = tmp_path / "decision.docx"
         download.value.save_as(decision_path)
     finally:
         phone.close()
+
+    tokens = sheet_tokens(sheet_path.read_bytes())
+    assert [(t.meeting_id, t.owner_id, t.page) for t in tokens] == [
+        (meeting_id, owner_id, n) for n in range(1, len(tokens) + 1)]
+    runtime = server_db(server)
+    try:
+        assert all(token_valid(runtime.secret_key, t) for t in tokens)
+    finally:
+        runtime.engine.dispose()
 
     text = docx_text(decision_path)
     assert text.count("РЕШЕНИЕ СОБСТВЕННИКА ПОМЕЩЕНИЯ") == 1
