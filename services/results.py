@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
+import json
+import re
+import unicodedata
 import zipfile
+from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Iterable, Iterator
 
 from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -15,9 +21,9 @@ from services import owner_fields as f
 from services.errors import NotFound, ValidationError
 from services.exports import xlsx_bytes, xml_text
 from services.law import MAJORITY_KINDS, TIME_LIMITS
-from services.models import AccessCode, Decision, Delivery, Meeting, OwnerRecord, Premise
+from services.models import AccessCode, Decision, Delivery, Meeting, OwnerRecord, Premise, ScanPage
 from services.representatives import of_decision
-from services.figures import format_local, format_percent, format_votes, record_votes
+from services.figures import count_of, format_local, format_percent, format_votes, record_votes
 from services.tally import AREA_SCALE, Tally, percent2, recount, votes2
 
 PROTOCOL_DAYS = TIME_LIMITS["protocol"].days  # Приказ № 266/пр: within 10 days after the meeting
@@ -362,9 +368,10 @@ def _ground(s: Session, m: Meeting) -> str:
 @dataclass(frozen=True)
 class Attachment:
     title: str  # as the protocol lists it
-    file: str  # the file in the package, after «Приложение N. »
-    make: object  # () -> bytes
+    file: str  # the file in the package, after «Приложение N. » (a folder's name when `folder`)
+    make: object  # () -> bytes; for a folder, () -> iterable of (file name in the folder, bytes)
     note: str = ""
+    folder: bool = False
 
 
 def attachments(session_factory: sessionmaker[Session], *, meeting_id: int,
@@ -372,7 +379,8 @@ def attachments(session_factory: sessionmaker[Session], *, meeting_id: int,
     """The protocol's attachments in the order of the requirements (Приказ № 266/пр; DOMAIN.md rule
     13), only those that exist: registry, notice, proof of notice, participants, those present at
     the in-person part, the invited, the documents considered, powers of attorney, written
-    decisions. The protocol numbers them and the package names its files by the same numbers."""
+    decisions (their list, the scans of those registered from scans, the code-signed ones). The
+    protocol numbers them and the package names its files by the same numbers."""
     from services.attendance import attendance, attendance_list_docx
     from services.meeting_details import invited_list
     from services.notify import delivery_register_xlsx
@@ -386,6 +394,7 @@ def attachments(session_factory: sessionmaker[Session], *, meeting_id: int,
         electronic = s.scalar(select(func.count()).select_from(Decision).where(
             Decision.meeting_id == mid, Decision.kind == "electronic")) or 0
         materials = [q for q in m.questions if q.materials.strip()]
+        scans = len(decision_scans(s, mid))
         invited = invited_list(m.invited)
         in_person = m.form == "очно-заочное"
     out = [
@@ -414,10 +423,136 @@ def attachments(session_factory: sessionmaker[Session], *, meeting_id: int,
     if paper or electronic:
         out.append(Attachment("Письменные решения собственников (перечень; подлинники прилагаются).",
                               "Решения собственников (перечень).xlsx", lambda: decisions_list_xlsx(sf, meeting_id=mid)))
+    if scans:
+        out.append(Attachment(
+            "Письменные решения собственников, внесённые по сканам: изображения подписанных листов ("
+            + count_of(scans, "изображение", "изображения", "изображений") + ") с перечнем и SHA-256 каждого "
+            "изображения, записанным в печать решения.", SCANS_FOLDER,
+            lambda: decision_scan_files(sf, meeting_id=mid), folder=True))
     if electronic:
         out.append(Attachment("Решения собственников, подписанные персональным кодом, с их печатями.",
                               "Решения, подписанные кодом.docx", lambda: electronic_decisions_docx(sf, meeting_id=mid)))
     return out
+
+
+# ---------- the scans of the written decisions ----------
+
+SCANS_FOLDER = "Письменные решения (сканы)"
+SCANS_LIST_FILE = "Перечень сканов.xlsx"
+SCANS_HEADER = ["№", "Решение", "Статус решения", "Номер помещения", "ФИО/Наименование собственника", "Лист",
+                "Листов", "Файл", "SHA-256", "Хэш записан в печать решения", "Изображение совпадает с печатью",
+                "Откуда (файл скана, страница)"]
+SCAN_CHUNK = 50  # images read from the database at a time: a package of a thousand pages is not held twice
+_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|]')
+
+
+def safe_file_part(text: str, limit: int = 60) -> str:
+    """A piece of a file name from a name or a premise number: Cyrillic kept, no path separators,
+    no characters Windows refuses, no control or invisible format characters (a right-to-left mark
+    could disguise the extension), words joined by «_», never empty or starting with a dot."""
+    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    text = "_".join(_UNSAFE_NAME.sub(" ", text).split())
+    return text[:limit].strip("._") or "без_имени"
+
+
+@dataclass(frozen=True)
+class DecisionScan:
+    """One scanned page of a written decision in force, as the package files and lists it."""
+    page_id: int
+    decision: str  # the number of the decision in force
+    sealed_in: str  # the decision whose seal holds the SHA-256 (a corrected one's, for its correction)
+    status: str
+    premise: str
+    owner: str
+    sheet: int | None
+    sheets: int | None
+    file: str  # the image's file name in the folder
+    sha256: str  # as the seal holds it
+    source: str  # the uploaded file and its page
+
+
+def decision_scans(s: Session, meeting_id: int) -> list[DecisionScan]:
+    """The scanned pages of the meeting's paper decisions in force (not corrected, not annulled),
+    by premise, owner, decision and sheet. A correction keyed again from the same paper carries the
+    pages of the decision it corrected: the paper is the same; their SHA-256 stays in the corrected
+    one's seal, which the list names. Each page gets its file name: «кв_12_Иванов_Иван_Иванович_лист_1.jpg»."""
+    from services.registry import natural_key
+    from services.voting import REPLACED, STATUSES, decision_number
+
+    pages: dict[int, list] = defaultdict(list)
+    for row in s.execute(select(ScanPage.id, ScanPage.decision_id, ScanPage.sheet, ScanPage.sheets,
+                                ScanPage.image_sha256, ScanPage.file_name, ScanPage.file_page)
+                         .where(ScanPage.meeting_id == meeting_id, ScanPage.decision_id.is_not(None))
+                         .order_by(ScanPage.sheet, ScanPage.id)):
+        pages[row.decision_id].append(row)
+    if not pages:
+        return []
+    decisions = {d.id: d for d in s.execute(
+        select(Decision.id, Decision.seq, Decision.kind, Decision.status, Decision.replaces_id, Decision.owner_id)
+        .where(Decision.meeting_id == meeting_id))}
+    # what each scanned decision's seal holds of its pages: {"sheet", "sha256"} (services/voting.sealed_scans)
+    canonical = dict(s.execute(select(Decision.id, Decision.canonical).where(Decision.id.in_(list(pages)))).all())
+    owners = {o.id: o for o in s.execute(
+        select(OwnerRecord.id, OwnerRecord.name, Premise.number, Premise.kind)
+        .join(Premise, Premise.id == OwnerRecord.premise_id).where(OwnerRecord.meeting_id == meeting_id))}
+    found = []
+    for d in decisions.values():
+        if d.kind != "paper" or d.status in REPLACED or d.owner_id not in owners:
+            continue
+        source, seen = d, set()
+        while source.id not in pages and source.replaces_id in decisions and source.id not in seen:
+            seen.add(source.id)
+            source = decisions[source.replaces_id]
+        if source.id in pages:
+            found.append((d, source))
+    found.sort(key=lambda x: (natural_key(owners[x[0].owner_id].number), owners[x[0].owner_id].name, x[0].seq))
+    out, used = [], set()
+    for d, source in found:
+        owner = owners[d.owner_id]
+        try:
+            sealed = {x.get("sheet"): x.get("sha256") for x in json.loads(canonical.get(source.id) or "{}")
+                      .get("scans", [])}
+        except (ValueError, AttributeError):
+            sealed = {}
+        number = decision_number(meeting_id, d.seq)
+        prefix = "пом" if owner.kind == "non_residential" else "кв"
+        for p in pages[source.id]:
+            stem = (f"{prefix}_{safe_file_part(owner.number, 20)}_{safe_file_part(owner.name)}"
+                    f"_лист_{p.sheet or p.file_page}")
+            name, n = f"{stem}.jpg", 1
+            while name in used:  # the same owner's second decision (kept as a conflict), and so on
+                n += 1
+                name = f"{stem}_решение_{number}.jpg" if n == 2 else f"{stem}_решение_{number}_{n}.jpg"
+            used.add(name)
+            out.append(DecisionScan(p.id, number, decision_number(meeting_id, source.seq), STATUSES[d.status],
+                                    owner.number, owner.name, p.sheet, p.sheets, name,
+                                    sealed.get(p.sheet) or p.image_sha256, f"{p.file_name}, стр. {p.file_page}"))
+    return out
+
+
+def decision_scan_files(session_factory: sessionmaker[Session], *, meeting_id: int) -> Iterator[tuple[str, bytes]]:
+    """The images of `decision_scans`, read a few at a time, then their list (SCANS_LIST_FILE):
+    decision, owner, premise, sheet, file and the SHA-256 the decision's seal holds, with whether
+    the image given matches it — so the inspectorate can check each file against the seal."""
+    with session_factory() as s:
+        scans = decision_scans(s, meeting_id)
+    matches: dict[int, bool] = {}
+    for start in range(0, len(scans), SCAN_CHUNK):
+        chunk = scans[start:start + SCAN_CHUNK]
+        with session_factory() as s:
+            images = dict(s.execute(select(ScanPage.id, ScanPage.image)
+                                    .where(ScanPage.id.in_([x.page_id for x in chunk]))).all())
+        for x in chunk:
+            image = images.get(x.page_id) or b""
+            matches[x.page_id] = hashlib.sha256(image).hexdigest() == x.sha256
+            yield x.file, image
+    rows = [[i, x.decision, x.status, x.premise, x.owner, x.sheet, x.sheets, x.file, x.sha256, x.sealed_in,
+             "да" if matches.get(x.page_id) else "НЕТ", x.source] for i, x in enumerate(scans, start=1)]
+    note = [["Каждое изображение — страница подписанного письменного решения, с которой решение внесено."],
+            ["SHA-256 файла (например, «certutil -hashfile ФАЙЛ SHA256» или «sha256sum ФАЙЛ») должен совпасть с "
+             "указанным: тот же хэш записан в печать решения («Проверить печати решений», "
+             "manage.py verify-decisions)."]]
+    yield SCANS_LIST_FILE, xlsx_bytes([("Сканы решений", SCANS_HEADER, rows), ("Пояснение", ["Как проверить"], note)])
 
 
 def invited_xlsx(session_factory: sessionmaker[Session], *, meeting_id: int) -> bytes:
@@ -601,14 +736,25 @@ def protocol_package_zip(session_factory: sessionmaker[Session], *, meeting_id: 
     from services.registry import registry_xlsx
 
     tally = recount(session_factory, meeting_id=meeting_id)
-    parts = [
+    parts: list[tuple[str, object]] = [
         ("Протокол.docx", protocol_docx(session_factory, meeting_id=meeting_id, tally=tally)),
         ("Итоги голосования.xlsx", results_xlsx(tally)),
     ]
     for i, a in enumerate(attachments(session_factory, meeting_id=meeting_id, public_url=public_url), start=1):
-        parts.append((f"Приложение {i}. {a.file}", a.make()))
+        parts.append((f"Приложение {i}. {a.file}", a))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in parts:
-            zf.writestr(name, data)
+        for name, part in parts:
+            if isinstance(part, Attachment) and part.folder:
+                _write_folder(zf, name, part.make())
+            else:
+                zf.writestr(name, part.make() if isinstance(part, Attachment) else part)
     return buf.getvalue()
+
+
+def _write_folder(zf: zipfile.ZipFile, folder: str, files: Iterable[tuple[str, bytes]]) -> None:
+    """A folder of the package, its files written as they come; JPEG images stored as they are
+    (compressing them again only costs time)."""
+    for name, data in files:
+        zf.writestr(f"{folder}/{name}", data,
+                    compress_type=zipfile.ZIP_STORED if name.lower().endswith(".jpg") else zipfile.ZIP_DEFLATED)
