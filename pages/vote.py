@@ -219,7 +219,7 @@ if page.online is not None:
         st.success("Ваши ответы сохранены. Распечатайте решение, подпишите его и передайте до "
                    f"{page.end_date:%d.%m.%Y} — учитывается подписанное письменное решение.")
         decision_download()
-        st.caption(f"Отпечаток печати ваших ответов: {d.fingerprint}. Он напечатан в решении .docx.")
+        st.caption(f"Отпечаток печати ваших ответов: {d.fingerprint}. Он напечатан в решении для подписи.")
     with st.expander("Ваши ответы", expanded=True):
         show_answers(d.answers)
     st.button("Выйти", on_click=sign_out)

@@ -300,6 +300,9 @@ def layout(meeting: dict, ballot: Ballot, questions: tuple, wording: dict[str, s
 
     # the closing block: deadline, joint note, one signature box per signer, the date
     closing = [_wrap(_say(wording, "deadline", **meeting), RIGHT - LEFT, 8)]
+    if ballot.fingerprint:  # filled from the owner's page: which sealed answers it prints
+        closing.insert(0, _wrap(_say(wording, "filled", submitted=ballot.submitted, fingerprint=ballot.fingerprint),
+                                RIGHT - LEFT, 8))
     if owner.joint:
         closing.append(_wrap(_say(wording, "joint"), RIGHT - LEFT, 8))
     signers = owner.signers or [owner.name]

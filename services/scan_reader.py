@@ -433,6 +433,16 @@ def _measure_box(ink: np.ndarray, box, margin: float = 0.0) -> tuple[float, floa
     return n_in / max(a_in, 1), (n_out - n_mid) / ring_area
 
 
+def _baseline(values: list[tuple[float, ...]]) -> tuple[float, ...]:
+    """What an empty box measures on this page (a blurred photo smears the printed edges inwards):
+    the lower third of the page's boxes, most of which are empty (one mark a question in three
+    boxes). A page whose owner marked most boxes gets a high baseline and goes to review — never
+    the other way round. Fewer than six boxes: nothing is subtracted."""
+    if len(values) < 6:
+        return (0.0,) * (len(values[0]) if values else 4)
+    return tuple(float(np.percentile(column, 30)) for column in zip(*values))
+
+
 def _state(inner: float, ring: float, faint_inner: float, faint_ring: float) -> str:
     """marked: clear ink in or around the box (or a light pen's stroke covering much of it); empty:
     neither faint ink spread over the box nor a dark dot in it; anything between is doubtful."""
@@ -529,11 +539,14 @@ def read_page(img: np.ndarray, *, file: str, page: int, secret_key: str, meeting
     ink = _ink(dark, contrast, INK_SHARE, 14)
     faint = _ink(dark, contrast, FAINT_SHARE, 12)
 
+    shares = {(q.number, option): _measure_box(ink, boxes[option]) + _measure_box(faint, boxes[option], FAINT_MARGIN)
+              for q, boxes, _score in rows for option in OPTIONS}
+    base = _baseline(list(shares.values()))
     for q, boxes, score in rows:
         marked, doubtful = [], []
         for option in OPTIONS:
-            inner, ring = _measure_box(ink, boxes[option])
-            faint_inner, faint_ring = _measure_box(faint, boxes[option], FAINT_MARGIN)
+            values = shares[(q.number, option)]
+            inner, ring, faint_inner, faint_ring = (max(v - b, 0.0) for v, b in zip(values, base))
             state = _state(inner, ring, faint_inner, faint_ring) if score >= ROW_SCORE else "doubtful"
             result.measures.append(BoxMeasure(q.number, option, round(inner, 4), round(ring, 4), state,
                                               round(faint_inner, 4), round(faint_ring, 4)))

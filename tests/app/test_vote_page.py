@@ -339,7 +339,7 @@ def test_answering_reviewing_and_saving_stores_one_online_decision_and_offers_th
         "учитывается подписанное письменное решение."]
     assert [b.label for b in at.get("download_button")] == DOWNLOADS
     fingerprint = "-".join(decision.seal[i:i + 4].upper() for i in range(0, 16, 4))
-    assert f"Отпечаток печати ваших ответов: {fingerprint}. Он напечатан в решении .docx." in texts(at.caption)
+    assert f"Отпечаток печати ваших ответов: {fingerprint}. Он напечатан в решении для подписи." in texts(at.caption)
     assert not at.radio and not [b for b in at.button if b.label in (NEXT, SAVE)]
 
     # the main download is the machine-readable sheet: a PDF whose every page carries this owner's
@@ -347,7 +347,16 @@ def test_answering_reviewing_and_saving_stores_one_online_decision_and_offers_th
     make_pdf, given = data_functions[DOWNLOAD_PDF]
     assert (given["type"], given["mime"]) == ("primary", "application/pdf")
     assert given["file_name"] == f"решение_помещение_{voter.premise}.pdf"
-    tokens = sheet_tokens(make_pdf())
+    pdf = make_pdf()
+    tokens = sheet_tokens(pdf)
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        text = " ".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+    finally:
+        document.close()
+    assert f"отпечаток печати решения: {fingerprint}" in " ".join(text.split())  # the signed sheet names its answers
     assert tokens and None not in tokens
     assert [(t.meeting_id, t.owner_id, t.page, t.pages) for t in tokens] == [
         (voter.meeting_id, voter.owner_id, n, len(tokens)) for n in range(1, len(tokens) + 1)]
