@@ -487,6 +487,8 @@ with b:
                        icon=":material/folder_zip:")
 with c:
     state.seal_check_button(meeting_id)
+state.page_link(state.PAGE_SCANS, label="Сканы решений: бланки с QR-кодом и чтение подписанных решений со сканов",
+                icon=":material/document_scanner:")
 
 if user.role == "admin":
     # Rebuilding the running totals takes in whatever the decisions now say, tampered or not: only
