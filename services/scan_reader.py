@@ -133,6 +133,18 @@ def page_count(name: str, data: bytes) -> int:
     raise ScanFileError(f"{name}: не изображение и не PDF — принимаются PDF, TIFF, JPEG и PNG.")
 
 
+def _pages(n: int) -> str:
+    from services.figures import count_of
+
+    return count_of(n, "страница", "страницы", "страниц")
+
+
+def _limit() -> str:
+    from services.figures import format_count
+
+    return format_count(MAX_PAGES)
+
+
 class _pdf:
     def __init__(self, name: str, data: bytes):
         self.name, self.data = name, data
@@ -150,7 +162,7 @@ class _pdf:
         if len(self.doc) > MAX_PAGES:
             n = len(self.doc)
             self.doc.close()
-            raise ScanFileError(f"{self.name}: {n} страниц — больше {MAX_PAGES} в одном файле; разделите файл.")
+            raise ScanFileError(f"{self.name}: {_pages(n)} — больше {_limit()} в одном файле; разделите файл.")
         return self.doc
 
     def __exit__(self, *exc):
@@ -164,7 +176,7 @@ def _tiff_pages(name: str, data: bytes) -> list[np.ndarray]:
     if not ok or not pages:
         raise ScanFileError(f"{name}: файл TIFF повреждён или не читается.")
     if len(pages) > MAX_PAGES:
-        raise ScanFileError(f"{name}: {len(pages)} страниц — больше {MAX_PAGES} в одном файле; разделите файл.")
+        raise ScanFileError(f"{name}: {_pages(len(pages))} — больше {_limit()} в одном файле; разделите файл.")
     return list(pages)
 
 

@@ -176,14 +176,20 @@ def test_bad_files_are_told_in_russian_and_the_batch_goes_on(session_factory, me
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
     bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
                      + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
+    huge = tmp_path / "архив.pdf"  # more pages than one file may hold: refused whole, told why
+    c = canvas.Canvas(str(huge))
+    for _ in range(1001):
+        c.showPage()
+    c.save()
     files = good + [(str(text), text.name), (str(locked), locked.name), (str(broken), broken.name),
-                    (str(bomb), bomb.name)]
+                    (str(bomb), bomb.name), (str(huge), huge.name)]
     report = read_scans(session_factory, secret_key=KEY, meeting_id=meeting, files=files, user="t", workers=0)
     messages = "\n".join(report.file_errors)
     assert "реестр.xlsx: не изображение и не PDF" in messages
     assert "пароль.pdf: PDF защищён паролем" in messages
     assert "обрыв.pdf: файл PDF повреждён" in messages
     assert "огромный.png: изображение слишком велико" in messages
+    assert "архив.pdf: 1\xa0001 страница — больше 1\xa0000 в одном файле; разделите файл." in messages
     assert report.pages == 2  # the good page, and the picture too big to read (a page in review)
     pages = batch_pages(session_factory, meeting_id=meeting, batch_id=report.batch_id)
     assert {p.file_name for p in pages} == {"хороший.pdf", "огромный.png"}
