@@ -50,6 +50,7 @@ SEND_KEY = "notify_send_key"  # one-time key of the open confirmation: a double 
 REMIND_KEY = "notify_remind_key"  # the same for a reminder
 URL_OK = "notify_url_ok"  # the analyst confirmed a voting link that points to this machine
 JOB = "notify_job"
+GIS_TEXT = "notify_gis_text"  # the toggle that shows the notice's text for ГИС ЖКХ
 MAX_ROWS = 2000
 
 state.require_permission("view_personal")
@@ -404,8 +405,12 @@ with st.expander("Решение ОСС об эл. почте и размеще�
                 state.audit("notice_settings", meeting_id)
                 state.flash("success", "Сведения о решении ОСС и о размещении в ГИС ЖКХ сохранены.")
                 st.rerun()
-    st.write("Текст сообщения для размещения в ГИС ЖКХ (без персональных данных и кодов):")
-    st.code(notice_text(sf, meeting_id=meeting_id, public_url=rt.settings.public_url), language=None, wrap_lines=True)
+    # Drawn on request: the browser loads and runs st.code's frontend module (a syntax highlighter, 1.5 MB) as
+    # soon as a block is drawn, even in a closed section; its 0.15–0.3 s fell on the next page opened
+    # (bench/page_speed.py: the first visit of «Решения собственников»).
+    if st.toggle("Текст сообщения для размещения в ГИС ЖКХ (без персональных данных и кодов)", key=GIS_TEXT):
+        st.code(notice_text(sf, meeting_id=meeting_id, public_url=rt.settings.public_url), language=None,
+                wrap_lines=True)
 
 
 # ---------- the delivery register and the outbox ----------

@@ -161,6 +161,17 @@ def test_shows_every_owner_with_the_date_of_the_last_notice_and_the_code_mark(pa
     assert send_button(page).disabled
 
 
+def test_the_notice_text_for_gis_is_drawn_only_when_asked_for(page):
+    """st.code's highlighter is a 1.5 MB module the browser runs as soon as a block is drawn (even in a
+    closed section): the text is drawn when the analyst turns the toggle on."""
+    assert not page.code
+    page.toggle(key="notify_gis_text").set_value(True).run()
+    assert_ran_cleanly(page)
+    [text] = page.code
+    assert text.value.startswith("СООБЩЕНИЕ") and "г. Тверь, ул. Ленина, д. 5" in text.value
+    assert not [r[2] for r in ROWS if r[2] in text.value]  # no owner's name
+
+
 @pytest.mark.parametrize("query, expected", [
     ("петров", {PETROV, PETROVA}),  # lower case finds «Петров…»
     ("ИВАНОВ", {IVANOV}),
