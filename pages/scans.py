@@ -276,8 +276,10 @@ def review_card(p) -> None:
                     label = f"{n}. {text[:90]}{'…' if len(text) > 90 else ''}"
                     if n in doubtful:
                         label += " — проверьте отметку"
+                    # a doubtful question starts unchosen: the analyst looks and chooses, never confirms a guess
+                    read = p.answers[n] if n not in doubtful and p.answers[n] in ANSWER_RU else None
                     st.radio(state.md(label), ANSWER_LABELS, horizontal=True, key=f"scan_{p.id}_q{n}",
-                             index=ANSWER_LABELS.index(ANSWER_RU[p.answers[n]]) if p.answers[n] in ANSWER_RU else None)
+                             index=ANSWER_LABELS.index(ANSWER_RU[read]) if read else None)
                 if p.signed is not None:
                     st.checkbox("Подпись есть", value=bool(p.signed), key=f"scan_{p.id}_signed",
                                 help="Решение без подписи собственника (представителя) не учитывается.")

@@ -186,3 +186,31 @@ def test_confirming_and_setting_aside_empty_the_queue_and_registering_stores_the
     at = at.run()
     assert button(at, "Внести решения с проверенных листов").disabled
     assert len(stored(session_factory, m)) == 2
+
+
+def test_a_doubtful_question_starts_unchosen_and_cannot_be_confirmed_so(open_page, session_factory, building, tmp_path):
+    """The reader's guess on a doubtful box is never preselected: the analyst looks and chooses."""
+    import json
+
+    from sqlalchemy import update
+
+    from services.scan_batches import read_scans
+
+    m = building["meeting"]
+    path = tmp_path / "пачка.pdf"
+    path.write_bytes(scanned_stack(session_factory, building, tmp_path))
+    read_scans(session_factory, secret_key=SECRET, meeting_id=m, files=[(str(path), path.name)], user="anna",
+               workers=0)
+    with session_factory.begin() as s:  # the reader was unsure of question 2 on the page waiting for review
+        s.execute(update(ScanPage).where(ScanPage.meeting_id == m, ScanPage.status == "review")
+                  .values(doubtful=json.dumps([[2, "for"]])))
+    at = open_page(PAGE_SCANS, m)
+    radios = {r.key[-3:]: r for r in at.radio if r.key and r.key.startswith("scan_")}
+    assert radios["_q1"].value == "За" and radios["_q2"].value is None
+    assert any("— проверьте отметку" in r.label for r in at.radio if r.key and r.key.endswith("_q2"))
+    [signed] = [c for c in at.checkbox if c.label == "Подпись есть"]
+    signed.check()
+    at = button(at, "Подтвердить").click().run()
+    assert any("Не выбрана отметка по вопросам: 2" in e for e in texts(at.error))
+    with session_factory() as s:
+        assert "confirmed" not in set(s.scalars(select(ScanPage.status).where(ScanPage.meeting_id == m)))
