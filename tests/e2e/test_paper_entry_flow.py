@@ -22,6 +22,24 @@ FIRST_RUN_TIMEOUT = hang.UI_MS * 2
 OWNER = "Собственник (начните вводить номер помещения или ФИО)"
 
 
+def open_options(page, combobox) -> None:
+    """Opens a select's list. The list opened while the expander above it is still unfolding closes
+    again at once (the popover follows its anchor's move): a person never clicks that fast, a test
+    does — so the click is repeated until the options stay."""
+    combobox.scroll_into_view_if_needed()
+    for _attempt in range(5):
+        combobox.click()
+        try:
+            expect(page.get_by_role("option").first).to_be_visible(timeout=1000)
+            page.wait_for_timeout(200)
+            if page.get_by_role("option").count():
+                return
+        except AssertionError:
+            pass
+        page.keyboard.press("Escape")
+    raise AssertionError("the select's options did not stay open")
+
+
 def test_a_ballot_is_keyed_by_keyboard_and_then_corrected_with_a_reason(page, start_app_server, screenshot_dir):
     server = start_app_server(staff=True)
     rt = build_runtime(load_settings(server.env))
@@ -65,7 +83,7 @@ def test_a_ballot_is_keyed_by_keyboard_and_then_corrected_with_a_reason(page, st
         # the same decision corrected: picked by its number, a new line of marks, a reason
         page.get_by_text("Исправить или аннулировать решение").click()
         pick = page.get_by_role("combobox", name="Решение (начните вводить номер, помещение или ФИО)")
-        pick.click()
+        open_options(page, pick)
         page.keyboard.type(number)
         page.get_by_role("option", name=re.compile(re.escape(f"№ {number}"))).wait_for()
         page.keyboard.press("Enter")

@@ -14,7 +14,7 @@ PASSWORD = "роли-и-страницы-1"
 EVERYONE = {"Собрания": "Собрания собственников", "Этапы ОСС": "Этапы ОСС", "Активность": "Активность",
             "Итоги и протокол": "Итоги и протокол", "Страница голосования": "Голосование собственников"}
 OPERATOR = {**EVERYONE, "Реестр собственников": "Сведения о", "Уведомление собственников": "Уведомление собственников",
-            "Решения собственников": "Решения собственников"}
+            "Решения собственников": "Решения собственников", "Сканы решений": "Сканы решений"}
 ADMIN = {**OPERATOR, "Сотрудники": "Сотрудники", "Журнал действий": "Журнал действий"}
 ROLES = {"admin": ADMIN, "operator": OPERATOR, "observer": EVERYONE}
 ENGLISH = ("This app has encountered an error", "Traceback", "StreamlitAPIException", "Page not found",
@@ -38,6 +38,8 @@ def test_each_role_walks_its_navigation(page, start_app_server, role, screenshot
         finally:
             runtime.engine.dispose()
         page.get_by_role("button", name="Выйти").click()
+        # the logout done (its server session ended) before the next login: else the cookie restores it
+        expect(page.get_by_role("heading", name="Вход для сотрудников")).to_be_visible()
         log_in(page, server, username=role, password=PASSWORD)
     # the role's navigation: exactly its pages
     nav = page.get_by_test_id("stSidebarNav")
