@@ -83,6 +83,27 @@ def render_pdf_pages(pdf_bytes: bytes, dpi: float) -> list[np.ndarray]:
     return out
 
 
+def sheet_tokens(pdf_bytes: bytes) -> list:
+    """The Kvorum code of each page of a PDF, as the office's scanner would see it: the page drawn
+    at 150 dpi and its QR code decoded (services.ballot_sheet.Token; None for a page without one)."""
+    import pypdfium2 as pdfium
+    import zxingcpp
+
+    from services.ballot_sheet import parse_token
+
+    assert pdf_bytes.startswith(b"%PDF"), pdf_bytes[:20]
+    doc = pdfium.PdfDocument(pdf_bytes)
+    try:
+        tokens = []
+        for i in range(len(doc)):
+            image = np.asarray(doc[i].render(scale=150 / 72, grayscale=True).to_pil())
+            codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+            tokens.append(parse_token(codes[0].text) if codes else None)
+        return tokens
+    finally:
+        doc.close()
+
+
 def px_per_mm(img: np.ndarray) -> tuple[float, float]:
     """Pixels per millimetre of a clean rendered A4 page (x, y)."""
     h, w = img.shape[:2]

@@ -11,15 +11,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import pypdfium2 as pdfium
 import pytest
 import streamlit as st
-import zxingcpp
 from sqlalchemy import select
 
 from pagekit import assert_ran_cleanly, button, meeting_data, registry_xlsx, texts
-from services.ballot_sheet import parse_token, token_valid
+from services.ballot_sheet import token_valid
 from services.demo import create_demo_meeting
 from services.meetings import QuestionData, create_meeting
 from services.models import AccessCode, Decision, Meeting, OwnerRecord
@@ -77,19 +75,9 @@ def data_functions(monkeypatch) -> dict:
 
 
 def sheet_tokens(pdf: bytes) -> list:
-    """The Kvorum code of each page of a PDF, as the office's scanner would see it: the page drawn
-    at 150 dpi and its QR code decoded (None for a page without one)."""
-    assert pdf.startswith(b"%PDF"), pdf[:20]
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        tokens = []
-        for i in range(len(doc)):
-            image = np.asarray(doc[i].render(scale=150 / 72, grayscale=True).to_pil())
-            codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-            tokens.append(parse_token(codes[0].text) if codes else None)
-        return tokens
-    finally:
-        doc.close()
+    from tests.scangen import sheet_tokens as decoded
+
+    return decoded(pdf)
 
 
 @dataclass
@@ -349,8 +337,6 @@ def test_answering_reviewing_and_saving_stores_one_online_decision_and_offers_th
     assert given["file_name"] == f"решение_помещение_{voter.premise}.pdf"
     pdf = make_pdf()
     tokens = sheet_tokens(pdf)
-    import pypdfium2 as pdfium
-
     document = pdfium.PdfDocument(pdf)
     try:
         text = " ".join(document[i].get_textpage().get_text_range() for i in range(len(document)))

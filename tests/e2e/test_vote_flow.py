@@ -12,16 +12,13 @@ import sys
 import time
 
 import docx
-import numpy as np
-import pypdfium2 as pdfium
 import pytest
-import zxingcpp
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from browserkit import ROOT, UI_TIMEOUT, log_in, wait_idle
 from tests import hang
-from services.ballot_sheet import parse_token, token_valid
+from services.ballot_sheet import token_valid
 from services.demo import create_demo_meeting
 from services.models import AccessCode, Decision, OwnerRecord
 from services.runtime import build_runtime
@@ -49,19 +46,12 @@ def docx_text(data_path) -> str:
 
 
 def sheet_tokens(pdf: bytes) -> list:
-    """The Kvorum code of each page of a PDF: the page drawn at 150 dpi, its QR code decoded."""
-    assert pdf.startswith(b"%PDF"), pdf[:20]
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        tokens = []
-        for i in range(len(doc)):
-            image = np.asarray(doc[i].render(scale=150 / 72, grayscale=True).to_pil())
-            [code] = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-            tokens.append(parse_token(code.text))
-        assert None not in tokens
-        return tokens
-    finally:
-        doc.close()
+    """The Kvorum code of each page: every page must carry one."""
+    from tests.scangen import sheet_tokens as decoded
+
+    tokens = decoded(pdf)
+    assert None not in tokens
+    return tokens
 
 
 def grid_rows(grid) -> list[list[str]]:

@@ -115,22 +115,9 @@ def scan_meeting(sqlite_url, tmp_path):
 
 def pdf_tokens(path: Path) -> list:
     """The Kvorum code of every page of a PDF: each page drawn at 150 dpi, its QR code decoded."""
-    import numpy as np
-    import pypdfium2 as pdfium
-    import zxingcpp
+    from tests.scangen import sheet_tokens
 
-    from services.ballot_sheet import parse_token
-
-    doc = pdfium.PdfDocument(path.read_bytes())
-    try:
-        tokens = []
-        for i in range(len(doc)):
-            image = np.asarray(doc[i].render(scale=150 / 72, grayscale=True).to_pil())
-            codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-            tokens.append(parse_token(codes[0].text) if codes else None)
-        return tokens
-    finally:
-        doc.close()
+    return sheet_tokens(path.read_bytes())
 
 
 def scanned_stack(sf, mid, choices, tmp_path, name="сканы.pdf"):
